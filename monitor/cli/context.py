@@ -1,0 +1,142 @@
+"""What every command shares: the configuration, the database, error handling, output."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from monitor import clock
+from monitor.config import Config, ConfigError, load_config
+from monitor.errors import InvalidInput, MonitorError
+from monitor.store.db import make_engine
+from monitor.store.migrate import is_at_head
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass
+class AppState:
+    """Set by the global options; commands ask it for the config and the engine."""
+
+    config_path: Path | None = None
+    database_url: str | None = None
+    _config: Config | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def url(self) -> str:
+        return (
+            self.database_url
+            or os.environ.get("MONITOR_DATABASE_URL")
+            or self.config.database.url
+        )
+
+    def engine(self, *, require_schema: bool = True) -> Engine:
+        """The database engine; refuses a database that is not at the latest migration."""
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        if require_schema and not is_at_head(self._engine):
+            raise MonitorError(
+                "the database is not at the latest schema revision; run `monitor db upgrade`"
+            )
+        return self._engine
+
+    def close(self) -> None:
+        """Release the database connections (called when the command ends)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def today(self) -> date:
+        return clock.today_in(self.config.clinic.timezone)
+
+
+def state(ctx: typer.Context) -> AppState:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, AppState)
+    return obj
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn our errors into SPEC §7's exit codes: 2 for bad input, 1 for anything else."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (InvalidInput, ConfigError) as error:
+            fail(str(error), code=2)
+        except MonitorError as error:
+            fail(str(error), code=1)
+        except OperationalError as error:
+            fail(f"database error: {error.orig}", code=1)
+
+    return wrapper
+
+
+def fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def parse_date(value: str, option: str) -> date:
+    """A strict YYYY-MM-DD date; InvalidInput names the option otherwise."""
+    try:
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r} is not a date as YYYY-MM-DD") from None
+
+
+def optional_date(value: str | None, option: str) -> date | None:
+    return None if value is None else parse_date(value, option)
+
+
+def as_of(ctx: typer.Context, value: str | None) -> date:
+    """`--as-of`, or today in the clinic's time zone."""
+    return parse_date(value, "--as-of") if value is not None else state(ctx).today()
+
+
+def cli_actor() -> str:
+    """Who made a change from the command line, for the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)

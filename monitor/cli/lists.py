@@ -1,0 +1,116 @@
+"""`monitor schedule` and `monitor overdue`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from monitor.cli.context import as_of, print_json, reports_errors, state
+from monitor.domain.protocol import Protocol
+from monitor.services.schedule import patient_schedule
+from monitor.store.db import unit_of_work
+from monitor.store.queries import overdue_list
+
+STATUS_STYLES = {
+    "done": "green",
+    "late": "yellow",
+    "due": "bold cyan",
+    "overdue": "bold red",
+    "missed": "red",
+    "waived": "dim",
+    "cancelled": "dim",
+    "upcoming": "",
+}
+
+
+@reports_errors
+def schedule(
+    ctx: typer.Context,
+    mrn: str,
+    as_of_date: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A patient's slots with their status as of a date (default today)."""
+    app_state = state(ctx)
+    on = as_of(ctx, as_of_date)
+    with unit_of_work(app_state.engine()) as session:
+        view = patient_schedule(session, mrn, on, app_state.config.monitoring_protocol)
+    slots = [_slot_json(slot) for slot in view.slots]
+    if as_json:
+        print_json({"mrn": view.mrn, "monitoring_end": view.monitoring_end, "slots": slots})
+        return
+    table = Table("due", "panel", "window", "course", "kind", "status", title=f"{mrn} as of {on}")
+    for slot in slots:
+        style = STATUS_STYLES[slot["status"]]
+        status = slot["status"] + (f" (missing {', '.join(slot['missing'])})" if "missing" in slot else "")
+        table.add_row(
+            str(slot["due_on"]), slot["panel"], f"{slot['window_start']}..{slot['window_end']}",
+            str(slot["course"]), slot["kind"], f"[{style}]{status}[/{style}]" if style else status,
+        )
+    Console().print(table)
+    typer.echo(f"monitoring ends {view.monitoring_end or '-'}")
+
+
+def _slot_json(slot: Any) -> dict[str, Any]:
+    data = {
+        "panel": slot.panel,
+        "due_on": slot.due_on,
+        "window_start": slot.window_start,
+        "window_end": slot.window_end,
+        "course": slot.course,
+        "kind": slot.kind,
+        "status": slot.status.value,
+    }
+    if slot.missing:
+        data["missing"] = list(slot.missing)
+    return data
+
+
+@reports_errors
+def overdue(
+    ctx: typer.Context,
+    as_of_date: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
+    site: Annotated[str | None, typer.Option("--site")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The nurses' list: every overdue slot of every active patient, most overdue first."""
+    app_state = state(ctx)
+    on = as_of(ctx, as_of_date)
+    with unit_of_work(app_state.engine()) as session:
+        show_overdue(session, app_state.config.monitoring_protocol, on, site, as_json)
+
+
+def show_overdue(
+    session: Session, protocol: Protocol, on: date, site: str | None, as_json: bool
+) -> None:
+    rows = overdue_list(session, on, protocol.panel_names, site)
+    if as_json:
+        print_json(
+            [
+                {
+                    "mrn": r.mrn,
+                    "site": r.site,
+                    "panel": r.panel,
+                    "due_on": r.due_on,
+                    "days_overdue": r.days_overdue,
+                    "missed": r.missed,
+                }
+                for r in rows
+            ]
+        )
+        return
+    table = Table("MRN", "site", "panel", "due", "days overdue", "missed", title=f"Overdue as of {on}")
+    for r in rows:
+        table.add_row(r.mrn, r.site, r.panel, str(r.due_on), str(r.days_overdue), str(r.missed))
+    Console().print(table)
+    typer.echo(f"{len(rows)} overdue" if rows else "nothing overdue")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("schedule")(schedule)
+    app.command("overdue")(overdue)

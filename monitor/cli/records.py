@@ -1,0 +1,168 @@
+"""`monitor patient add|status|show` and `monitor course add`."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitor import clock
+from monitor.cli.context import (
+    cli_actor,
+    optional_date,
+    parse_date,
+    print_json,
+    reports_errors,
+    state,
+    warn,
+)
+from monitor.domain.courses import course_warnings
+from monitor.domain.schedule import monitoring_end
+from monitor.errors import InvalidInput
+from monitor.services import courses, patients
+from monitor.services.schedule import derived_status
+from monitor.services.slots import domain_courses
+from monitor.store.db import unit_of_work
+from monitor.store.queries import find_patient
+
+patient_app = typer.Typer(help="Patients.", no_args_is_help=True)
+course_app = typer.Typer(help="Infusion courses.", no_args_is_help=True)
+
+
+@patient_app.command("add")
+@reports_errors
+def patient_add(
+    ctx: typer.Context,
+    mrn: str,
+    name: Annotated[str, typer.Option("--name")],
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    dob: Annotated[str | None, typer.Option("--dob", help="YYYY-MM-DD")] = None,
+    sex: Annotated[str | None, typer.Option("--sex", help="F, M or X")] = None,
+    site: Annotated[str, typer.Option("--site")] = "main",
+) -> None:
+    """Register a patient."""
+    app_state = state(ctx)
+    born_on = optional_date(dob, "--dob")
+    with unit_of_work(app_state.engine()) as session:
+        patients.add_patient(
+            session, mrn=mrn, name=name, email=email, born_on=born_on, sex=sex, site=site,
+            actor=cli_actor(), now=clock.now_utc(),
+        )
+    typer.echo(f"added patient {mrn.strip()}")
+
+
+@patient_app.command("status")
+@reports_errors
+def patient_status(
+    ctx: typer.Context,
+    mrn: str,
+    status: str,
+    on: Annotated[str, typer.Option("--on", help="YYYY-MM-DD the status took effect")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """Set a patient's status: active, withdrawn, deceased or transferred."""
+    app_state = state(ctx)
+    effective_on = parse_date(on, "--on")
+    with unit_of_work(app_state.engine()) as session:
+        patients.change_status(
+            session, mrn=mrn, status=status, on=effective_on, reason=reason,
+            actor=cli_actor(), now=clock.now_utc(),
+            protocol=app_state.config.monitoring_protocol,
+        )
+    typer.echo(f"patient {mrn} is {status} from {effective_on}")
+
+
+@patient_app.command("show")
+@reports_errors
+def patient_show(
+    ctx: typer.Context, mrn: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """A patient's record: status, courses, monitoring end."""
+    app_state = state(ctx)
+    with unit_of_work(app_state.engine()) as session:
+        data = patient_record(session, mrn, app_state)
+    if as_json:
+        print_json(data)
+        return
+    _print_record(data)
+
+
+def patient_record(session: Any, mrn: str, app_state: Any) -> dict[str, Any]:
+    patient = find_patient(session, mrn)
+    ordered = domain_courses(patient)
+    end = monitoring_end(ordered, app_state.config.monitoring_protocol)
+    return {
+        "mrn": patient.mrn,
+        "name": patient.name,
+        "email": patient.email,
+        "email_opted_out": patient.email_opted_out,
+        "dob": patient.born_on,
+        "sex": patient.sex,
+        "site": patient.site,
+        "status": derived_status(patient, end, app_state.today()),
+        "status_on": patient.status_on,
+        "courses": [
+            {"number": n, "dates": list(c.dates)} for n, c in enumerate(ordered, start=1)
+        ],
+        "warnings": course_warnings(ordered),
+        "monitoring_end": end,
+    }
+
+
+def _print_record(data: dict[str, Any]) -> None:
+    console = Console()
+    console.print(f"[bold]{data['mrn']}[/bold]  {data['name']}  ({data['status']})")
+    console.print(f"site {data['site']}  email {data['email'] or '-'}")
+    table = Table("course", "first", "last", "days")
+    for course in data["courses"]:
+        dates = course["dates"]
+        table.add_row(str(course["number"]), str(dates[0]), str(dates[-1]), str(len(dates)))
+    console.print(table)
+    console.print(f"monitoring ends {data['monitoring_end'] or '-'}")
+    for line in data["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {line}")
+
+
+@course_app.command("add")
+@reports_errors
+def course_add(
+    ctx: typer.Context,
+    mrn: str,
+    start: Annotated[str | None, typer.Option("--start", help="first infusion YYYY-MM-DD")] = None,
+    days: Annotated[int | None, typer.Option("--days", help="consecutive infusion days")] = None,
+    dates: Annotated[str | None, typer.Option("--dates", help="D1,D2,... (YYYY-MM-DD)")] = None,
+) -> None:
+    """Record an infusion course (past or planned)."""
+    app_state = state(ctx)
+    infused_on = _course_dates(start, days, dates)
+    with unit_of_work(app_state.engine()) as session:
+        warnings = courses.add_course(
+            session, mrn=mrn, infused_on=infused_on,
+            protocol=app_state.config.monitoring_protocol,
+            actor=cli_actor(), now=clock.now_utc(),
+        )
+    for line in warnings:
+        warn(line)
+    typer.echo(f"added course for {mrn}: {infused_on[0]} to {infused_on[-1]}")
+
+
+def _course_dates(start: str | None, days: int | None, dates: str | None) -> list[date]:
+
+    if dates is not None and (start is not None or days is not None):
+        raise InvalidInput("give either --start and --days, or --dates, not both")
+    if dates is not None:
+        return [parse_date(d.strip(), "--dates") for d in dates.split(",") if d.strip()]
+    if start is None or days is None:
+        raise InvalidInput("give --start and --days, or --dates")
+    if not 1 <= days <= 15:
+        raise InvalidInput(f"--days {days} must be between 1 and 15")
+    first = parse_date(start, "--start")
+    return [first + timedelta(days=n) for n in range(days)]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(patient_app, name="patient")
+    app.add_typer(course_app, name="course")

@@ -1,0 +1,104 @@
+"""`monitor result add` and `monitor results`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from monitor import clock
+from monitor.cli.context import parse_date, print_json, reports_errors, state
+from monitor.services.results import ResultIn, add_result
+from monitor.store.db import unit_of_work
+from monitor.store.models import Result
+from monitor.store.queries import find_patient
+
+result_app = typer.Typer(help="Lab results.", no_args_is_help=True)
+
+
+@result_app.command("add")
+@reports_errors
+def result_add(
+    ctx: typer.Context,
+    mrn: str,
+    analyte: Annotated[str, typer.Option("--analyte")],
+    value: Annotated[str, typer.Option("--value")],
+    collected: Annotated[str, typer.Option("--collected", help="YYYY-MM-DD")],
+    unit: Annotated[str | None, typer.Option("--unit")] = None,
+    ref_low: Annotated[float | None, typer.Option("--ref-low")] = None,
+    ref_high: Annotated[float | None, typer.Option("--ref-high")] = None,
+    menstruating: Annotated[bool, typer.Option("--menstruating")] = False,
+    source: Annotated[str, typer.Option("--source")] = "manual",
+) -> None:
+    """Record one lab result (value and unit as the lab reported them)."""
+    app_state = state(ctx)
+    given = ResultIn(
+        mrn=mrn,
+        analyte=analyte,
+        value=value,
+        unit=unit,
+        collected_on=parse_date(collected, "--collected"),
+        ref_low=ref_low,
+        ref_high=ref_high,
+        is_menstruating=menstruating,
+        source=source,
+    )
+    with unit_of_work(app_state.engine()) as session:
+        stored = add_result(
+            session, given, today=app_state.today(), now=clock.now_utc(),
+            protocol=app_state.config.monitoring_protocol,
+        )
+        result_id = stored.id
+    typer.echo(f"stored result {result_id} ({analyte}) for {mrn}")
+
+
+@reports_errors
+def results(
+    ctx: typer.Context, mrn: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Every stored result of a patient, newest first."""
+    with unit_of_work(state(ctx).engine()) as session:
+        patient = find_patient(session, mrn)
+        rows = session.scalars(
+            select(Result)
+            .where(Result.patient_id == patient.id)
+            .order_by(Result.collected_on.desc(), Result.id.desc())
+        )
+        data = [result_json(row) for row in rows]
+    if as_json:
+        print_json(data)
+        return
+    table = Table("collected", "analyte", "value", "unit", "canonical", "source")
+    for item in data:
+        table.add_row(
+            str(item["collected_on"]), item["analyte"], item["value"], item["unit"],
+            str(item["canonical_value"]), item["source"],
+        )
+    Console().print(table)
+
+
+def result_json(row: Result) -> dict[str, Any]:
+    """SPEC §9's shape: value as received (a number when numeric), canonical value."""
+    value: Any = row.value
+    if row.canonical_value is not None:
+        value = float(row.value)
+    return {
+        "id": row.id,
+        "analyte": row.analyte,
+        "value": value,
+        "unit": row.unit,
+        "canonical_value": row.ordinal if row.ordinal is not None else row.canonical_value,
+        "collected_on": row.collected_on,
+        "source": row.source,
+        "ref_low": row.ref_low,
+        "ref_high": row.ref_high,
+        "menstruating": row.is_menstruating,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(result_app, name="result")
+    app.command("results")(results)

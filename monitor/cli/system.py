@@ -1,0 +1,57 @@
+"""`monitor db upgrade` and `monitor demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor import clock
+from monitor.cli.context import reports_errors, state
+from monitor.cli.lists import show_overdue
+from monitor.demo import DEMO_DATABASE, build_demo_clinic
+from monitor.store.db import make_engine, unit_of_work
+from monitor.store.migrate import current_revision, upgrade
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+@reports_errors
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the database to the latest revision."""
+    engine = state(ctx).engine(require_schema=False)
+    upgrade(engine)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@reports_errors
+def demo(
+    ctx: typer.Context,
+    patients: Annotated[int, typer.Option(min=1, max=2000)] = 50,
+    seed: Annotated[int, typer.Option()] = 2026,
+) -> None:
+    """Build a synthetic clinic in ./monitor-demo.db and print today's overdue list."""
+    config = state(ctx).config
+    path = Path(DEMO_DATABASE)
+    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        stale.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    today = clock.today_in(config.clinic.timezone)
+    with unit_of_work(engine) as session:
+        count = build_demo_clinic(
+            session, config.monitoring_protocol, today=today, now=clock.now_utc(),
+            patients=patients, seed=seed,
+        )
+    typer.echo(f"Demo clinic: {count} synthetic patients in {path.resolve()}")
+    typer.echo(f"Overdue list as of {today}:")
+    with unit_of_work(engine) as session:
+        show_overdue(session, config.monitoring_protocol, today, site=None, as_json=False)
+    engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+    app.command("demo")(demo)

@@ -1,0 +1,111 @@
+"""A synthetic clinic for `monitor demo` (and for trying the product without real data).
+
+Patients get one to four courses spread over the past six years (some planned for next month),
+and results for most past slots: on time, a few late, some missing, so the overdue list has
+something to show. Names are invented; nothing here is a real person. Deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import Session
+
+from monitor.domain.courses import Course
+from monitor.domain.protocol import Protocol
+from monitor.domain.schedule import build_schedule
+from monitor.services.courses import add_course
+from monitor.services.patients import add_patient
+from monitor.services.results import ResultIn, add_results
+
+DEMO_DATABASE = "monitor-demo.db"
+DEMO_ACTOR = "demo"
+
+FIRST_NAMES = ("Alex", "Sam", "Jo", "Robin", "Kim", "Lee", "Morgan", "Charlie", "Ash", "Remy")
+LAST_NAMES = ("Rivers", "Stone", "Hale", "Moss", "Reed", "Lane", "Frost", "Wells", "Shaw", "Vale")
+
+# analyte -> (unit, typical low, typical high) for normal-looking values
+NORMAL_VALUES = {
+    "platelets": ("10^9/L", 160, 380),
+    "neutrophils": ("10^9/L", 1.8, 6.5),
+    "hemoglobin": ("g/L", 122, 160),
+    "creatinine": ("umol/L", 55, 95),
+    "urine_rbc": ("/HPF", 0, 2),
+    "alt": ("U/L", 10, 38),
+    "bilirubin": ("umol/L", 4, 18),
+    "tsh": ("mIU/L", 0.6, 3.8),
+}
+ORDINAL_NORMAL = {"urine_protein": "negative", "urine_blood": "negative", "skin_exam": "normal"}
+
+
+def synthetic_courses(rng: random.Random, today: date) -> list[Course]:
+    """One to four courses: 5 days, then 3 days about a year apart; a few are planned."""
+    first = today - timedelta(days=rng.randint(-20, 6 * 365))
+    courses = [Course(tuple(first + timedelta(days=d) for d in range(5)))]
+    for _ in range(rng.choice((0, 1, 1, 1, 2, 3))):
+        start = courses[-1].last_on + relativedelta(months=12) + timedelta(days=rng.randint(0, 90))
+        if start > today + timedelta(days=40):
+            break
+        courses.append(Course(tuple(start + timedelta(days=d) for d in range(3))))
+    return courses
+
+
+def synthetic_results(
+    rng: random.Random, mrn: str, courses: list[Course], protocol: Protocol, today: date
+) -> list[ResultIn]:
+    """Results for past slots: 80% on time, 7% late, the rest missing; now and then abnormal."""
+    results = []
+    adherence = rng.uniform(0.6, 1.0)
+    for slot in build_schedule(courses, protocol):
+        roll = rng.random()
+        if slot.window_end > today or roll > adherence:
+            continue
+        offset = rng.randint(0, (slot.window_end - slot.window_start).days)
+        collected = slot.window_start + timedelta(days=offset)
+        if roll > adherence * 0.92:
+            collected = slot.window_end + timedelta(days=rng.randint(1, 10))
+        if collected > today:
+            continue
+        for analyte in protocol.panel(slot.panel).analytes:
+            results.append(_result(rng, mrn, analyte, collected))
+    return results
+
+
+def _result(rng: random.Random, mrn: str, analyte: str, collected: date) -> ResultIn:
+    if analyte in ORDINAL_NORMAL:
+        value = ORDINAL_NORMAL[analyte] if rng.random() > 0.03 else rng.choice(("1+", "abnormal"))
+        if analyte == "skin_exam" and value == "1+":
+            value = "abnormal"
+        if analyte != "skin_exam" and value == "abnormal":
+            value = "1+"
+        return ResultIn(mrn, analyte, value, None, collected, source="demo")
+    unit, low, high = NORMAL_VALUES[analyte]
+    number = rng.uniform(low, high) * (rng.uniform(0.3, 0.8) if rng.random() < 0.02 else 1)
+    return ResultIn(mrn, analyte, f"{number:.3g}", unit, collected, source="demo")
+
+
+def build_demo_clinic(
+    session: Session, protocol: Protocol, *, today: date, now: datetime, patients: int, seed: int
+) -> int:
+    """Add `patients` synthetic patients with courses and results; returns how many."""
+    rng = random.Random(seed)
+    for number in range(1, patients + 1):
+        mrn = f"DEMO{number:04d}"
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        email = f"patient{number:04d}@example.invalid" if rng.random() < 0.85 else None
+        add_patient(
+            session, mrn=mrn, name=name, email=email, sex=rng.choice("FFFMM"),
+            born_on=date(rng.randint(1965, 2000), rng.randint(1, 12), rng.randint(1, 28)),
+            site=rng.choice(("main", "main", "north")), actor=DEMO_ACTOR, now=now,
+        )
+        courses = synthetic_courses(rng, today)
+        for course in courses:
+            add_course(
+                session, mrn=mrn, infused_on=course.dates, protocol=protocol,
+                actor=DEMO_ACTOR, now=now,
+            )
+        batch = synthetic_results(rng, mrn, courses, protocol, today)
+        add_results(session, batch, today=today, now=now, protocol=protocol)
+    return patients

@@ -1,0 +1,151 @@
+"""Which results count for which slot, and a slot's status as of a date D (SPEC §3.2).
+
+Matching is done once per change of a patient's courses or results and gives, for each slot, the
+date it became `done` (every required analyte on time) and the date it became done-or-late. Those
+two dates, with the next slot's window start, are all the overdue list needs: the status as of any
+D follows from them without looking at the results again, which is what lets the database answer
+"who is overdue on D" with one indexed query (see `store.queries`).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from monitor.domain.protocol import Protocol
+from monitor.domain.schedule import PlannedSlot
+
+
+class SlotStatus(StrEnum):
+    WAIVED = "waived"
+    CANCELLED = "cancelled"
+    DONE = "done"
+    LATE = "late"
+    UPCOMING = "upcoming"
+    DUE = "due"
+    MISSED = "missed"
+    OVERDUE = "overdue"
+
+
+@dataclass(frozen=True)
+class CountedResult:
+    """A stored result that may complete slots: its analyte and collection date."""
+
+    analyte: str
+    collected_on: date
+
+
+@dataclass(frozen=True)
+class SlotProgress:
+    """A slot with what the results did for it.
+
+    `on_time` and `counted` map each required analyte to its earliest on-time result date and
+    its earliest on-time-or-late result date.
+    """
+
+    slot: PlannedSlot
+    required: tuple[str, ...]
+    next_window_start: date | None
+    on_time: dict[str, date]
+    counted: dict[str, date]
+
+    @property
+    def done_on(self) -> date | None:
+        """The day the last required analyte arrived on time, or None."""
+        return _all_in(self.required, self.on_time)
+
+    @property
+    def completed_on(self) -> date | None:
+        """The day the last required analyte arrived on time or late, or None."""
+        return _all_in(self.required, self.counted)
+
+    def missing_on(self, on: date) -> list[str]:
+        """Required analytes with no on-time result collected on or before `on`."""
+        return [a for a in self.required if a not in self.on_time or self.on_time[a] > on]
+
+
+def _all_in(required: tuple[str, ...], found: dict[str, date]) -> date | None:
+    if any(analyte not in found for analyte in required):
+        return None
+    return max(found[analyte] for analyte in required)
+
+
+def match_results(
+    slots: Sequence[PlannedSlot], results: Iterable[CountedResult], protocol: Protocol
+) -> list[SlotProgress]:
+    """Match results to slots (SPEC §3.2): on time inside the window; late after it and
+    before the next slot's window opens (no limit for the last slot)."""
+    dates_by_analyte: dict[str, list[date]] = defaultdict(list)
+    for result in results:
+        dates_by_analyte[result.analyte].append(result.collected_on)
+    for dates in dates_by_analyte.values():
+        dates.sort()
+    progress = []
+    for panel_slots in _by_panel(slots).values():
+        required = protocol.panel(panel_slots[0].panel).analytes
+        for index, slot in enumerate(panel_slots):
+            following = panel_slots[index + 1] if index + 1 < len(panel_slots) else None
+            next_start = following.window_start if following else None
+            on_time, counted = {}, {}
+            for analyte in required:
+                first = _first_on_or_after(dates_by_analyte.get(analyte, []), slot.window_start)
+                if first is None:
+                    continue
+                if first <= slot.window_end:
+                    on_time[analyte] = counted[analyte] = first
+                elif next_start is None or first < next_start:
+                    counted[analyte] = first
+            progress.append(SlotProgress(slot, required, next_start, on_time, counted))
+    return progress
+
+
+def _by_panel(slots: Iterable[PlannedSlot]) -> dict[str, list[PlannedSlot]]:
+    grouped: dict[str, list[PlannedSlot]] = defaultdict(list)
+    for slot in slots:
+        grouped[slot.panel].append(slot)
+    for panel_slots in grouped.values():
+        panel_slots.sort(key=lambda s: s.due_on)
+    return grouped
+
+
+def _first_on_or_after(sorted_dates: list[date], start: date) -> date | None:
+    index = bisect_left(sorted_dates, start)
+    return sorted_dates[index] if index < len(sorted_dates) else None
+
+
+def slot_status(
+    *,
+    on: date,
+    window_start: date,
+    window_end: date,
+    next_window_start: date | None,
+    done_on: date | None,
+    completed_on: date | None,
+    is_waived: bool = False,
+    is_cancelled: bool = False,
+) -> SlotStatus:
+    """The status of one slot as of `on`: the first rule of SPEC §3.2 that applies."""
+    if is_waived:
+        return SlotStatus.WAIVED
+    if is_cancelled:
+        return SlotStatus.CANCELLED
+    if done_on is not None and done_on <= on:
+        return SlotStatus.DONE
+    if completed_on is not None and completed_on <= on:
+        return SlotStatus.LATE
+    if on < window_start:
+        return SlotStatus.UPCOMING
+    if on <= window_end:
+        return SlotStatus.DUE
+    if next_window_start is not None and on >= next_window_start:
+        return SlotStatus.MISSED
+    return SlotStatus.OVERDUE
+
+
+def is_cancelled_by_stop(due_on: date, stopped_on: date | None) -> bool:
+    """A stop cancels every slot due on or after the day it took effect (SPEC §9)."""
+    return stopped_on is not None and stopped_on <= due_on

@@ -1,0 +1,164 @@
+"""Analytes, their canonical units and the conversions SPEC §4 accepts.
+
+Every result keeps the value and unit as received; `measure` adds the value in the analyte's
+canonical unit. A unit we do not know is refused, never guessed (clinical.md §4: a creatinine of
+1.1 is mg/dL and of 97 is umol/L, but the product must not decide that on its own).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from monitor.errors import InvalidInput
+
+ORDINAL_SCALES: dict[str, tuple[str, ...]] = {
+    "urine_protein": ("negative", "trace", "1+", "2+", "3+", "4+"),
+    "urine_blood": ("negative", "trace", "1+", "2+", "3+", "4+"),
+    "skin_exam": ("normal", "abnormal"),
+}
+
+_CELLS = {
+    "10^9/l": 1.0,
+    "10*9/l": 1.0,
+    "x10e9/l": 1.0,
+    "10^3/ul": 1.0,
+    "10*3/ul": 1.0,
+    "k/ul": 1.0,
+    "x10e3/ul": 1.0,
+    "/ul": 0.001,
+    "cells/ul": 0.001,
+}
+
+# analyte -> (canonical unit, {accepted unit in lower case with micro signs as "u": factor})
+UNITS: dict[str, tuple[str, dict[str, float]]] = {
+    "platelets": ("10^9/L", _CELLS),
+    "neutrophils": ("10^9/L", _CELLS),
+    "lymphocytes": ("10^9/L", _CELLS),
+    "wbc": ("10^9/L", _CELLS),
+    "hemoglobin": ("g/L", {"g/l": 1.0, "g/dl": 10.0, "mmol/l": 16.11}),
+    "creatinine": ("umol/L", {"umol/l": 1.0, "mg/dl": 88.4}),
+    "bilirubin": ("umol/L", {"umol/l": 1.0, "mg/dl": 17.1}),
+    "alt": ("U/L", {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0}),
+    "ast": ("U/L", {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0}),
+    "tsh": (
+        "mIU/L",
+        {"miu/l": 1.0, "uiu/ml": 1.0, "mu/l": 1.0, "m[iu]/l": 1.0, "u[iu]/ml": 1.0},
+    ),
+    "free_t4": ("pmol/L", {"pmol/l": 1.0, "ng/dl": 12.87}),
+    "upcr": ("mg/mmol", {"mg/mmol": 1.0, "mg/g": 1 / 8.84}),
+    "urine_rbc": ("/HPF", {"/hpf": 1.0, "cells/hpf": 1.0, "/[hpf]": 1.0}),
+}
+
+ANALYTES: tuple[str, ...] = (
+    "platelets",
+    "neutrophils",
+    "lymphocytes",
+    "wbc",
+    "hemoglobin",
+    "creatinine",
+    "urine_rbc",
+    "urine_protein",
+    "urine_blood",
+    "upcr",
+    "tsh",
+    "free_t4",
+    "alt",
+    "ast",
+    "bilirubin",
+    "skin_exam",
+)
+
+_ORDINAL_SYNONYMS = {"neg": "negative", "nil": "negative", "tr": "trace", "+": "1+"}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A validated value: as received, and in the analyte's canonical unit.
+
+    Numeric analytes have `canonical_value`; ordinal ones have `ordinal` (the scale's own word)
+    and `rank` (its position on the scale, 0 = negative/normal).
+    """
+
+    analyte: str
+    value: str
+    unit: str
+    canonical_unit: str
+    canonical_value: float | None
+    ordinal: str | None
+
+    @property
+    def rank(self) -> int | None:
+        if self.ordinal is None:
+            return None
+        return ORDINAL_SCALES[self.analyte].index(self.ordinal)
+
+
+def normalise_unit(unit: str) -> str:
+    """Lower-case a unit and spell the micro sign (U+00B5) and Greek mu (U+03BC) as "u"."""
+    return unit.strip().replace("\u00b5", "u").replace("\u03bc", "u").lower()
+
+
+def canonical_unit(analyte: str) -> str:
+    check_analyte(analyte)
+    return "ordinal" if analyte in ORDINAL_SCALES else UNITS[analyte][0]
+
+
+def check_analyte(analyte: str) -> None:
+    if analyte not in ANALYTES:
+        raise InvalidInput(f"unknown analyte {analyte!r}; known: {', '.join(ANALYTES)}")
+
+
+def unit_factor(analyte: str, unit: str) -> float:
+    """The factor that turns a value in `unit` into the analyte's canonical unit."""
+    check_analyte(analyte)
+    if not unit.strip():
+        raise InvalidInput(f"missing unit for {analyte}")
+    canonical, accepted = UNITS[analyte]
+    factor = accepted.get(normalise_unit(unit))
+    if factor is None:
+        raise InvalidInput(
+            f"unknown unit {unit!r} for {analyte} (canonical {canonical}; "
+            f"accepted: {', '.join(sorted(accepted))})"
+        )
+    return factor
+
+
+def measure(analyte: str, value: str, unit: str | None) -> Measurement:
+    """Validate one received value and convert it to the canonical unit.
+
+    Raises InvalidInput naming the problem: unknown analyte, missing or unknown unit, a value
+    that is not a finite non-negative number, or a word outside the ordinal scale.
+    """
+    check_analyte(analyte)
+    unit = (unit or "").strip()
+    if analyte in ORDINAL_SCALES:
+        return _measure_ordinal(analyte, value, unit)
+    factor = unit_factor(analyte, unit)
+    number = parse_number(analyte, value)
+    return Measurement(
+        analyte, value.strip(), unit, UNITS[analyte][0], number * factor, ordinal=None
+    )
+
+
+def parse_number(analyte: str, value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise InvalidInput(f"value {value!r} for {analyte} is not a number") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"value {value!r} for {analyte} is not a finite number")
+    if number < 0:
+        raise InvalidInput(f"value {value!r} for {analyte} is negative")
+    return number
+
+
+def _measure_ordinal(analyte: str, value: str, unit: str) -> Measurement:
+    if unit and unit.lower() != "ordinal":
+        raise InvalidInput(f"{analyte} takes no unit (or 'ordinal'), got {unit!r}")
+    word = value.strip().lower()
+    word = _ORDINAL_SYNONYMS.get(word, word)
+    scale = ORDINAL_SCALES[analyte]
+    if word not in scale:
+        raise InvalidInput(f"value {value!r} for {analyte} is not one of: {', '.join(scale)}")
+    return Measurement(analyte, value.strip(), unit, "ordinal", None, ordinal=word)

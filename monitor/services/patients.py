@@ -1,0 +1,111 @@
+"""Patients: add one, change their status."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.domain.protocol import Protocol
+from monitor.errors import InvalidInput
+from monitor.services.audit import record_change
+from monitor.services.slots import rebuild_slots
+from monitor.store.models import Patient, PatientStatus
+from monitor.store.queries import find_patient
+
+SEXES = ("F", "M", "X")
+
+
+def add_patient(
+    session: Session,
+    *,
+    mrn: str,
+    name: str,
+    email: str | None,
+    born_on: date | None,
+    sex: str | None,
+    site: str,
+    actor: str,
+    now: datetime,
+) -> Patient:
+    """Register a patient; the MRN must be new."""
+    mrn, name = mrn.strip(), name.strip()
+    _check_patient_fields(mrn, name, email, born_on, sex, now.date())
+    if session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None:
+        raise InvalidInput(f"a patient with MRN {mrn!r} already exists")
+    patient = Patient(
+        mrn=mrn, name=name, email=email, born_on=born_on, sex=sex, site=site, created_at=now
+    )
+    session.add(patient)
+    session.flush()
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action="patient.add",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+        after={"mrn": mrn, "site": site},
+    )
+    return patient
+
+
+def _check_patient_fields(
+    mrn: str, name: str, email: str | None, born_on: date | None, sex: str | None, today: date
+) -> None:
+    if not mrn:
+        raise InvalidInput("MRN must not be empty")
+    if not name:
+        raise InvalidInput("--name must not be empty")
+    if email is not None and ("@" not in email or email.strip() != email or " " in email):
+        raise InvalidInput(f"--email {email!r} is not an email address")
+    if sex is not None and sex not in SEXES:
+        raise InvalidInput(f"--sex must be one of {', '.join(SEXES)}, got {sex!r}")
+    if born_on is not None and born_on > today:
+        raise InvalidInput(f"--dob {born_on} is in the future")
+
+
+def change_status(
+    session: Session,
+    *,
+    mrn: str,
+    status: str,
+    on: date,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+    protocol: Protocol,
+) -> Patient:
+    """Set active/withdrawn/deceased/transferred from a date; a stop cancels slots due on or
+    after it (SPEC §9)."""
+    try:
+        new_status = PatientStatus(status)
+    except ValueError:
+        allowed = ", ".join(s.value for s in PatientStatus)
+        raise InvalidInput(f"unknown status {status!r}; use one of {allowed}") from None
+    patient = find_patient(session, mrn)
+    before = _status_snapshot(patient)
+    patient.status, patient.status_on, patient.status_reason = new_status, on, reason
+    rebuild_slots(session, patient, protocol)
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action="patient.status",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+        before=before,
+        after=_status_snapshot(patient),
+    )
+    return patient
+
+
+def _status_snapshot(patient: Patient) -> dict[str, str | None]:
+    return {
+        "status": patient.status.value,
+        "status_on": patient.status_on.isoformat() if patient.status_on else None,
+        "reason": patient.status_reason,
+    }

@@ -1,0 +1,94 @@
+"""Recording a lab result: validate, convert, store, re-match the patient's slots."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from monitor.domain.protocol import Protocol
+from monitor.domain.units import measure
+from monitor.errors import InvalidInput
+from monitor.services.slots import rebuild_slots
+from monitor.store.models import Patient, Result
+from monitor.store.queries import find_patient
+
+
+@dataclass(frozen=True)
+class ResultIn:
+    """A result as it arrives, before validation (CLI, CSV, HL7 and FHIR all produce this)."""
+
+    mrn: str
+    analyte: str
+    value: str
+    unit: str | None
+    collected_on: date
+    ref_low: float | None = None
+    ref_high: float | None = None
+    is_menstruating: bool = False
+    source: str = "manual"
+    accession: str | None = None
+
+
+def add_result(
+    session: Session, given: ResultIn, *, today: date, now: datetime, protocol: Protocol
+) -> Result:
+    """Store one result; InvalidInput names the problem and nothing is written."""
+    return add_results(session, [given], today=today, now=now, protocol=protocol)[0]
+
+
+def add_results(
+    session: Session,
+    batch: Sequence[ResultIn],
+    *,
+    today: date,
+    now: datetime,
+    protocol: Protocol,
+) -> list[Result]:
+    """Store several results, rebuilding each patient's slots once at the end."""
+    patients = {mrn: find_patient(session, mrn) for mrn in dict.fromkeys(r.mrn for r in batch)}
+    stored = [
+        store_result(session, patients[given.mrn], given, today=today, now=now)
+        for given in batch
+    ]
+    for patient in patients.values():
+        rebuild_slots(session, patient, protocol)
+    return stored
+
+
+def store_result(
+    session: Session, patient: Patient, given: ResultIn, *, today: date, now: datetime
+) -> Result:
+    """Validate and add one result row for `patient` (slots are not rebuilt here)."""
+    measurement = measure(given.analyte, given.value, given.unit)
+    if given.collected_on > today:
+        raise InvalidInput(f"collection date {given.collected_on} is in the future")
+    _check_range(given.ref_low, given.ref_high)
+    result = Result(
+        patient_id=patient.id,
+        analyte=measurement.analyte,
+        value=measurement.value,
+        unit=measurement.unit,
+        canonical_value=measurement.canonical_value,
+        ordinal=measurement.ordinal,
+        ref_low=given.ref_low,
+        ref_high=given.ref_high,
+        collected_on=given.collected_on,
+        is_menstruating=given.is_menstruating,
+        source=given.source,
+        accession=given.accession,
+        received_at=now,
+    )
+    session.add(result)
+    return result
+
+
+def _check_range(low: float | None, high: float | None) -> None:
+    for name, bound in (("--ref-low", low), ("--ref-high", high)):
+        if bound is not None and (not math.isfinite(bound) or bound < 0):
+            raise InvalidInput(f"{name} {bound} is not a finite non-negative number")
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(f"reference range {low}-{high} has its low end above its high end")

@@ -1,0 +1,95 @@
+"""Rebuild a patient's stored slots from the pure schedule.
+
+The slots table is a cache: whenever courses, results, waivers or the patient's status change,
+the patient's rows are replaced by what `domain.schedule` and `domain.status` compute. Waivers are
+kept in their own table, keyed by (panel, due date), so a rebuild keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from monitor.domain.courses import Course
+from monitor.domain.protocol import Protocol
+from monitor.domain.schedule import build_schedule
+from monitor.domain.status import CountedResult, SlotProgress, is_cancelled_by_stop, match_results
+from monitor.store import models
+
+
+def plan_slots(
+    courses: Sequence[Course], results: Iterable[CountedResult], protocol: Protocol
+) -> list[SlotProgress]:
+    """The pure schedule with the patient's results matched to it."""
+    return match_results(build_schedule(courses, protocol), results, protocol)
+
+
+def slot_rows(
+    patient_id: int,
+    progress: Iterable[SlotProgress],
+    waived: set[tuple[str, date]],
+    stopped_on: date | None,
+) -> list[dict[str, Any]]:
+    """Rows for the slots table (also used by the benchmark's bulk load)."""
+    rows = []
+    for item in progress:
+        slot = item.slot
+        completed_on = item.completed_on
+        ends = [d for d in (completed_on, item.next_window_start) if d is not None]
+        rows.append(
+            {
+                "patient_id": patient_id,
+                "panel": slot.panel,
+                "due_on": slot.due_on,
+                "window_start": slot.window_start,
+                "window_end": slot.window_end,
+                "course": slot.course,
+                "kind": slot.kind.value,
+                "next_window_start": item.next_window_start,
+                "done_on": item.done_on,
+                "completed_on": completed_on,
+                "overdue_until": min(ends) if ends else None,
+                "is_waived": (slot.panel, slot.due_on) in waived,
+                "is_cancelled": is_cancelled_by_stop(slot.due_on, stopped_on),
+            }
+        )
+    return rows
+
+
+def domain_courses(patient: models.Patient) -> list[Course]:
+    return [Course(tuple(i.infused_on for i in course.infusions)) for course in patient.courses]
+
+
+def counted_results(session: Session, patient_id: int) -> list[CountedResult]:
+    """The patient's results that can complete slots."""
+    rows = session.execute(
+        select(models.Result.analyte, models.Result.collected_on).where(
+            models.Result.patient_id == patient_id
+        )
+    )
+    return [CountedResult(analyte, collected_on) for analyte, collected_on in rows]
+
+
+def waived_keys(session: Session, patient_id: int) -> set[tuple[str, date]]:
+    rows = session.execute(
+        select(models.Waiver.panel, models.Waiver.due_on).where(
+            models.Waiver.patient_id == patient_id
+        )
+    )
+    return {(panel, due_on) for panel, due_on in rows}
+
+
+def rebuild_slots(session: Session, patient: models.Patient, protocol: Protocol) -> None:
+    """Replace the patient's stored slots with a fresh computation."""
+    session.flush()
+    progress = plan_slots(domain_courses(patient), counted_results(session, patient.id), protocol)
+    rows = slot_rows(
+        patient.id, progress, waived_keys(session, patient.id), patient.stopped_on
+    )
+    session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))
+    if rows:
+        session.execute(models.Slot.__table__.insert(), rows)

@@ -1,0 +1,199 @@
+"""Tables. Calendar facts are `Date` columns (`*_on`); instants are UTC (`*_at`).
+
+Slots are a cache of the pure schedule (`domain.schedule` + `domain.status`): rebuilt for one
+patient whenever that patient's courses, results, waivers or status change, so the overdue list is
+one indexed query. Waivers live in their own table so they survive a rebuild.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from monitor.store.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class PatientStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    DECEASED = "deceased"
+    TRANSFERRED = "transferred"
+
+
+STOPPED_STATUSES = (PatientStatus.WITHDRAWN, PatientStatus.DECEASED, PatientStatus.TRANSFERRED)
+
+
+def _enum(enum: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    born_on: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    site: Mapped[str] = mapped_column(String(64), default="main", index=True)
+    status: Mapped[PatientStatus] = mapped_column(
+        _enum(PatientStatus, "patient_status"), default=PatientStatus.ACTIVE
+    )
+    status_on: Mapped[date | None] = mapped_column(Date)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    courses: Mapped[list[Course]] = relationship(
+        back_populates="patient", order_by="Course.first_on", cascade="all, delete-orphan"
+    )
+
+    @property
+    def stopped_on(self) -> date | None:
+        """The day monitoring stopped (withdrawn, deceased, transferred), or None."""
+        return self.status_on if self.status in STOPPED_STATUSES else None
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    first_on: Mapped[date] = mapped_column(Date)
+    last_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    patient: Mapped[Patient] = relationship(back_populates="courses")
+    infusions: Mapped[list[Infusion]] = relationship(
+        back_populates="course", order_by="Infusion.infused_on", cascade="all, delete-orphan"
+    )
+
+
+class Infusion(Base):
+    __tablename__ = "infusions"
+    __table_args__ = (UniqueConstraint("course_id", "infused_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    infused_on: Mapped[date] = mapped_column(Date)
+
+    course: Mapped[Course] = relationship(back_populates="infusions")
+
+
+class Slot(Base):
+    """One due occurrence of a panel, with what the results did for it.
+
+    `overdue_until` is the first day the slot stops being overdue by itself (the earlier of the day
+    it was completed and the day the next slot's window opens); NULL means never.
+    """
+
+    __tablename__ = "slots"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "panel", "due_on"),
+        Index("ix_slots_overdue", "window_end", "overdue_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    panel: Mapped[str] = mapped_column(String(32))
+    due_on: Mapped[date] = mapped_column(Date)
+    window_start: Mapped[date] = mapped_column(Date)
+    window_end: Mapped[date] = mapped_column(Date)
+    course: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    next_window_start: Mapped[date | None] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    overdue_until: Mapped[date | None] = mapped_column(Date)
+    is_waived: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Waiver(Base):
+    """A nurse's decision that one slot need not be done; keyed by date so it outlives rebuilds."""
+
+    __tablename__ = "waivers"
+    __table_args__ = (UniqueConstraint("patient_id", "panel", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    panel: Mapped[str] = mapped_column(String(32))
+    due_on: Mapped[date] = mapped_column(Date)
+    waived_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    waived_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Result(Base):
+    """One lab value: as received (`value`, `unit`) and in the canonical unit."""
+
+    __tablename__ = "results"
+    __table_args__ = (Index("ix_results_patient_analyte", "patient_id", "analyte", "collected_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    analyte: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(32))
+    canonical_value: Mapped[float | None] = mapped_column(Float)
+    ordinal: Mapped[str | None] = mapped_column(String(16))
+    ref_low: Mapped[float | None] = mapped_column(Float)
+    ref_high: Mapped[float | None] = mapped_column(Float)
+    collected_on: Mapped[date] = mapped_column(Date)
+    is_menstruating: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(64), default="manual")
+    accession: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the state before and after. Never updated or deleted."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
