@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from monitor.domain.protocol import DEFAULT_PANELS, PanelRule, Protocol
+from monitor.domain.rules import RuleSettings, rule_settings_from_mapping
 from monitor.domain.units import ANALYTES
 from monitor.errors import MonitorError
 
@@ -167,6 +168,17 @@ class Config(_Section):
     reminders: RemindersConfig = RemindersConfig()
     protocol: ProtocolConfig = ProtocolConfig()
     logging: LoggingConfig = LoggingConfig()
+    rules: dict[str, dict[str, float]] = {}
+
+    @field_validator("rules")
+    @classmethod
+    def _valid_rules(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        rule_settings_from_mapping(value)
+        return value
+
+    @property
+    def rule_settings(self) -> RuleSettings:
+        return rule_settings_from_mapping(self.rules)
 
     @property
     def monitoring_protocol(self) -> Protocol:

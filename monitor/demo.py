@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.courses import Course
 from monitor.domain.protocol import Protocol
+from monitor.domain.rules import RuleSettings
 from monitor.domain.schedule import build_schedule
 from monitor.services.courses import add_course
 from monitor.services.patients import add_patient
@@ -26,16 +27,16 @@ DEMO_ACTOR = "demo"
 FIRST_NAMES = ("Alex", "Sam", "Jo", "Robin", "Kim", "Lee", "Morgan", "Charlie", "Ash", "Remy")
 LAST_NAMES = ("Rivers", "Stone", "Hale", "Moss", "Reed", "Lane", "Frost", "Wells", "Shaw", "Vale")
 
-# analyte -> (unit, typical low, typical high) for normal-looking values
+# analyte -> (unit, low, high): each patient gets a personal level in this normal range
 NORMAL_VALUES = {
-    "platelets": ("10^9/L", 160, 380),
-    "neutrophils": ("10^9/L", 1.8, 6.5),
-    "hemoglobin": ("g/L", 122, 160),
-    "creatinine": ("umol/L", 55, 95),
-    "urine_rbc": ("/HPF", 0, 2),
-    "alt": ("U/L", 10, 38),
-    "bilirubin": ("umol/L", 4, 18),
-    "tsh": ("mIU/L", 0.6, 3.8),
+    "platelets": ("10^9/L", 180, 360),
+    "neutrophils": ("10^9/L", 2.0, 6.0),
+    "hemoglobin": ("g/L", 136, 150),
+    "creatinine": ("umol/L", 62, 84),
+    "urine_rbc": ("/HPF", 0, 1.5),
+    "alt": ("U/L", 12, 30),
+    "bilirubin": ("umol/L", 5, 15),
+    "tsh": ("mIU/L", 0.8, 3.0),
 }
 ORDINAL_NORMAL = {"urine_protein": "negative", "urine_blood": "negative", "skin_exam": "normal"}
 
@@ -58,6 +59,7 @@ def synthetic_results(
     """Results for past slots: 80% on time, 7% late, the rest missing; now and then abnormal."""
     results = []
     adherence = rng.uniform(0.6, 1.0)
+    levels = {a: rng.uniform(low, high) for a, (_, low, high) in NORMAL_VALUES.items()}
     for slot in build_schedule(courses, protocol):
         roll = rng.random()
         if slot.window_end > today or roll > adherence:
@@ -69,25 +71,34 @@ def synthetic_results(
         if collected > today:
             continue
         for analyte in protocol.panel(slot.panel).analytes:
-            results.append(_result(rng, mrn, analyte, collected))
+            results.append(_result(rng, mrn, analyte, collected, levels))
     return results
 
 
-def _result(rng: random.Random, mrn: str, analyte: str, collected: date) -> ResultIn:
+def _result(
+    rng: random.Random, mrn: str, analyte: str, collected: date, levels: dict[str, float]
+) -> ResultIn:
+    """A value near the patient's own level; about 1 in 100 is abnormal."""
     if analyte in ORDINAL_NORMAL:
-        value = ORDINAL_NORMAL[analyte] if rng.random() > 0.03 else rng.choice(("1+", "abnormal"))
-        if analyte == "skin_exam" and value == "1+":
-            value = "abnormal"
-        if analyte != "skin_exam" and value == "abnormal":
-            value = "1+"
+        abnormal = "abnormal" if analyte == "skin_exam" else "1+"
+        value = abnormal if rng.random() < 0.01 else ORDINAL_NORMAL[analyte]
         return ResultIn(mrn, analyte, value, None, collected, source="demo")
-    unit, low, high = NORMAL_VALUES[analyte]
-    number = rng.uniform(low, high) * (rng.uniform(0.3, 0.8) if rng.random() < 0.02 else 1)
+    unit = NORMAL_VALUES[analyte][0]
+    number = levels[analyte] * rng.uniform(0.95, 1.05)
+    if rng.random() < 0.01:
+        number *= rng.uniform(0.2, 0.6) if analyte in ("platelets", "neutrophils") else 3.5
     return ResultIn(mrn, analyte, f"{number:.3g}", unit, collected, source="demo")
 
 
 def build_demo_clinic(
-    session: Session, protocol: Protocol, *, today: date, now: datetime, patients: int, seed: int
+    session: Session,
+    protocol: Protocol,
+    rules: RuleSettings,
+    *,
+    today: date,
+    now: datetime,
+    patients: int,
+    seed: int,
 ) -> int:
     """Add `patients` synthetic patients with courses and results; returns how many."""
     rng = random.Random(seed)
@@ -96,16 +107,26 @@ def build_demo_clinic(
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         email = f"patient{number:04d}@example.invalid" if rng.random() < 0.85 else None
         add_patient(
-            session, mrn=mrn, name=name, email=email, sex=rng.choice("FFFMM"),
+            session,
+            mrn=mrn,
+            name=name,
+            email=email,
+            sex=rng.choice("FFFMM"),
             born_on=date(rng.randint(1965, 2000), rng.randint(1, 12), rng.randint(1, 28)),
-            site=rng.choice(("main", "main", "north")), actor=DEMO_ACTOR, now=now,
+            site=rng.choice(("main", "main", "north")),
+            actor=DEMO_ACTOR,
+            now=now,
         )
         courses = synthetic_courses(rng, today)
         for course in courses:
             add_course(
-                session, mrn=mrn, infused_on=course.dates, protocol=protocol,
-                actor=DEMO_ACTOR, now=now,
+                session,
+                mrn=mrn,
+                infused_on=course.dates,
+                protocol=protocol,
+                actor=DEMO_ACTOR,
+                now=now,
             )
         batch = synthetic_results(rng, mrn, courses, protocol, today)
-        add_results(session, batch, today=today, now=now, protocol=protocol)
+        add_results(session, batch, today=today, now=now, protocol=protocol, rules=rules)
     return patients

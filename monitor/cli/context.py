@@ -48,9 +48,7 @@ class AppState:
     @property
     def url(self) -> str:
         return (
-            self.database_url
-            or os.environ.get("MONITOR_DATABASE_URL")
-            or self.config.database.url
+            self.database_url or os.environ.get("MONITOR_DATABASE_URL") or self.config.database.url
         )
 
     def engine(self, *, require_schema: bool = True) -> Engine:

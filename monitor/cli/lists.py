@@ -14,7 +14,7 @@ from monitor.cli.context import as_of, print_json, reports_errors, state
 from monitor.domain.protocol import Protocol
 from monitor.services.schedule import patient_schedule
 from monitor.store.db import unit_of_work
-from monitor.store.queries import overdue_list
+from monitor.store.queries import open_alert_severity, overdue_list
 
 STATUS_STYLES = {
     "done": "green",
@@ -47,10 +47,16 @@ def schedule(
     table = Table("due", "panel", "window", "course", "kind", "status", title=f"{mrn} as of {on}")
     for slot in slots:
         style = STATUS_STYLES[slot["status"]]
-        status = slot["status"] + (f" (missing {', '.join(slot['missing'])})" if "missing" in slot else "")
+        status = slot["status"] + (
+            f" (missing {', '.join(slot['missing'])})" if "missing" in slot else ""
+        )
         table.add_row(
-            str(slot["due_on"]), slot["panel"], f"{slot['window_start']}..{slot['window_end']}",
-            str(slot["course"]), slot["kind"], f"[{style}]{status}[/{style}]" if style else status,
+            str(slot["due_on"]),
+            slot["panel"],
+            f"{slot['window_start']}..{slot['window_end']}",
+            str(slot["course"]),
+            slot["kind"],
+            f"[{style}]{status}[/{style}]" if style else status,
         )
     Console().print(table)
     typer.echo(f"monitoring ends {view.monitoring_end or '-'}")
@@ -89,6 +95,7 @@ def show_overdue(
     session: Session, protocol: Protocol, on: date, site: str | None, as_json: bool
 ) -> None:
     rows = overdue_list(session, on, protocol.panel_names, site)
+    alerts = open_alert_severity(session, {r.patient_id for r in rows})
     if as_json:
         print_json(
             [
@@ -99,14 +106,33 @@ def show_overdue(
                     "due_on": r.due_on,
                     "days_overdue": r.days_overdue,
                     "missed": r.missed,
+                    "open_alert": alerts.get(r.patient_id),
                 }
                 for r in rows
             ]
         )
         return
-    table = Table("MRN", "site", "panel", "due", "days overdue", "missed", title=f"Overdue as of {on}")
+    table = Table(
+        "MRN",
+        "site",
+        "panel",
+        "due",
+        "days overdue",
+        "missed",
+        "open flag",
+        title=f"Overdue as of {on}",
+    )
     for r in rows:
-        table.add_row(r.mrn, r.site, r.panel, str(r.due_on), str(r.days_overdue), str(r.missed))
+        alert = alerts.get(r.patient_id, "")
+        table.add_row(
+            r.mrn,
+            r.site,
+            r.panel,
+            str(r.due_on),
+            str(r.days_overdue),
+            str(r.missed),
+            f"[bold red]{alert.upper()}[/bold red]" if alert else "",
+        )
     Console().print(table)
     typer.echo(f"{len(rows)} overdue" if rows else "nothing overdue")
 

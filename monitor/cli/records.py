@@ -26,7 +26,7 @@ from monitor.services import courses, patients
 from monitor.services.schedule import derived_status
 from monitor.services.slots import domain_courses
 from monitor.store.db import unit_of_work
-from monitor.store.queries import find_patient
+from monitor.store.queries import find_patient, flag_rows
 
 patient_app = typer.Typer(help="Patients.", no_args_is_help=True)
 course_app = typer.Typer(help="Infusion courses.", no_args_is_help=True)
@@ -48,8 +48,15 @@ def patient_add(
     born_on = optional_date(dob, "--dob")
     with unit_of_work(app_state.engine()) as session:
         patients.add_patient(
-            session, mrn=mrn, name=name, email=email, born_on=born_on, sex=sex, site=site,
-            actor=cli_actor(), now=clock.now_utc(),
+            session,
+            mrn=mrn,
+            name=name,
+            email=email,
+            born_on=born_on,
+            sex=sex,
+            site=site,
+            actor=cli_actor(),
+            now=clock.now_utc(),
         )
     typer.echo(f"added patient {mrn.strip()}")
 
@@ -68,8 +75,13 @@ def patient_status(
     effective_on = parse_date(on, "--on")
     with unit_of_work(app_state.engine()) as session:
         patients.change_status(
-            session, mrn=mrn, status=status, on=effective_on, reason=reason,
-            actor=cli_actor(), now=clock.now_utc(),
+            session,
+            mrn=mrn,
+            status=status,
+            on=effective_on,
+            reason=reason,
+            actor=cli_actor(),
+            now=clock.now_utc(),
             protocol=app_state.config.monitoring_protocol,
         )
     typer.echo(f"patient {mrn} is {status} from {effective_on}")
@@ -104,11 +116,14 @@ def patient_record(session: Any, mrn: str, app_state: Any) -> dict[str, Any]:
         "site": patient.site,
         "status": derived_status(patient, end, app_state.today()),
         "status_on": patient.status_on,
-        "courses": [
-            {"number": n, "dates": list(c.dates)} for n, c in enumerate(ordered, start=1)
-        ],
+        "courses": [{"number": n, "dates": list(c.dates)} for n, c in enumerate(ordered, start=1)],
         "warnings": course_warnings(ordered),
         "monitoring_end": end,
+        "open_flags": [
+            {"id": f.id, "severity": f.severity.value, "rule": f.rule, "message": f.message}
+            for f, _ in flag_rows(session, include_closed=False)
+            if f.patient_id == patient.id
+        ],
     }
 
 
@@ -124,6 +139,8 @@ def _print_record(data: dict[str, Any]) -> None:
     console.print(f"monitoring ends {data['monitoring_end'] or '-'}")
     for line in data["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {line}")
+    for flag in data["open_flags"]:
+        console.print(f"[red]flag {flag['id']} {flag['severity']}[/red]: {flag['message']}")
 
 
 @course_app.command("add")
@@ -140,9 +157,12 @@ def course_add(
     infused_on = _course_dates(start, days, dates)
     with unit_of_work(app_state.engine()) as session:
         warnings = courses.add_course(
-            session, mrn=mrn, infused_on=infused_on,
+            session,
+            mrn=mrn,
+            infused_on=infused_on,
             protocol=app_state.config.monitoring_protocol,
-            actor=cli_actor(), now=clock.now_utc(),
+            actor=cli_actor(),
+            now=clock.now_utc(),
         )
     for line in warnings:
         warn(line)

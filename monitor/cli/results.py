@@ -47,12 +47,19 @@ def result_add(
         source=source,
     )
     with unit_of_work(app_state.engine()) as session:
-        stored = add_result(
-            session, given, today=app_state.today(), now=clock.now_utc(),
+        recorded = add_result(
+            session,
+            given,
+            today=app_state.today(),
+            now=clock.now_utc(),
             protocol=app_state.config.monitoring_protocol,
+            rules=app_state.config.rule_settings,
         )
-        result_id = stored.id
+        result_id = recorded.results[0].id
+        raised = [(f.id, f.severity.value, f.message) for f in recorded.flags]
     typer.echo(f"stored result {result_id} ({analyte}) for {mrn}")
+    for flag_id, severity, message in raised:
+        typer.echo(f"flag {flag_id} [{severity}]: {message}")
 
 
 @reports_errors
@@ -74,8 +81,12 @@ def results(
     table = Table("collected", "analyte", "value", "unit", "canonical", "source")
     for item in data:
         table.add_row(
-            str(item["collected_on"]), item["analyte"], item["value"], item["unit"],
-            str(item["canonical_value"]), item["source"],
+            str(item["collected_on"]),
+            item["analyte"],
+            str(item["value"]),
+            item["unit"],
+            str(item["canonical_value"]),
+            item["source"],
         )
     Console().print(table)
 

@@ -42,8 +42,13 @@ def demo(
     today = clock.today_in(config.clinic.timezone)
     with unit_of_work(engine) as session:
         count = build_demo_clinic(
-            session, config.monitoring_protocol, today=today, now=clock.now_utc(),
-            patients=patients, seed=seed,
+            session,
+            config.monitoring_protocol,
+            config.rule_settings,
+            today=today,
+            now=clock.now_utc(),
+            patients=patients,
+            seed=seed,
         )
     typer.echo(f"Demo clinic: {count} synthetic patients in {path.resolve()}")
     typer.echo(f"Overdue list as of {today}:")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 
 from dateutil.relativedelta import relativedelta
 
@@ -52,7 +53,7 @@ def make_course(dates: Iterable[date]) -> Course:
 def order_courses(courses: Iterable[Course]) -> list[Course]:
     """Sort by first infusion and refuse overlapping courses."""
     ordered = sorted(courses, key=lambda c: c.first_on)
-    for earlier, later in zip(ordered, ordered[1:], strict=False):
+    for earlier, later in pairwise(ordered):
         if later.first_on <= earlier.last_on:
             raise InvalidInput(
                 f"course {earlier.first_on}..{earlier.last_on} overlaps course "

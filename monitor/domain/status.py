@@ -69,9 +69,18 @@ class SlotProgress:
 
 
 def _all_in(required: tuple[str, ...], found: dict[str, date]) -> date | None:
-    if any(analyte not in found for analyte in required):
-        return None
-    return max(found[analyte] for analyte in required)
+    """The latest date of `required` in `found`, or None if one is missing.
+
+    A plain loop: it runs twice per slot on a full rebuild, and any()/max() over generators cost
+    several times more (BENCHMARKS.md)."""
+    latest = None
+    for analyte in required:
+        found_on = found.get(analyte)
+        if found_on is None:
+            return None
+        if latest is None or found_on > latest:
+            latest = found_on
+    return latest
 
 
 def match_results(
@@ -87,15 +96,18 @@ def match_results(
     progress = []
     for panel_slots in _by_panel(slots).values():
         required = protocol.panel(panel_slots[0].panel).analytes
-        for index, slot in enumerate(panel_slots):
-            following = panel_slots[index + 1] if index + 1 < len(panel_slots) else None
-            next_start = following.window_start if following else None
-            on_time, counted = {}, {}
-            for analyte in required:
-                first = _first_on_or_after(dates_by_analyte.get(analyte, []), slot.window_start)
-                if first is None:
+        dates_of = [(analyte, dates_by_analyte.get(analyte, [])) for analyte in required]
+        next_starts = [s.window_start for s in panel_slots[1:]] + [None]
+        for slot, next_start in zip(panel_slots, next_starts, strict=True):
+            start, end = slot.window_start, slot.window_end
+            on_time: dict[str, date] = {}
+            counted: dict[str, date] = {}
+            for analyte, dates in dates_of:
+                index = bisect_left(dates, start)  # the first result on or after window_start
+                if index == len(dates):
                     continue
-                if first <= slot.window_end:
+                first = dates[index]
+                if first <= end:
                     on_time[analyte] = counted[analyte] = first
                 elif next_start is None or first < next_start:
                     counted[analyte] = first
@@ -110,11 +122,6 @@ def _by_panel(slots: Iterable[PlannedSlot]) -> dict[str, list[PlannedSlot]]:
     for panel_slots in grouped.values():
         panel_slots.sort(key=lambda s: s.due_on)
     return grouped
-
-
-def _first_on_or_after(sorted_dates: list[date], start: date) -> date | None:
-    index = bisect_left(sorted_dates, start)
-    return sorted_dates[index] if index < len(sorted_dates) else None
 
 
 def slot_status(

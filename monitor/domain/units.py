@@ -135,10 +135,10 @@ def measure(analyte: str, value: str, unit: str | None) -> Measurement:
     if analyte in ORDINAL_SCALES:
         return _measure_ordinal(analyte, value, unit)
     factor = unit_factor(analyte, unit)
-    number = parse_number(analyte, value)
-    return Measurement(
-        analyte, value.strip(), unit, UNITS[analyte][0], number * factor, ordinal=None
-    )
+    canonical = parse_number(analyte, value) * factor
+    if not math.isfinite(canonical):
+        raise InvalidInput(f"value {value!r} {unit} for {analyte} is too large")
+    return Measurement(analyte, value.strip(), unit, UNITS[analyte][0], canonical, ordinal=None)
 
 
 def parse_number(analyte: str, value: str) -> float:

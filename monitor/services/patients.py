@@ -11,7 +11,7 @@ from monitor.domain.protocol import Protocol
 from monitor.errors import InvalidInput
 from monitor.services.audit import record_change
 from monitor.services.slots import rebuild_slots
-from monitor.store.models import Patient, PatientStatus
+from monitor.store.models import Patient, PatientStatus, Pregnancy
 from monitor.store.queries import find_patient
 
 SEXES = ("F", "M", "X")
@@ -109,3 +109,32 @@ def _status_snapshot(patient: Patient) -> dict[str, str | None]:
         "status_on": patient.status_on.isoformat() if patient.status_on else None,
         "reason": patient.status_reason,
     }
+
+
+def add_pregnancy(
+    session: Session,
+    *,
+    mrn: str,
+    from_on: date,
+    to_on: date | None,
+    actor: str,
+    now: datetime,
+) -> Pregnancy:
+    """Mark a pregnancy period (open-ended when `to_on` is None); TSH flags become urgent in it."""
+    if to_on is not None and to_on < from_on:
+        raise InvalidInput(f"--to {to_on} is before --from {from_on}")
+    patient = find_patient(session, mrn)
+    period = Pregnancy(patient_id=patient.id, from_on=from_on, to_on=to_on, created_at=now)
+    session.add(period)
+    session.flush()
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action="patient.pregnancy",
+        entity="pregnancy",
+        entity_id=period.id,
+        patient_id=patient.id,
+        after={"from": from_on.isoformat(), "to": to_on.isoformat() if to_on else None},
+    )
+    return period

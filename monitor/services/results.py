@@ -10,10 +10,12 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
+from monitor.domain.rules import RuleSettings
 from monitor.domain.units import measure
 from monitor.errors import InvalidInput
+from monitor.services.flags import raise_flags
 from monitor.services.slots import rebuild_slots
-from monitor.store.models import Patient, Result
+from monitor.store.models import Flag, Patient, Result
 from monitor.store.queries import find_patient
 
 
@@ -33,11 +35,25 @@ class ResultIn:
     accession: str | None = None
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What storing results did: the rows, and the flags the rules raised."""
+
+    results: list[Result]
+    flags: list[Flag]
+
+
 def add_result(
-    session: Session, given: ResultIn, *, today: date, now: datetime, protocol: Protocol
-) -> Result:
+    session: Session,
+    given: ResultIn,
+    *,
+    today: date,
+    now: datetime,
+    protocol: Protocol,
+    rules: RuleSettings,
+) -> Recorded:
     """Store one result; InvalidInput names the problem and nothing is written."""
-    return add_results(session, [given], today=today, now=now, protocol=protocol)[0]
+    return add_results(session, [given], today=today, now=now, protocol=protocol, rules=rules)
 
 
 def add_results(
@@ -47,16 +63,20 @@ def add_results(
     today: date,
     now: datetime,
     protocol: Protocol,
-) -> list[Result]:
-    """Store several results, rebuilding each patient's slots once at the end."""
+    rules: RuleSettings,
+) -> Recorded:
+    """Store several results; then, once per patient, re-match slots and run the rules."""
     patients = {mrn: find_patient(session, mrn) for mrn in dict.fromkeys(r.mrn for r in batch)}
     stored = [
-        store_result(session, patients[given.mrn], given, today=today, now=now)
-        for given in batch
+        store_result(session, patients[given.mrn], given, today=today, now=now) for given in batch
     ]
+    session.flush()
+    flags: list[Flag] = []
     for patient in patients.values():
         rebuild_slots(session, patient, protocol)
-    return stored
+        mine = [row for row in stored if row.patient_id == patient.id]
+        flags.extend(raise_flags(session, patient, mine, rules, now))
+    return Recorded(stored, flags)
 
 
 def store_result(

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.courses import Course
@@ -39,7 +39,13 @@ def slot_rows(
     for item in progress:
         slot = item.slot
         completed_on = item.completed_on
-        ends = [d for d in (completed_on, item.next_window_start) if d is not None]
+        next_start = item.next_window_start
+        if completed_on is None:
+            overdue_until = next_start
+        elif next_start is None:
+            overdue_until = completed_on
+        else:
+            overdue_until = min(completed_on, next_start)
         rows.append(
             {
                 "patient_id": patient_id,
@@ -48,12 +54,12 @@ def slot_rows(
                 "window_start": slot.window_start,
                 "window_end": slot.window_end,
                 "course": slot.course,
-                "kind": slot.kind.value,
-                "next_window_start": item.next_window_start,
+                "kind": str(slot.kind),
+                "next_window_start": next_start,
                 "done_on": item.done_on,
                 "completed_on": completed_on,
-                "overdue_until": min(ends) if ends else None,
-                "is_waived": (slot.panel, slot.due_on) in waived,
+                "overdue_until": overdue_until,
+                "is_waived": bool(waived) and (slot.panel, slot.due_on) in waived,
                 "is_cancelled": is_cancelled_by_stop(slot.due_on, stopped_on),
             }
         )
@@ -87,9 +93,7 @@ def rebuild_slots(session: Session, patient: models.Patient, protocol: Protocol)
     """Replace the patient's stored slots with a fresh computation."""
     session.flush()
     progress = plan_slots(domain_courses(patient), counted_results(session, patient.id), protocol)
-    rows = slot_rows(
-        patient.id, progress, waived_keys(session, patient.id), patient.stopped_on
-    )
+    rows = slot_rows(patient.id, progress, waived_keys(session, patient.id), patient.stopped_on)
     session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))
     if rows:
-        session.execute(models.Slot.__table__.insert(), rows)
+        session.execute(insert(models.Base.metadata.tables["slots"]), rows)

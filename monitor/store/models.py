@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from monitor.domain.rules import Severity
 from monitor.store.types import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -197,3 +198,51 @@ class AuditEntry(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class FlagStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SUPERSEDED = "superseded"
+
+
+class Flag(Base):
+    """An abnormal-result finding: one per rule that fired, linked to its result.
+
+    Open until a nurse acknowledges it; a corrected result that no longer fires the rule marks
+    it superseded rather than deleting it.
+    """
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        UniqueConstraint("result_id", "rule", "severity"),
+        Index("ix_flags_status_patient", "status", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id"))
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "flag_severity"))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[FlagStatus] = mapped_column(
+        _enum(FlagStatus, "flag_status"), default=FlagStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_note: Mapped[str | None] = mapped_column(Text)
+
+    result: Mapped[Result] = relationship()
+
+
+class Pregnancy(Base):
+    """A period during which the patient is pregnant (`to_on` NULL while ongoing)."""
+
+    __tablename__ = "pregnancies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    from_on: Mapped[date] = mapped_column(Date)
+    to_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from monitor.domain.rules import Severity
 from monitor.errors import NotFound
-from monitor.store.models import Course, Patient, PatientStatus, Slot
+from monitor.store.models import (
+    AuditEntry,
+    Course,
+    Flag,
+    FlagStatus,
+    Patient,
+    PatientStatus,
+    Slot,
+)
 
 
 def find_patient(session: Session, mrn: str) -> Patient:
@@ -77,7 +87,7 @@ def overdue_list(
         .where(
             earlier.patient_id == Slot.patient_id,
             earlier.panel == Slot.panel,
-            missed_on(earlier, on),  # type: ignore[arg-type]
+            missed_on(earlier, on),
         )
         .scalar_subquery()
     )
@@ -94,3 +104,46 @@ def overdue_list(
         OverdueRow(pid, mrn, row_site, panel, due_on, (on - due_on).days, count)
         for pid, mrn, row_site, panel, due_on, count in session.execute(query)
     ]
+
+
+def flag_rows(session: Session, *, include_closed: bool) -> list[tuple[Flag, str]]:
+    """Flags with their patient's MRN, most severe and newest first; open ones unless asked."""
+    query = (
+        select(Flag, Patient.mrn)
+        .join(Patient, Patient.id == Flag.patient_id)
+        .options(selectinload(Flag.result))
+        .order_by(severity_rank(Flag.severity).desc(), Flag.id.desc())
+    )
+    if not include_closed:
+        query = query.where(Flag.status == FlagStatus.OPEN)
+    return [(flag, mrn) for flag, mrn in session.execute(query)]
+
+
+def severity_rank(column: Any) -> ColumnElement[int]:
+    return case({"review": 1, "urgent": 2, "emergency": 3}, value=column, else_=0)
+
+
+def open_alert_severity(session: Session, patient_ids: Iterable[int]) -> dict[int, str]:
+    """The most serious open urgent/emergency flag of each patient that has one."""
+    ids = list(patient_ids)
+    if not ids:
+        return {}
+    rank = func.max(severity_rank(Flag.severity))
+    rows = session.execute(
+        select(Flag.patient_id, rank)
+        .where(
+            Flag.status == FlagStatus.OPEN,
+            Flag.severity.in_([Severity.URGENT, Severity.EMERGENCY]),
+            Flag.patient_id.in_(ids),
+        )
+        .group_by(Flag.patient_id)
+    )
+    names = {2: "urgent", 3: "emergency"}
+    return {patient_id: names[top] for patient_id, top in rows}
+
+
+def audit_rows(session: Session, patient_id: int | None) -> Sequence[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if patient_id is not None:
+        query = query.where(AuditEntry.patient_id == patient_id)
+    return session.scalars(query).all()

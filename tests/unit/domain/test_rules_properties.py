@@ -14,7 +14,8 @@ from monitor.domain.units import ANALYTES, ORDINAL_SCALES, UNITS, measure
 
 DAY0 = date(2024, 1, 1)
 NUMERIC = sorted(UNITS)
-values = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
+# Any finite value whose conversion stays finite (measure() refuses larger ones by design).
+values = st.floats(min_value=0, max_value=1e300, allow_nan=False, allow_infinity=False)
 days = st.integers(min_value=-60, max_value=500)
 ranges = st.one_of(st.none(), st.floats(min_value=0, max_value=1e4, allow_nan=False))
 
@@ -48,17 +49,13 @@ def facts(
     """Any valid stored result: a real unit conversion of any finite non-negative value."""
     name = analyte or draw(st.sampled_from(pool))
     on = DAY0 + timedelta(days=draw(on_days))
-    extra = {
-        "ref_low": draw(ranges),
-        "ref_high": draw(ranges),
-        "is_menstruating": draw(st.booleans()),
-    }
+    low, high, menstruating = draw(ranges), draw(ranges), draw(st.booleans())
     if name in ORDINAL_SCALES:
-        word = draw(st.sampled_from(ORDINAL_SCALES[name]))
-        return ResultFact(key, name, on, None, measure(name, word, None).ordinal, **extra)
+        word = measure(name, draw(st.sampled_from(ORDINAL_SCALES[name])), None).ordinal
+        return ResultFact(key, name, on, None, word, low, high, menstruating)
     unit = draw(st.sampled_from(sorted(UNITS[name][1])))
     value = measure(name, repr(draw(values)), unit).canonical_value
-    return ResultFact(key, name, on, value, None, **extra)
+    return ResultFact(key, name, on, value, None, low, high, menstruating)
 
 
 @st.composite
@@ -84,7 +81,7 @@ PARTNERS = {
 }
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data(), analyte=st.sampled_from(NUMERIC), history=histories(), patient=patients())
 def test_evaluate_never_raises_for_any_valid_value_and_unit(
     data: st.DataObject, analyte: str, history: list[ResultFact], patient: PatientContext
@@ -128,7 +125,7 @@ def _monotone(analyte: str, lower_is_worse: bool, floor: float = 0.0) -> Callabl
     """A property test: a worse value of `analyte` never gets a lower worst severity."""
     pool = PARTNERS.get(analyte, (analyte,))
 
-    @settings(max_examples=150, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(
         data=st.data(),
         a=st.floats(min_value=floor, max_value=1e6, allow_nan=False),

@@ -1,0 +1,191 @@
+"""Safety workflow: `flags`, `flag ack`, `slot waive`, `patient pregnancy`, `audit`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitor import clock
+from monitor.cli.context import (
+    cli_actor,
+    optional_date,
+    parse_date,
+    print_json,
+    reports_errors,
+    state,
+)
+from monitor.cli.records import patient_app
+from monitor.services.flags import acknowledge_flag
+from monitor.services.patients import add_pregnancy
+from monitor.services.waivers import waive_slot
+from monitor.store.db import unit_of_work
+from monitor.store.models import AuditEntry, Flag
+from monitor.store.queries import audit_rows, find_patient, flag_rows
+
+flag_app = typer.Typer(help="Safety flags.", no_args_is_help=True)
+slot_app = typer.Typer(help="Schedule slots.", no_args_is_help=True)
+
+SEVERITY_STYLES = {"review": "yellow", "urgent": "bold red", "emergency": "bold white on red"}
+
+
+@reports_errors
+def flags(
+    ctx: typer.Context,
+    show_all: Annotated[bool, typer.Option("--all", help="include acknowledged flags")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Open safety flags (all flags with --all), most severe first."""
+    with unit_of_work(state(ctx).engine()) as session:
+        data = [flag_json(flag, mrn) for flag, mrn in flag_rows(session, include_closed=show_all)]
+    if as_json:
+        print_json(data)
+        return
+    table = Table("id", "MRN", "severity", "analyte", "value", "collected", "status", "message")
+    for item in data:
+        style = SEVERITY_STYLES[item["severity"]]
+        table.add_row(
+            str(item["id"]),
+            item["mrn"],
+            f"[{style}]{item['severity']}[/{style}]",
+            item["analyte"],
+            f"{item['value']} {item['unit']}",
+            str(item["collected_on"]),
+            item["status"],
+            item["message"],
+        )
+    Console().print(table)
+    typer.echo(f"{len(data)} flag(s)" if data else "no open flags")
+
+
+def flag_json(flag: Flag, mrn: str) -> dict[str, Any]:
+    """SPEC §7's flag shape: value and unit as received (a number unless ordinal)."""
+    result = flag.result
+    value: Any = result.value if result.ordinal is not None else float(result.value)
+    return {
+        "id": flag.id,
+        "mrn": mrn,
+        "analyte": result.analyte,
+        "severity": flag.severity.value,
+        "value": value,
+        "unit": result.unit,
+        "canonical_value": result.canonical_value,
+        "collected_on": result.collected_on,
+        "rule": flag.rule,
+        "message": flag.message,
+        "status": flag.status.value,
+        "acknowledged_by": flag.acknowledged_by,
+        "acknowledged_at": flag.acknowledged_at.isoformat() if flag.acknowledged_at else None,
+    }
+
+
+@flag_app.command("ack")
+@reports_errors
+def flag_ack(
+    ctx: typer.Context,
+    flag_id: int,
+    by: Annotated[str, typer.Option("--by", help="who acknowledges")],
+    note: Annotated[str | None, typer.Option("--note")] = None,
+) -> None:
+    """Acknowledge an open flag (recorded in the audit log)."""
+    with unit_of_work(state(ctx).engine()) as session:
+        acknowledge_flag(session, flag_id=flag_id, by=by, note=note, now=clock.now_utc())
+    typer.echo(f"flag {flag_id} acknowledged by {by}")
+
+
+@slot_app.command("waive")
+@reports_errors
+def slot_waive(
+    ctx: typer.Context,
+    mrn: str,
+    panel: Annotated[str, typer.Option("--panel")],
+    due: Annotated[str, typer.Option("--due", help="the slot's due date YYYY-MM-DD")],
+    by: Annotated[str, typer.Option("--by")],
+    reason: Annotated[str, typer.Option("--reason")],
+) -> None:
+    """Waive one slot with a reason; it leaves the overdue list (audited)."""
+    app_state = state(ctx)
+    due_on = parse_date(due, "--due")
+    with unit_of_work(app_state.engine()) as session:
+        waive_slot(
+            session,
+            mrn=mrn,
+            panel=panel,
+            due_on=due_on,
+            by=by,
+            reason=reason,
+            now=clock.now_utc(),
+            protocol=app_state.config.monitoring_protocol,
+        )
+    typer.echo(f"waived {panel} due {due_on} for {mrn}")
+
+
+@patient_app.command("pregnancy")
+@reports_errors
+def patient_pregnancy(
+    ctx: typer.Context,
+    mrn: str,
+    from_: Annotated[str, typer.Option("--from", help="YYYY-MM-DD")],
+    to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD; omit while ongoing")] = None,
+) -> None:
+    """Record a pregnancy period (abnormal TSH is then urgent)."""
+    from_on, to_on = parse_date(from_, "--from"), optional_date(to, "--to")
+    with unit_of_work(state(ctx).engine()) as session:
+        add_pregnancy(
+            session,
+            mrn=mrn,
+            from_on=from_on,
+            to_on=to_on,
+            actor=cli_actor(),
+            now=clock.now_utc(),
+        )
+    typer.echo(f"pregnancy recorded for {mrn} from {from_on}" + (f" to {to_on}" if to_on else ""))
+
+
+@reports_errors
+def audit(
+    ctx: typer.Context,
+    mrn: Annotated[str | None, typer.Argument()] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The audit log (every change a person made), oldest first; one patient's with MRN."""
+    with unit_of_work(state(ctx).engine()) as session:
+        patient_id = find_patient(session, mrn).id if mrn is not None else None
+        data = [audit_json(row) for row in audit_rows(session, patient_id)]
+    if as_json:
+        print_json(data)
+        return
+    table = Table("id", "at (UTC)", "actor", "action", "entity", "before", "after")
+    for item in data:
+        table.add_row(
+            str(item["id"]),
+            item["at"],
+            item["actor"],
+            item["action"],
+            f"{item['entity']} {item['entity_id'] or ''}",
+            str(item["before"] or ""),
+            str(item["after"] or ""),
+        )
+    Console().print(table)
+
+
+def audit_json(row: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": row.at.isoformat(),
+        "actor": row.actor,
+        "action": row.action,
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "before": row.before,
+        "after": row.after,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    app.command("flags")(flags)
+    app.add_typer(flag_app, name="flag")
+    app.add_typer(slot_app, name="slot")
+    app.command("audit")(audit)

@@ -1,0 +1,127 @@
+"""Safety flags: raised when results are stored, acknowledged by nurses.
+
+The rules themselves are pure (`domain.rules`); this module feeds them the patient's results
+and context, and stores one flag per finding. A finding already stored at the same or a higher
+severity for the same result and rule is not stored again, so re-checking combined rules when a
+same-day partner arrives only ever adds a new, higher flag (SPEC §9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.domain.rules import Finding, PatientContext, ResultFact, RuleSettings, evaluate
+from monitor.domain.units import unit_factor
+from monitor.errors import InvalidInput, NotFound
+from monitor.services.audit import record_change
+from monitor.services.slots import domain_courses
+from monitor.store.models import Flag, FlagStatus, Patient, Pregnancy, Result
+
+
+def raise_flags(
+    session: Session,
+    patient: Patient,
+    new_results: Sequence[Result],
+    settings: RuleSettings,
+    now: datetime,
+) -> list[Flag]:
+    """Run the rules on each new result (in collection order) and store new findings."""
+    session.flush()
+    context = patient_context(session, patient)
+    facts = [result_fact(row) for row in _patient_results(session, patient.id)]
+    position = {fact.key: index for index, fact in enumerate(facts)}
+    created: list[Flag] = []
+    for row in sorted(new_results, key=lambda r: (r.collected_on, r.id)):
+        index = position[row.id]
+        history = facts[:index] + facts[index + 1 :]
+        findings = evaluate(facts[index], history, context, settings)
+        created.extend(_store_new(session, patient.id, findings, now))
+    return created
+
+
+def _store_new(
+    session: Session, patient_id: int, findings: Iterable[Finding], now: datetime
+) -> list[Flag]:
+    created = []
+    for finding in findings:
+        existing = session.scalars(
+            select(Flag.severity).where(
+                Flag.result_id == finding.result_key, Flag.rule == finding.rule
+            )
+        ).all()
+        if any(severity.rank >= finding.severity.rank for severity in existing):
+            continue
+        flag = Flag(
+            patient_id=patient_id,
+            result_id=int(finding.result_key),
+            rule=finding.rule,
+            severity=finding.severity,
+            message=finding.message,
+            status=FlagStatus.OPEN,
+            created_at=now,
+        )
+        session.add(flag)
+        created.append(flag)
+    session.flush()
+    return created
+
+
+def _patient_results(session: Session, patient_id: int) -> Sequence[Result]:
+    return session.scalars(select(Result).where(Result.patient_id == patient_id)).all()
+
+
+def result_fact(row: Result) -> ResultFact:
+    """A stored result as the rules see it: canonical value, lab range in the canonical unit."""
+    factor = 1.0 if row.ordinal is not None else unit_factor(row.analyte, row.unit)
+    return ResultFact(
+        key=row.id,
+        analyte=row.analyte,
+        collected_on=row.collected_on,
+        canonical_value=row.canonical_value,
+        ordinal=row.ordinal,
+        ref_low=None if row.ref_low is None else row.ref_low * factor,
+        ref_high=None if row.ref_high is None else row.ref_high * factor,
+        is_menstruating=row.is_menstruating,
+    )
+
+
+def patient_context(session: Session, patient: Patient) -> PatientContext:
+    periods = session.execute(
+        select(Pregnancy.from_on, Pregnancy.to_on).where(Pregnancy.patient_id == patient.id)
+    )
+    return PatientContext(
+        sex=patient.sex,
+        courses=domain_courses(patient),
+        pregnancies=[(start, end) for start, end in periods],
+    )
+
+
+def acknowledge_flag(
+    session: Session, *, flag_id: int, by: str, note: str | None, now: datetime
+) -> Flag:
+    """Close an open flag with who, when and an optional note; audited."""
+    if not by.strip():
+        raise InvalidInput("--by must name who acknowledged the flag")
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise NotFound(f"unknown flag id {flag_id}")
+    if flag.status is not FlagStatus.OPEN:
+        raise InvalidInput(f"flag {flag_id} is already {flag.status.value}")
+    flag.status = FlagStatus.ACKNOWLEDGED
+    flag.acknowledged_by, flag.acknowledged_at, flag.acknowledged_note = by, now, note
+    record_change(
+        session,
+        at=now,
+        actor=by,
+        action="flag.acknowledge",
+        entity="flag",
+        entity_id=flag.id,
+        patient_id=flag.patient_id,
+        before={"status": FlagStatus.OPEN.value},
+        after={"status": flag.status.value, "note": note},
+    )
+    return flag
