@@ -246,3 +246,81 @@ class Pregnancy(Base):
     from_on: Mapped[date] = mapped_column(Date)
     to_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class OutboxMessage(Base):
+    """One email, rendered when it was decided, delivered later (transactional outbox).
+
+    `dedupe_key` is unique, so deciding the same thing twice queues nothing. A sender claims a
+    row by a conditional update (status and `claimed_until`), sends outside any transaction, then
+    records the outcome; `message_id` stays the same across retries so mail systems can drop a
+    copy re-sent after a crash. Skipped sends are rows too, with the reason.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(Text)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    site: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    calendar: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(255))
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    run_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Notice(Base):
+    """That a reminder about one slot (and overdue step) was decided: at most once, ever.
+
+    Several notices of one run and patient share one outbox email; a lower overdue step reached
+    together with a higher one is recorded as skipped.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("patient_id", "panel", "due_on", "message", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    panel: Mapped[str] = mapped_column(String(32))
+    due_on: Mapped[date] = mapped_column(Date)
+    message: Mapped[str] = mapped_column(String(64))
+    step: Mapped[int] = mapped_column(Integer)
+    run_on: Mapped[date] = mapped_column(Date)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DailyRun(Base):
+    """One daily cycle for a clinic date: when it ran and what it did."""
+
+    __tablename__ = "daily_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_on: Mapped[date] = mapped_column(Date, unique=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from monitor.domain.courses import Course, make_course, order_courses
 from monitor.domain.protocol import DEFAULT_PROTOCOL, PanelRule, Protocol
-from monitor.domain.schedule import PlannedSlot, SlotKind, build_schedule, monitoring_end
+from monitor.domain.schedule import (
+    PlannedSlot,
+    SlotKind,
+    add_months,
+    build_schedule,
+    monitoring_end,
+)
 from monitor.domain.status import (
     CountedResult,
     SlotStatus,
@@ -294,3 +300,14 @@ def test_no_slot_is_done_or_late_before_the_results_that_complete_it(
                     r.analyte == analyte and slot.window_start <= r.collected_on <= on
                     for r in results
                 )
+
+
+# --- the month arithmetic -------------------------------------------------------------------------
+
+
+@given(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)),
+    st.integers(-1200, 1200),
+)
+def test_add_months_is_dateutils_relativedelta(day: date, months: int) -> None:
+    assert add_months(day, months) == day + relativedelta(months=months)

@@ -1,0 +1,640 @@
+"""Benchmark: build and store every schedule, the overdue list, one patient's schedule.
+
+Run from the repository root (see BENCHMARKS.md for the figures and how to read them):
+
+    python bench/bench_schedule.py --patients 10000 --database both
+
+Each measurement of the product (the real code: Alembic migrations, `plan_slots` + `slot_rows`,
+Core inserts into `slots`, `queries.overdue_list`, `services.schedule.patient_schedule`) is put
+beside a raw-SQL floor measured in the same run on the same data: the same slot rows inserted
+with the DBAPI's own `executemany` into a copy of the table, and the same queries written by hand
+on the raw connection. The ratio says how much the product adds over the least the database needs.
+
+This is a script, not a timed test: the figures depend on the machine, so nothing here fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
+
+from monitor.domain.courses import Course  # noqa: E402
+from monitor.domain.protocol import DEFAULT_PROTOCOL, Protocol  # noqa: E402
+from monitor.domain.schedule import add_months  # noqa: E402
+from monitor.domain.status import CountedResult  # noqa: E402
+from monitor.services.schedule import patient_schedule  # noqa: E402
+from monitor.services.slots import plan_slots, slot_rows  # noqa: E402
+from monitor.store import models  # noqa: E402
+from monitor.store.db import make_engine  # noqa: E402
+from monitor.store.migrate import upgrade  # noqa: E402
+from monitor.store.queries import overdue_list  # noqa: E402
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_BENCH_DATABASE = "monitor_bench"
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+SLOT_COLUMNS = (
+    "patient_id", "panel", "due_on", "window_start", "window_end", "course", "kind",
+    "next_window_start", "done_on", "completed_on", "overdue_until", "is_waived", "is_cancelled",
+)  # fmt: skip
+
+# Analytes drawn together at one visit; tsh every 3rd month, the skin exam every 12th.
+MONTHLY = ("platelets", "neutrophils", "hemoglobin", "creatinine", "urine_rbc", "urine_protein",
+           "alt", "bilirubin")  # fmt: skip
+BASELINE = (*MONTHLY, "tsh", "skin_exam")
+
+
+# ---------------------------------------------------------------- synthetic clinic
+
+
+@dataclass
+class SyntheticPatient:
+    """What one generated patient puts in the database."""
+
+    number: int
+    courses: list[tuple[date, ...]]
+    results: list[tuple[str, date]]
+    status: str = "active"
+    status_on: date | None = None
+    waiver: tuple[str, date] | None = None
+
+
+def synthetic_patient(rng: random.Random, number: int, today: date) -> SyntheticPatient:
+    """1-5 courses about a year apart, the last one up to five years ago; monthly draws.
+
+    Results are generated without the schedule (the benchmark must not use the code it measures
+    to make its input): one visit about every 30.4 days after each course, most inside the
+    window, some late, some missed (per-patient adherence 60-100%), plus a pre-course draw.
+    """
+    count = rng.choices((1, 2, 3, 4, 5), weights=(40, 30, 15, 10, 5))[0]
+    gaps = [365 + rng.randint(0, 120) for _ in range(count - 1)]
+    start = today - timedelta(days=rng.randint(0, 5 * 365) + sum(gaps))
+    courses = []
+    for index in range(count):
+        days = 5 if index == 0 else 3
+        courses.append(tuple(start + timedelta(days=d) for d in range(days)))
+        if index < count - 1:
+            start = courses[-1][-1] + timedelta(days=gaps[index])
+    patient = SyntheticPatient(number, courses, _synthetic_results(rng, courses, today))
+    if rng.random() < 0.03:
+        patient.status = "withdrawn"
+        patient.status_on = courses[-1][-1] + timedelta(days=rng.randint(30, 900))
+    if rng.random() < 0.02:
+        patient.waiver = ("cbc", add_months(courses[0][-1], 2))
+    return patient
+
+
+def _synthetic_results(
+    rng: random.Random, courses: list[tuple[date, ...]], today: date
+) -> list[tuple[str, date]]:
+    adherence = rng.uniform(0.6, 1.0)
+    results: list[tuple[str, date]] = []
+    for index, course in enumerate(courses):
+        pre = course[0] - timedelta(days=rng.randint(1, 20))
+        if pre <= today:
+            results.extend((analyte, pre) for analyte in BASELINE)
+        stop = courses[index + 1][0] if index + 1 < len(courses) else course[-1] + timedelta(1461)
+        for month in range(1, 49):
+            due = course[-1] + timedelta(days=round(30.44 * month))
+            if due >= stop or due > today:
+                break
+            if rng.random() > adherence:
+                continue
+            late = rng.random() < 0.08
+            on = due + timedelta(days=rng.randint(8, 25) if late else rng.randint(-6, 6))
+            if on > today:
+                continue
+            drawn = MONTHLY + (("tsh",) if month % 3 == 0 else ())
+            drawn += ("skin_exam",) if month % 12 == 0 else ()
+            results.extend((analyte, on) for analyte in drawn)
+    return results
+
+
+def chunks(total: int, size: int) -> Iterator[range]:
+    """Patient numbers 1..total in ranges of `size`, so memory stays bounded at any N."""
+    for low in range(1, total + 1, size):
+        yield range(low, min(low + size, total + 1))
+
+
+def load_clinic(engine: Engine, args: argparse.Namespace) -> dict[str, int]:
+    """Insert patients, courses, infusions, results and waivers with Core inserts (not timed
+    against a target: it is the setup). Ids are given explicitly so no RETURNING is needed."""
+    rng = random.Random(args.seed)
+    counts: dict[str, int] = defaultdict(int)
+    course_id = 0
+    for numbers in chunks(args.patients, args.chunk):
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for number in numbers:
+            patient = synthetic_patient(rng, number, args.today)
+            rows["patients"].append(_patient_row(patient))
+            for course in patient.courses:
+                course_id += 1
+                rows["courses"].append(
+                    {"id": course_id, "patient_id": number, "first_on": course[0],
+                     "last_on": course[-1], "created_at": NOW}  # fmt: skip
+                )
+                rows["infusions"].extend(
+                    {"course_id": course_id, "infused_on": day} for day in course
+                )
+            rows["results"].extend(
+                {"patient_id": number, "analyte": analyte, "value": "1", "unit": "x",
+                 "collected_on": on, "is_menstruating": False, "source": "bench",
+                 "received_at": NOW}  # fmt: skip
+                for analyte, on in patient.results
+            )
+            if patient.waiver:
+                rows["waivers"].append(
+                    {"patient_id": number, "panel": patient.waiver[0],
+                     "due_on": patient.waiver[1], "waived_by": "bench", "reason": "bench",
+                     "waived_at": NOW}  # fmt: skip
+                )
+        with engine.begin() as connection:
+            for name in ("patients", "courses", "infusions", "results", "waivers"):
+                if rows[name]:
+                    connection.execute(models.Base.metadata.tables[name].insert(), rows[name])
+                    counts[name] += len(rows[name])
+    return dict(counts)
+
+
+def _patient_row(patient: SyntheticPatient) -> dict[str, Any]:
+    return {
+        "id": patient.number, "mrn": f"B{patient.number:07d}", "name": "Synthetic Patient",
+        "email": None, "email_opted_out": False, "site": "main" if patient.number % 3 else "north",
+        "status": patient.status, "status_on": patient.status_on, "created_at": NOW,
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------- databases
+
+
+@dataclass
+class Backend:
+    """The product's engine and a raw DBAPI connection to the same database, for the floor."""
+
+    name: str
+    engine: Engine
+    raw: Any
+    placeholder: Callable[[str], str]  # ":name" -> the driver's parameter style
+    cleanup: Callable[[], None]
+
+
+def open_sqlite(args: argparse.Namespace) -> Backend:
+    """A fresh file in a temporary folder (WAL needs a real file); deleted at the end."""
+    folder = tempfile.TemporaryDirectory(prefix="monitor-bench-")
+    path = Path(folder.name) / "bench.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    raw = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON",
+                   "synchronous=NORMAL"):  # fmt: skip
+        raw.execute(f"PRAGMA {pragma}")  # the product's own settings (store/db.py)
+    sqlite3.register_adapter(date, date.isoformat)  # what SQLAlchemy stores for a Date
+
+    def cleanup() -> None:
+        raw.close()
+        engine.dispose()
+        folder.cleanup()
+
+    return Backend("sqlite", engine, raw, lambda sql: sql, cleanup)
+
+
+def open_postgresql(args: argparse.Namespace) -> Backend:
+    """A dedicated database, created fresh and dropped at the end (AUTOCOMMIT for both)."""
+    import psycopg
+
+    admin_url = args.pg_url
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DATABASE}")
+        admin.execute(f"CREATE DATABASE {PG_BENCH_DATABASE}")
+    url = admin_url.rsplit("/", 1)[0] + "/" + PG_BENCH_DATABASE
+    engine = make_engine(url)
+    upgrade(engine)
+    raw = psycopg.connect(url)
+
+    def cleanup() -> None:
+        raw.close()
+        engine.dispose()
+        if not args.keep:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DATABASE}")
+
+    return Backend("postgresql", engine, raw, _pyformat, cleanup)
+
+
+def _pyformat(sql: str) -> str:
+    """`:d` -> `%(d)s` for psycopg; the benchmark's SQL has no other colons or percent signs."""
+    import re
+
+    return re.sub(r":(\w+)", r"%(\1)s", sql)
+
+
+def raw_execute(backend: Backend, sql: str, params: Any = None) -> list[Any]:
+    """Run one statement on the raw connection and fetch everything it returns."""
+    cursor = backend.raw.cursor()
+    cursor.execute(backend.placeholder(sql), params or {})
+    rows = cursor.fetchall() if cursor.description else []
+    cursor.close()
+    return rows
+
+
+def raw_commit(backend: Backend) -> None:
+    if backend.name == "postgresql":
+        backend.raw.commit()
+
+
+def create_floor_table(backend: Backend) -> None:
+    """`slots_floor`: the columns, keys and indexes of `slots`, written by hand."""
+    key = "id SERIAL PRIMARY KEY" if backend.name == "postgresql" else "id INTEGER PRIMARY KEY"
+    raw_execute(backend, f"""
+        CREATE TABLE slots_floor (
+            {key},
+            patient_id INTEGER NOT NULL REFERENCES patients (id),
+            panel VARCHAR(32) NOT NULL, due_on DATE NOT NULL,
+            window_start DATE NOT NULL, window_end DATE NOT NULL,
+            course INTEGER NOT NULL, kind VARCHAR(16) NOT NULL,
+            next_window_start DATE, done_on DATE, completed_on DATE, overdue_until DATE,
+            is_waived BOOLEAN NOT NULL, is_cancelled BOOLEAN NOT NULL,
+            UNIQUE (patient_id, panel, due_on))""")  # fmt: skip
+    raw_execute(backend, "CREATE INDEX ix_slots_floor_overdue ON slots_floor "
+                         "(window_end, overdue_until)")  # fmt: skip
+    raw_commit(backend)
+
+
+# ---------------------------------------------------------------- measurements
+
+
+@dataclass
+class Figures:
+    """Everything one run measured; seconds unless the name says otherwise."""
+
+    backend: str
+    patients: int
+    counts: dict[str, int] = field(default_factory=dict)
+    setup: float = 0.0
+    read: float = 0.0
+    compute: float = 0.0
+    store: float = 0.0
+    floor_store: float = 0.0
+    overdue: float = 0.0
+    overdue_first: float = 0.0
+    floor_overdue: float = 0.0
+    overdue_rows: int = 0
+    schedule: float = 0.0
+    floor_schedule: float = 0.0
+    schedule_slots: int = 0
+    peak_mb: dict[str, float] = field(default_factory=dict)
+    index_trials: list[tuple[str, float, float]] = field(default_factory=list)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_inputs(
+    engine: Engine, numbers: range
+) -> dict[int, tuple[list[Course], list[CountedResult], set[tuple[str, date]], date | None]]:
+    """A chunk's courses, results, waivers and stop dates, in four range queries: what a full
+    rebuild reads (one query per table per chunk, not per patient)."""
+    low, high = numbers.start, numbers.stop
+    p, c, i = models.Patient, models.Course, models.Infusion
+    r, w = models.Result, models.Waiver
+    with engine.connect() as connection:
+        patients = connection.execute(
+            select(p.id, p.status, p.status_on).where(p.id >= low, p.id < high)
+        ).all()
+        infusions = connection.execute(
+            select(c.patient_id, c.id, i.infused_on)
+            .join(i, i.course_id == c.id)
+            .where(c.patient_id >= low, c.patient_id < high)
+            .order_by(c.patient_id, c.first_on, i.infused_on)
+        ).all()
+        results = connection.execute(
+            select(r.patient_id, r.analyte, r.collected_on).where(
+                r.patient_id >= low, r.patient_id < high
+            )
+        ).all()
+        waivers = connection.execute(
+            select(w.patient_id, w.panel, w.due_on).where(w.patient_id >= low, w.patient_id < high)
+        ).all()
+    days: dict[int, dict[int, list[date]]] = defaultdict(lambda: defaultdict(list))
+    for patient_id, course_id, infused_on in infusions:
+        days[patient_id][course_id].append(infused_on)
+    counted: dict[int, list[CountedResult]] = defaultdict(list)
+    for patient_id, analyte, collected_on in results:
+        counted[patient_id].append(CountedResult(analyte, collected_on))
+    waived: dict[int, set[tuple[str, date]]] = defaultdict(set)
+    for patient_id, panel, due_on in waivers:
+        waived[patient_id].add((panel, due_on))
+    stopped = models.STOPPED_STATUSES
+    return {
+        pid: (
+            [Course(tuple(d)) for d in days[pid].values()],
+            counted[pid],
+            waived[pid],
+            status_on if status in stopped else None,
+        )
+        for pid, status, status_on in patients
+    }
+
+
+def build_and_store(backend: Backend, args: argparse.Namespace, figures: Figures) -> None:
+    """Rebuild every patient's slots chunk by chunk: read (product), compute with `plan_slots`
+    + `slot_rows` (product), Core insert into `slots` (product), then the same rows as tuples
+    with the raw `executemany` into `slots_floor` (floor). Each part is timed on its own."""
+    protocol: Protocol = DEFAULT_PROTOCOL
+    insert = models.Slot.__table__.insert()
+    floor_sql = positional(
+        backend,
+        f"INSERT INTO slots_floor ({', '.join(SLOT_COLUMNS)}) "
+        f"VALUES ({', '.join(':' + c for c in SLOT_COLUMNS)})",
+    )
+    slots = 0
+    for numbers in chunks(args.patients, args.chunk):
+        started = time.perf_counter()
+        inputs = read_inputs(backend.engine, numbers)
+        read_done = time.perf_counter()
+        rows: list[dict[str, Any]] = []
+        for patient_id, (courses, results, waived, stopped_on) in inputs.items():
+            rows.extend(slot_rows(patient_id, plan_slots(courses, results, protocol), waived,
+                                  stopped_on))  # fmt: skip
+        computed = time.perf_counter()
+        with backend.engine.begin() as connection:
+            connection.execute(insert, rows)
+        stored = time.perf_counter()
+        figures.read += read_done - started
+        figures.compute += computed - read_done
+        figures.store += stored - computed
+        figures.floor_store += floor_insert(backend, floor_sql, rows)
+        slots += len(rows)
+        del rows, inputs
+        if args.progress:
+            print(f"  {numbers.stop - 1} patients, {slots} slots, {peak_rss_mb():.0f} MB",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    figures.counts["slots"] = slots
+
+
+def floor_insert(backend: Backend, sql: str, rows: list[dict[str, Any]]) -> float:
+    """The same rows, pre-converted to tuples (untimed), through `cursor.executemany`."""
+    tuples = [tuple(row[c] for c in SLOT_COLUMNS) for row in rows]
+    cursor = backend.raw.cursor()
+    started = time.perf_counter()
+    if backend.name == "sqlite":
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.executemany(sql, tuples)
+        cursor.execute("COMMIT")
+    else:
+        cursor.executemany(sql, tuples)
+        backend.raw.commit()
+    elapsed = time.perf_counter() - started
+    cursor.close()
+    return elapsed
+
+
+def positional(backend: Backend, sql: str) -> str:
+    """Named `:col` placeholders -> `?` (sqlite3) or `%s` (psycopg), in column order."""
+    import re
+
+    return re.sub(r":\w+", "?" if backend.name == "sqlite" else "%s", sql)
+
+
+HAND_OVERDUE = """
+    SELECT p.id, p.mrn, p.site, s.panel, s.due_on,
+           (SELECT count(*) FROM slots e
+             WHERE e.patient_id = s.patient_id AND e.panel = s.panel
+               AND e.window_end < :d AND e.next_window_start <= :d
+               AND (e.completed_on IS NULL OR e.completed_on > :d)
+               AND NOT e.is_waived AND NOT e.is_cancelled) AS missed
+      FROM slots s JOIN patients p ON p.id = s.patient_id
+     WHERE s.window_end < :d AND (s.overdue_until IS NULL OR s.overdue_until > :d)
+       AND NOT s.is_waived AND NOT s.is_cancelled
+       AND (p.status = 'active' OR p.status_on IS NULL OR p.status_on > :d)
+     ORDER BY s.due_on, p.mrn,
+              CASE s.panel WHEN 'cbc' THEN 0 WHEN 'creatinine' THEN 1 WHEN 'urinalysis' THEN 2
+                           WHEN 'tsh' THEN 3 WHEN 'lft' THEN 4 WHEN 'skin' THEN 5 END
+"""
+
+
+def timed(function: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """(first call, median of the next `repeat` calls, last value): the first call is shown on
+    its own because it pays for cold caches and SQLAlchemy's statement compilation."""
+    started = time.perf_counter()
+    value = function()
+    first = time.perf_counter() - started
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        value = function()
+        times.append(time.perf_counter() - started)
+    return first, statistics.median(times), value
+
+
+def measure_overdue(backend: Backend, args: argparse.Namespace, figures: Figures) -> None:
+    """`overdue_list` against the hand-written query, and check both return the same rows."""
+    panels = DEFAULT_PROTOCOL.panel_names
+
+    def product() -> list[Any]:
+        with Session(backend.engine) as session:
+            return overdue_list(session, args.today, panels)
+
+    def floor() -> list[Any]:
+        return raw_execute(backend, HAND_OVERDUE, {"d": args.today})
+
+    figures.overdue_first, figures.overdue, listed = timed(product, args.repeat)
+    _, figures.floor_overdue, hand = timed(floor, args.repeat)
+    raw_commit(backend)
+    figures.overdue_rows = len(listed)
+    ours = [(row.patient_id, row.panel, _as_date(row.due_on), row.missed) for row in listed]
+    theirs = [(r[0], r[3], _as_date(r[4]), r[5]) for r in hand]
+    if ours != theirs:
+        raise SystemExit("overdue_list and the hand-written query disagree")
+
+
+def _as_date(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+# Candidate indexes for the overdue list, tried one at a time with --try-indexes.
+CANDIDATE_INDEXES = {
+    "covering overdue": "CREATE INDEX ix_bench_overdue ON slots "
+    "(window_end, overdue_until, is_waived, is_cancelled, patient_id, panel, due_on)",
+    "missed count": "CREATE INDEX ix_bench_missed ON slots "
+    "(patient_id, panel, window_end, next_window_start, completed_on)",
+    "overdue_until first": "CREATE INDEX ix_bench_until ON slots (overdue_until, window_end)",
+}
+
+
+def try_indexes(backend: Backend, args: argparse.Namespace, figures: Figures) -> None:
+    """Time both overdue queries with each candidate index added ad hoc, then drop it."""
+    for label, ddl in CANDIDATE_INDEXES.items():
+        name = ddl.split()[2]
+        raw_execute(backend, ddl)
+        raw_execute(backend, "ANALYZE slots")
+        raw_commit(backend)
+        trial = Figures(backend.name, args.patients)
+        measure_overdue(backend, args, trial)
+        figures.index_trials.append((label, trial.overdue, trial.floor_overdue))
+        raw_execute(backend, f"DROP INDEX {name}")
+        raw_commit(backend)
+
+
+def measure_schedule(backend: Backend, args: argparse.Namespace, figures: Figures) -> None:
+    """`patient_schedule` for the patient with the most courses (the largest schedule), against
+    the four hand-written reads it needs (patient, infusions, results, waivers)."""
+    mrn, patient_id = raw_execute(backend, """
+        SELECT p.mrn, p.id FROM patients p JOIN courses c ON c.patient_id = p.id
+         GROUP BY p.id, p.mrn ORDER BY count(*) DESC, p.id LIMIT 1""")[0]  # fmt: skip
+
+    def product() -> Any:
+        with Session(backend.engine) as session:
+            return patient_schedule(session, mrn, args.today, DEFAULT_PROTOCOL)
+
+    def floor() -> Any:
+        params = {"m": mrn, "p": patient_id}
+        return (
+            raw_execute(backend, "SELECT id, status, status_on FROM patients WHERE mrn = :m",
+                        params),
+            raw_execute(backend, "SELECT c.id, i.infused_on FROM courses c JOIN infusions i "
+                        "ON i.course_id = c.id WHERE c.patient_id = :p "
+                        "ORDER BY c.first_on, i.infused_on", params),
+            raw_execute(backend, "SELECT analyte, collected_on FROM results "
+                        "WHERE patient_id = :p", params),
+            raw_execute(backend, "SELECT panel, due_on FROM waivers WHERE patient_id = :p",
+                        params),
+        )  # fmt: skip
+
+    _, figures.schedule, view = timed(product, args.repeat * 4)
+    _, figures.floor_schedule, _ = timed(floor, args.repeat * 4)
+    raw_commit(backend)
+    figures.schedule_slots = len(view.slots)
+
+
+def run_backend(args: argparse.Namespace) -> Figures:
+    """One database from empty to measured, then dropped."""
+    backend = (open_sqlite if args.database == "sqlite" else open_postgresql)(args)
+    figures = Figures(backend.name, args.patients)
+    try:
+        started = time.perf_counter()
+        figures.counts = load_clinic(backend.engine, args)
+        create_floor_table(backend)
+        figures.setup = time.perf_counter() - started
+        figures.peak_mb["after setup"] = peak_rss_mb()
+        build_and_store(backend, args, figures)
+        figures.peak_mb["after build"] = peak_rss_mb()
+        if backend.name == "postgresql":
+            with backend.engine.begin() as connection:  # what autovacuum would have done
+                connection.execute(text("ANALYZE"))
+        measure_overdue(backend, args, figures)
+        measure_schedule(backend, args, figures)
+        if args.try_indexes:
+            try_indexes(backend, args, figures)
+        figures.peak_mb["end"] = peak_rss_mb()
+    finally:
+        backend.cleanup()
+    return figures
+
+
+# ---------------------------------------------------------------- report
+
+
+def report(f: Figures) -> str:
+    """A Markdown table: product, floor, ratio, target."""
+    build = f.read + f.compute + f.store
+    scale = 100_000 / f.patients
+
+    def ratio(product: float, floor: float) -> str:
+        return f"{product / floor:.1f}" if floor else "-"
+
+    counts = ", ".join(f"{v:,} {k}" for k, v in f.counts.items())
+    lines = [
+        f"### {f.backend}, {f.patients:,} patients",
+        "",
+        f"Data: {counts}. Setup (generate + Core insert of the clinic): {f.setup:.1f} s.",
+        "",
+        "| measure | product | raw-SQL floor | ratio | target |",
+        "|---|---:|---:|---:|---|",
+        f"| build + store every schedule | {build:.1f} s | {f.floor_store:.1f} s | "
+        f"{ratio(build, f.floor_store)} | 100k patients < 60 s "
+        f"(this run scaled to 100k: {build * scale:.0f} s) |",
+        f"| - read courses/results (Core selects) | {f.read:.1f} s | | | |",
+        f"| - compute (`plan_slots` + `slot_rows`) | {f.compute:.1f} s | | | |",
+        f"| - store (Core insert vs `executemany`) | {f.store:.1f} s | {f.floor_store:.1f} s | "
+        f"{ratio(f.store, f.floor_store)} | ratio < 3 |",
+        f"| overdue list as of {f'{f.patients:,}'} patients ({f.overdue_rows:,} rows), "
+        f"median | {f.overdue:.3f} s | {f.floor_overdue:.3f} s | "
+        f"{ratio(f.overdue, f.floor_overdue)} | 10k patients < 0.5 s |",
+        f"| - overdue list, first call | {f.overdue_first:.3f} s | | | |",
+        f"| one patient's `schedule` ({f.schedule_slots} slots), median | "
+        f"{f.schedule * 1000:.1f} ms | {f.floor_schedule * 1000:.1f} ms | "
+        f"{ratio(f.schedule, f.floor_schedule)} | ratio < 3 |",
+        f"| peak memory (maxrss) | {max(f.peak_mb.values()):.0f} MB | | | < 1 GB |",
+    ]
+    for label, product, floor in f.index_trials:
+        lines.append(
+            f"| overdue list with index '{label}' | {product:.3f} s | {floor:.3f} s | "
+            f"{ratio(product, floor)} | |"
+        )
+    peaks = ", ".join(f"{k} {v:.0f} MB" for k, v in f.peak_mb.items())
+    lines += ["", f"Peak RSS by phase: {peaks}."]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--chunk", type=int, default=250, help="patients per rebuild batch")
+    parser.add_argument("--today", type=date.fromisoformat, default=date(2026, 11, 27))
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--repeat", type=int, default=5, help="timed repeats of each query")
+    parser.add_argument("--pg-url", default=PG_ADMIN_URL, help="any database on the server")
+    parser.add_argument("--try-indexes", action="store_true", help="time candidate indexes")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--progress", action="store_true", help="print each chunk to stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.database == "both":
+        # One process per database, so each peak-memory figure is that database's own.
+        forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
+        for name in ("sqlite", "postgresql"):
+            command = [sys.executable, __file__, *_without_database(forwarded), "--database", name]
+            subprocess.run(command, check=True)
+        return
+    print(report(run_backend(args)), flush=True)
+
+
+def _without_database(argv: list[str]) -> list[str]:
+    cleaned, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--database":
+            skip = True
+        elif not item.startswith("--database="):
+            cleaned.append(item)
+    return cleaned
+
+
+if __name__ == "__main__":
+    main()
