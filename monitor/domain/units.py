@@ -8,6 +8,7 @@ canonical unit. A unit we do not know is refused, never guessed (clinical.md §4
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from monitor.errors import InvalidInput
@@ -68,6 +69,8 @@ ANALYTES: tuple[str, ...] = (
     "bilirubin",
     "skin_exam",
 )
+
+_DECIMAL = re.compile(r"\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 _ORDINAL_SYNONYMS = {"neg": "negative", "nil": "negative", "tr": "trace", "+": "1+"}
 
@@ -142,14 +145,20 @@ def measure(analyte: str, value: str, unit: str | None) -> Measurement:
 
 
 def parse_number(analyte: str, value: str) -> float:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        raise InvalidInput(f"value {value!r} for {analyte} is not a number") from None
+    """A plain decimal number (ASCII digits, optional point and exponent), never negative.
+
+    Stricter than float(), which would also take "1_5", "inf" or non-Latin digits.
+    """
+    text = value.strip()
+    if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
+        raise InvalidInput(f"value {value!r} for {analyte} is negative")
+    if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise InvalidInput(f"value {value!r} for {analyte} is not a finite number")
+    if not _DECIMAL.fullmatch(text):
+        raise InvalidInput(f"value {value!r} for {analyte} is not a number")
+    number = float(text)
     if not math.isfinite(number):
         raise InvalidInput(f"value {value!r} for {analyte} is not a finite number")
-    if number < 0:
-        raise InvalidInput(f"value {value!r} for {analyte} is negative")
     return number
 
 

@@ -146,52 +146,55 @@ def test_adding_a_course_warns_about_nothing_when_the_courses_are_usual(cli, pat
 # Bad input: exit 2, a message naming the problem, nothing written.
 
 
-@pytest.mark.parametrize(
-    ("args", "named"),
-    [
-        (["--dates", "2024-01-01,2024-01-16"], "looks like two courses"),
-        (["--dates", "2024-01-08,2024-01-09,2024-01-08"], "unique"),
-        (["--start", "2024-01-08", "--days", "16"], "--days"),
-        (["--start", "2024-01-08", "--days", "0"], "--days"),
-        (["--start", "2024-13-01", "--days", "5"], "--start"),
-        (["--start", "24-01-08", "--days", "5"], "--start"),
-        (["--dates", "2024-01-08,2024-1-9"], "--dates"),
-        (["--dates", "2024-01-08,2024-02-30"], "--dates"),
-        (["--dates", ","], "at least one"),
-        (["--start", "2024-01-08"], "--days"),
-        (["--days", "5"], "--start"),
-        (["--start", "2024-01-08", "--days", "5", "--dates", "2024-01-08"], "not both"),
-        ([], "--dates"),
-    ],
-)
-def test_bad_course_input_is_refused_and_writes_nothing(cli, engine, patient, args, named):
+BAD_COURSES = [
+    (["--dates", "2024-01-01,2024-01-16"], "looks like two courses"),
+    (["--dates", "2024-01-08,2024-01-09,2024-01-08"], "unique"),
+    (["--start", "2024-01-08", "--days", "16"], "--days"),
+    (["--start", "2024-01-08", "--days", "0"], "--days"),
+    (["--start", "2024-13-01", "--days", "5"], "--start"),
+    (["--start", "24-01-08", "--days", "5"], "--start"),
+    (["--dates", "2024-01-08,2024-1-9"], "--dates"),
+    (["--dates", "2024-01-08,2024-02-30"], "--dates"),
+    (["--dates", ","], "at least one"),
+    (["--start", "2024-01-08"], "--days"),
+    (["--days", "5"], "--start"),
+    (["--start", "2024-01-08", "--days", "5", "--dates", "2024-01-08"], "not both"),
+    ([], "--dates"),
+]
+
+
+def test_each_bad_course_input_is_refused_and_writes_nothing(cli, engine, patient, subtests):
     before = row_counts(engine)
 
-    result = cli("course", "add", patient, *args)
+    for args, named in BAD_COURSES:
+        with subtests.test(args=args):
+            result = cli("course", "add", patient, *args)
 
-    assert result.code == 2, result.err
-    assert named in result.err
-    assert row_counts(engine) == before
+            assert result.code == 2, result.err
+            assert named in result.err
+            assert row_counts(engine) == before
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--start", "2024-01-12", "--days", "3"],  # starts on the other's last day
-        ["--start", "2024-01-05", "--days", "4"],  # ends on the other's first day
-        ["--dates", "2024-01-01,2024-01-14"],  # spans the other
-        ["--start", "2024-01-08", "--days", "5"],  # the same course twice
-    ],
-)
-def test_an_overlapping_course_is_refused_and_writes_nothing(cli, engine, patient, args):
+OVERLAPPING = [
+    ["--start", "2024-01-12", "--days", "3"],  # starts on the other's last day
+    ["--start", "2024-01-05", "--days", "4"],  # ends on the other's first day
+    ["--dates", "2024-01-01,2024-01-14"],  # spans the other
+    ["--start", "2024-01-08", "--days", "5"],  # the same course twice
+]
+
+
+def test_an_overlapping_course_is_refused_and_writes_nothing(cli, engine, patient, subtests):
     cli.ok("course", "add", patient, "--start", "2024-01-08", "--days", "5")
     before = row_counts(engine)
 
-    result = cli("course", "add", patient, *args)
+    for args in OVERLAPPING:
+        with subtests.test(args=args):
+            result = cli("course", "add", patient, *args)
 
-    assert result.code == 2
-    assert "overlaps" in result.err
-    assert row_counts(engine) == before
+            assert result.code == 2
+            assert "overlaps" in result.err
+            assert row_counts(engine) == before
+
     assert len(courses_of(cli, patient)) == 1
 
 
@@ -201,5 +204,5 @@ def test_course_for_an_unknown_mrn_is_refused(cli, engine):
     result = cli("course", "add", "NOPE", "--start", "2024-01-08", "--days", "5")
 
     assert result.code == 2
-    assert "unknown MRN" in result.err
+    assert "unknown MRN 'NOPE'" in result.err
     assert row_counts(engine) == before

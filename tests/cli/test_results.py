@@ -125,34 +125,37 @@ def test_results_prints_a_table(cli, patient):
     assert "2024-02-12" in out
 
 
-@pytest.mark.parametrize(
-    ("analyte", "value", "unit", "canonical"),
-    [
-        ("platelets", "210", "x10E9/L", 210.0),
-        ("platelets", "210000", "/uL", 210.0),
-        ("neutrophils", "3.1", "10*3/uL", 3.1),
-        ("hemoglobin", "8.1", "mmol/L", 130.491),
-        ("creatinine", "1.1", "mg/dL", 97.24),
-        ("creatinine", "97", "\u00b5mol/L", 97.0),  # micro sign
-        ("creatinine", "97", "\u03bcmol/L", 97.0),  # Greek mu
-        ("bilirubin", "1", "mg/dL", 17.1),
-        ("alt", "35", "IU/L", 35.0),
-        ("tsh", "2.5", "uIU/mL", 2.5),
-        ("free_t4", "1", "ng/dL", 12.87),
-        ("upcr", "88.4", "mg/g", 10.0),
-        ("urine_rbc", "1", "cells/HPF", 1.0),
-    ],
-)
-def test_a_value_is_stored_as_received_and_in_the_canonical_unit(
-    cli, patient, analyte, value, unit, canonical
-):
-    add(cli, "--analyte", analyte, "--value", value, "--unit", unit, "--collected", "2024-02-12")
+CONVERSIONS = [
+    ("platelets", "210", "x10E9/L", 210.0),
+    ("platelets", "210000", "/uL", 210.0),
+    ("neutrophils", "3.1", "10*3/uL", 3.1),
+    ("hemoglobin", "8.1", "mmol/L", 130.491),
+    ("creatinine", "1.1", "mg/dL", 97.24),
+    ("creatinine", "97", "\u00b5mol/L", 97.0),  # micro sign
+    ("creatinine", "97", "\u03bcmol/L", 97.0),  # Greek mu
+    ("bilirubin", "1", "mg/dL", 17.1),
+    ("alt", "35", "IU/L", 35.0),
+    ("tsh", "2.5", "uIU/mL", 2.5),
+    ("free_t4", "1", "ng/dL", 12.87),
+    ("upcr", "88.4", "mg/g", 10.0),
+    ("urine_rbc", "1", "cells/HPF", 1.0),
+]
 
-    (row,) = results_of(cli, patient)
-    assert row["analyte"] == analyte
-    assert row["unit"] == unit
-    assert row["value"] == pytest.approx(float(value))
-    assert row["canonical_value"] == pytest.approx(canonical, rel=1e-6)
+
+def test_a_value_is_stored_as_received_and_in_the_canonical_unit(cli, patient, subtests):
+    for day, (analyte, value, unit, _) in enumerate(CONVERSIONS, start=1):
+        add(cli, "--analyte", analyte, "--value", value, "--unit", unit,
+            "--collected", f"2024-02-{day:02d}")
+
+    rows = list(reversed(results_of(cli, patient)))
+
+    assert len(rows) == len(CONVERSIONS)
+    for row, (analyte, value, unit, canonical) in zip(rows, CONVERSIONS, strict=True):
+        with subtests.test(analyte=analyte, unit=unit):
+            assert row["analyte"] == analyte
+            assert row["unit"] == unit
+            assert row["value"] == pytest.approx(float(value))
+            assert row["canonical_value"] == pytest.approx(canonical, rel=1e-6)
 
 
 @pytest.mark.parametrize("unit", [None, "ordinal"])
@@ -245,83 +248,57 @@ GOOD = {
 }
 
 
-@pytest.mark.parametrize(
-    ("changes", "named"),
-    [
-        ({"--analyte": "platelet"}, "unknown analyte"),
-        ({"--unit": None}, "missing unit"),
-        ({"--unit": ""}, "missing unit"),
-        ({"--unit": "mg"}, "unknown unit"),
-        ({"--value": "abc"}, "not a number"),
-        ({"--value": ""}, "not a number"),
-        ({"--value": "-5"}, "negative"),
-        ({"--value": "nan"}, "not a finite number"),
-        ({"--value": "inf"}, "not a finite number"),
-        ({"--collected": "2024-13-01"}, "--collected"),
-        ({"--collected": "24-01-01"}, "--collected"),
-        ({"--collected": "2024-2-12"}, "--collected"),
-        ({"--collected": "2999-01-01"}, "future"),
-        ({"--analyte": "urine_protein", "--unit": None, "--value": "lots"}, "not one of"),
-        ({"--analyte": "urine_protein", "--unit": "mg/dL", "--value": "trace"}, "unit"),
-    ],
-)
-def test_bad_result_input_is_refused_and_writes_nothing(cli, engine, patient, changes, named):
-    add(
-        cli,
-        "--analyte",
-        "platelets",
-        "--value",
-        "250",
-        "--unit",
-        "10^9/L",
-        "--collected",
-        "2024-01-02",
-    )
+BAD_RESULTS = [
+    ({"--analyte": "platelet"}, "unknown analyte"),
+    ({"--unit": None}, "missing unit"),
+    ({"--unit": ""}, "missing unit"),
+    ({"--unit": "mg"}, "unknown unit"),
+    ({"--value": "abc"}, "not a number"),
+    ({"--value": ""}, "not a number"),
+    ({"--value": "-5"}, "negative"),
+    ({"--value": "nan"}, "not a finite number"),
+    ({"--value": "inf"}, "not a finite number"),
+    ({"--collected": "2024-13-01"}, "--collected"),
+    ({"--collected": "24-01-01"}, "--collected"),
+    ({"--collected": "2024-2-12"}, "--collected"),
+    ({"--collected": "2999-01-01"}, "future"),
+    ({"--analyte": "urine_protein", "--unit": None, "--value": "lots"}, "not one of"),
+    ({"--analyte": "urine_protein", "--unit": "mg/dL", "--value": "trace"}, "unit"),
+    ({"--ref-low": "nan"}, "--ref-low"),
+    ({"--ref-high": "-1"}, "--ref-high"),
+    ({"--ref-low": "400", "--ref-high": "150"}, "low end above its high end"),
+]
+
+
+def test_each_bad_result_input_is_refused_and_writes_nothing(cli, engine, patient, subtests):
+    add(cli, "--analyte", "platelets", "--value", "250", "--unit", "10^9/L",
+        "--collected", "2024-01-02")
     before_rows, before_results = row_counts(engine), results_of(cli, patient)
-    options = {**GOOD, **changes}
-    args = [
-        part for key, value in options.items() if value is not None for part in (f"{key}={value}",)
-    ]
 
-    result = cli("result", "add", patient, *args)
+    for changes, named in BAD_RESULTS:
+        options = {**GOOD, **changes}
+        args = [f"{key}={value}" for key, value in options.items() if value is not None]
+        with subtests.test(changes=changes):
+            result = cli("result", "add", patient, *args)
 
-    assert result.code == 2, result.err
-    assert named in result.err
-    assert row_counts(engine) == before_rows
+            assert result.code == 2, result.err
+            assert result.err.startswith("error:")
+            assert named in result.err
+            assert row_counts(engine) == before_rows
+
     assert results_of(cli, patient) == before_results
 
 
-@pytest.mark.parametrize(
-    ("args", "named"),
-    [
-        (["--ref-low", "nan"], "--ref-low"),
-        (["--ref-high", "-1"], "--ref-high"),
-        (["--ref-low", "400", "--ref-high", "150"], "low end above its high end"),
-    ],
-)
-def test_a_bad_reference_range_is_refused_and_writes_nothing(cli, engine, patient, args, named):
+def test_unknown_mrn_exits_2_naming_the_mrn(cli, engine, subtests):
     before = row_counts(engine)
-
-    result = cli("result", "add", patient, *[f"{k}={v}" for k, v in GOOD.items()], *args)
-
-    assert result.code == 2
-    assert named in result.err
-    assert row_counts(engine) == before
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
+    for command in (
         ["result", "add", "NOPE", *[f"{k}={v}" for k, v in GOOD.items()]],
         ["results", "NOPE"],
         ["results", "NOPE", "--json"],
-    ],
-)
-def test_unknown_mrn_exits_2(cli, engine, patient, command):
-    before = row_counts(engine)
+    ):
+        with subtests.test(command=command[0]):
+            result = cli(*command)
 
-    result = cli(*command)
-
-    assert result.code == 2
-    assert "unknown MRN" in result.err
-    assert row_counts(engine) == before
+            assert result.code == 2
+            assert "unknown MRN 'NOPE'" in result.err
+            assert row_counts(engine) == before

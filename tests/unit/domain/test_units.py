@@ -253,3 +253,9 @@ def test_unknown_unit_message_lists_the_canonical_unit() -> None:
 def test_canonical_unit_of_an_unknown_analyte_is_refused() -> None:
     with pytest.raises(InvalidInput, match="unknown analyte"):
         canonical_unit("sodium")
+
+
+@pytest.mark.parametrize("value", ["1_5", "\u0661\u0662\u0663", "0x10", "1.2.3", "", " "])
+def test_only_plain_decimal_numbers_are_values(value: str) -> None:
+    with pytest.raises(InvalidInput, match="is not a number"):
+        measure("platelets", value, "10^9/L")
