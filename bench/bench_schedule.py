@@ -36,29 +36,48 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
 
-from monitor.domain.courses import Course  # noqa: E402
-from monitor.domain.protocol import DEFAULT_PROTOCOL, Protocol  # noqa: E402
-from monitor.domain.schedule import add_months  # noqa: E402
-from monitor.domain.status import CountedResult  # noqa: E402
-from monitor.services.schedule import patient_schedule  # noqa: E402
-from monitor.services.slots import plan_slots, slot_rows  # noqa: E402
-from monitor.store import models  # noqa: E402
-from monitor.store.db import make_engine  # noqa: E402
-from monitor.store.migrate import upgrade  # noqa: E402
-from monitor.store.queries import overdue_list  # noqa: E402
+from monitor.domain.courses import Course
+from monitor.domain.protocol import DEFAULT_PROTOCOL, Protocol
+from monitor.domain.schedule import add_months
+from monitor.domain.status import CountedResult
+from monitor.services.schedule import patient_schedule
+from monitor.services.slots import plan_slots, slot_rows
+from monitor.store import models
+from monitor.store.db import make_engine
+from monitor.store.migrate import upgrade
+from monitor.store.queries import overdue_list
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BENCH_DATABASE = "monitor_bench"
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 SLOT_COLUMNS = (
-    "patient_id", "panel", "due_on", "window_start", "window_end", "course", "kind",
-    "next_window_start", "done_on", "completed_on", "overdue_until", "is_waived", "is_cancelled",
-)  # fmt: skip
+    "patient_id",
+    "panel",
+    "due_on",
+    "window_start",
+    "window_end",
+    "course",
+    "kind",
+    "next_window_start",
+    "done_on",
+    "completed_on",
+    "overdue_until",
+    "is_waived",
+    "is_cancelled",
+)
 
 # Analytes drawn together at one visit; tsh every 3rd month, the skin exam every 12th.
-MONTHLY = ("platelets", "neutrophils", "hemoglobin", "creatinine", "urine_rbc", "urine_protein",
-           "alt", "bilirubin")  # fmt: skip
+MONTHLY = (
+    "platelets",
+    "neutrophils",
+    "hemoglobin",
+    "creatinine",
+    "urine_rbc",
+    "urine_protein",
+    "alt",
+    "bilirubin",
+)
 BASELINE = (*MONTHLY, "tsh", "skin_exam")
 
 
@@ -148,23 +167,40 @@ def load_clinic(engine: Engine, args: argparse.Namespace) -> dict[str, int]:
             for course in patient.courses:
                 course_id += 1
                 rows["courses"].append(
-                    {"id": course_id, "patient_id": number, "first_on": course[0],
-                     "last_on": course[-1], "created_at": NOW}  # fmt: skip
+                    {
+                        "id": course_id,
+                        "patient_id": number,
+                        "first_on": course[0],
+                        "last_on": course[-1],
+                        "created_at": NOW,
+                    }
                 )
                 rows["infusions"].extend(
                     {"course_id": course_id, "infused_on": day} for day in course
                 )
             rows["results"].extend(
-                {"patient_id": number, "analyte": analyte, "value": "1", "unit": "x",
-                 "collected_on": on, "is_menstruating": False, "source": "bench",
-                 "received_at": NOW}  # fmt: skip
+                {
+                    "patient_id": number,
+                    "analyte": analyte,
+                    "value": "1",
+                    "unit": "x",
+                    "collected_on": on,
+                    "is_menstruating": False,
+                    "source": "bench",
+                    "received_at": NOW,
+                }
                 for analyte, on in patient.results
             )
             if patient.waiver:
                 rows["waivers"].append(
-                    {"patient_id": number, "panel": patient.waiver[0],
-                     "due_on": patient.waiver[1], "waived_by": "bench", "reason": "bench",
-                     "waived_at": NOW}  # fmt: skip
+                    {
+                        "patient_id": number,
+                        "panel": patient.waiver[0],
+                        "due_on": patient.waiver[1],
+                        "waived_by": "bench",
+                        "reason": "bench",
+                        "waived_at": NOW,
+                    }
                 )
         with engine.begin() as connection:
             for name in ("patients", "courses", "infusions", "results", "waivers"):
@@ -176,10 +212,16 @@ def load_clinic(engine: Engine, args: argparse.Namespace) -> dict[str, int]:
 
 def _patient_row(patient: SyntheticPatient) -> dict[str, Any]:
     return {
-        "id": patient.number, "mrn": f"B{patient.number:07d}", "name": "Synthetic Patient",
-        "email": None, "email_opted_out": False, "site": "main" if patient.number % 3 else "north",
-        "status": patient.status, "status_on": patient.status_on, "created_at": NOW,
-    }  # fmt: skip
+        "id": patient.number,
+        "mrn": f"B{patient.number:07d}",
+        "name": "Synthetic Patient",
+        "email": None,
+        "email_opted_out": False,
+        "site": "main" if patient.number % 3 else "north",
+        "status": patient.status,
+        "status_on": patient.status_on,
+        "created_at": NOW,
+    }
 
 
 # ---------------------------------------------------------------- databases
@@ -203,8 +245,12 @@ def open_sqlite(args: argparse.Namespace) -> Backend:
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     raw = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON",
-                   "synchronous=NORMAL"):  # fmt: skip
+    for pragma in (
+        "journal_mode=WAL",
+        "busy_timeout=30000",
+        "foreign_keys=ON",
+        "synchronous=NORMAL",
+    ):
         raw.execute(f"PRAGMA {pragma}")  # the product's own settings (store/db.py)
     sqlite3.register_adapter(date, date.isoformat)  # what SQLAlchemy stores for a Date
 
@@ -263,7 +309,9 @@ def raw_commit(backend: Backend) -> None:
 def create_floor_table(backend: Backend) -> None:
     """`slots_floor`: the columns, keys and indexes of `slots`, written by hand."""
     key = "id SERIAL PRIMARY KEY" if backend.name == "postgresql" else "id INTEGER PRIMARY KEY"
-    raw_execute(backend, f"""
+    raw_execute(
+        backend,
+        f"""
         CREATE TABLE slots_floor (
             {key},
             patient_id INTEGER NOT NULL REFERENCES patients (id),
@@ -272,9 +320,11 @@ def create_floor_table(backend: Backend) -> None:
             course INTEGER NOT NULL, kind VARCHAR(16) NOT NULL,
             next_window_start DATE, done_on DATE, completed_on DATE, overdue_until DATE,
             is_waived BOOLEAN NOT NULL, is_cancelled BOOLEAN NOT NULL,
-            UNIQUE (patient_id, panel, due_on))""")  # fmt: skip
-    raw_execute(backend, "CREATE INDEX ix_slots_floor_overdue ON slots_floor "
-                         "(window_end, overdue_until)")  # fmt: skip
+            UNIQUE (patient_id, panel, due_on))""",
+    )
+    raw_execute(
+        backend, "CREATE INDEX ix_slots_floor_overdue ON slots_floor (window_end, overdue_until)"
+    )
     raw_commit(backend)
 
 
@@ -374,8 +424,9 @@ def build_and_store(backend: Backend, args: argparse.Namespace, figures: Figures
         read_done = time.perf_counter()
         rows: list[dict[str, Any]] = []
         for patient_id, (courses, results, waived, stopped_on) in inputs.items():
-            rows.extend(slot_rows(patient_id, plan_slots(courses, results, protocol), waived,
-                                  stopped_on))  # fmt: skip
+            rows.extend(
+                slot_rows(patient_id, plan_slots(courses, results, protocol), waived, stopped_on)
+            )
         computed = time.perf_counter()
         with backend.engine.begin() as connection:
             connection.execute(insert, rows)
@@ -387,8 +438,11 @@ def build_and_store(backend: Backend, args: argparse.Namespace, figures: Figures
         slots += len(rows)
         del rows, inputs
         if args.progress:
-            print(f"  {numbers.stop - 1} patients, {slots} slots, {peak_rss_mb():.0f} MB",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"  {numbers.stop - 1} patients, {slots} slots, {peak_rss_mb():.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
     figures.counts["slots"] = slots
 
 
@@ -483,7 +537,17 @@ CANDIDATE_INDEXES = {
 
 
 def try_indexes(backend: Backend, args: argparse.Namespace, figures: Figures) -> None:
-    """Time both overdue queries with each candidate index added ad hoc, then drop it."""
+    """Time both overdue queries with each candidate index added ad hoc, then drop it; on
+    PostgreSQL also with JIT compilation off (its cost estimate makes the planner JIT-compile
+    this query, which takes longer than running it)."""
+    if backend.name == "postgresql":
+        raw_execute(backend, f"ALTER DATABASE {PG_BENCH_DATABASE} SET jit = off")
+        raw_execute(backend, "SET jit = off")
+        raw_commit(backend)
+        backend.engine.dispose()  # new connections pick up the database setting
+        trial = Figures(backend.name, args.patients)
+        measure_overdue(backend, args, trial)
+        figures.index_trials.append(("none, jit = off", trial.overdue, trial.floor_overdue))
     for label, ddl in CANDIDATE_INDEXES.items():
         name = ddl.split()[2]
         raw_execute(backend, ddl)
@@ -499,9 +563,12 @@ def try_indexes(backend: Backend, args: argparse.Namespace, figures: Figures) ->
 def measure_schedule(backend: Backend, args: argparse.Namespace, figures: Figures) -> None:
     """`patient_schedule` for the patient with the most courses (the largest schedule), against
     the four hand-written reads it needs (patient, infusions, results, waivers)."""
-    mrn, patient_id = raw_execute(backend, """
+    mrn, patient_id = raw_execute(
+        backend,
+        """
         SELECT p.mrn, p.id FROM patients p JOIN courses c ON c.patient_id = p.id
-         GROUP BY p.id, p.mrn ORDER BY count(*) DESC, p.id LIMIT 1""")[0]  # fmt: skip
+         GROUP BY p.id, p.mrn ORDER BY count(*) DESC, p.id LIMIT 1""",
+    )[0]
 
     def product() -> Any:
         with Session(backend.engine) as session:
@@ -510,16 +577,21 @@ def measure_schedule(backend: Backend, args: argparse.Namespace, figures: Figure
     def floor() -> Any:
         params = {"m": mrn, "p": patient_id}
         return (
-            raw_execute(backend, "SELECT id, status, status_on FROM patients WHERE mrn = :m",
-                        params),
-            raw_execute(backend, "SELECT c.id, i.infused_on FROM courses c JOIN infusions i "
-                        "ON i.course_id = c.id WHERE c.patient_id = :p "
-                        "ORDER BY c.first_on, i.infused_on", params),
-            raw_execute(backend, "SELECT analyte, collected_on FROM results "
-                        "WHERE patient_id = :p", params),
-            raw_execute(backend, "SELECT panel, due_on FROM waivers WHERE patient_id = :p",
-                        params),
-        )  # fmt: skip
+            raw_execute(
+                backend, "SELECT id, status, status_on FROM patients WHERE mrn = :m", params
+            ),
+            raw_execute(
+                backend,
+                "SELECT c.id, i.infused_on FROM courses c JOIN infusions i "
+                "ON i.course_id = c.id WHERE c.patient_id = :p "
+                "ORDER BY c.first_on, i.infused_on",
+                params,
+            ),
+            raw_execute(
+                backend, "SELECT analyte, collected_on FROM results WHERE patient_id = :p", params
+            ),
+            raw_execute(backend, "SELECT panel, due_on FROM waivers WHERE patient_id = :p", params),
+        )
 
     _, figures.schedule, view = timed(product, args.repeat * 4)
     _, figures.floor_schedule, _ = timed(floor, args.repeat * 4)

@@ -185,6 +185,11 @@ class Config(_Section):
         return self.protocol.to_protocol()
 
     @property
+    def mail_domain(self) -> str:
+        """The domain for Message-IDs: the sender address's (never the host's FQDN)."""
+        return self.email.from_.rpartition("@")[2] or "localhost"
+
+    @property
     def smtp_password(self) -> str | None:
         return os.environ.get("MONITOR_SMTP_PASSWORD")
 

@@ -22,6 +22,7 @@ from monitor.services.patients import add_patient
 from monitor.services.results import ResultIn, add_results
 
 DEMO_DATABASE = "monitor-demo.db"
+DEMO_MAIL_DIR = "monitor-demo-mail"
 DEMO_ACTOR = "demo"
 
 FIRST_NAMES = ("Alex", "Sam", "Jo", "Robin", "Kim", "Lee", "Morgan", "Charlie", "Ash", "Remy")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli import lists, records, results, safety, system
+from monitor.cli import lists, mail, notices, preview, records, results, safety, system
 from monitor.cli.context import AppState
 
 app = typer.Typer(
@@ -33,7 +33,7 @@ def global_options(
     ctx.call_on_close(ctx.obj.close)
 
 
-for module in (system, records, results, lists, safety):
+for module in (system, records, results, lists, safety, notices, mail, preview):
     module.register(app)
 
 

@@ -47,9 +47,10 @@ class AppState:
 
     @property
     def url(self) -> str:
-        return (
-            self.database_url or os.environ.get("MONITOR_DATABASE_URL") or self.config.database.url
-        )
+        # Validate the whole config even when --database or the environment names the database:
+        # a bad config stops every command before it touches the database (SPEC §8).
+        config = self.config
+        return self.database_url or os.environ.get("MONITOR_DATABASE_URL") or config.database.url
 
     def engine(self, *, require_schema: bool = True) -> Engine:
         """The database engine; refuses a database that is not at the latest migration."""

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from monitor import clock
 from monitor.cli.context import parse_date, print_json, reports_errors, state
-from monitor.services.results import ResultIn, add_result
+from monitor.services.intake import record_results
+from monitor.services.results import ResultIn
 from monitor.store.db import unit_of_work
 from monitor.store.models import Result
 from monitor.store.queries import find_patient
@@ -47,13 +48,9 @@ def result_add(
         source=source,
     )
     with unit_of_work(app_state.engine()) as session:
-        recorded = add_result(
-            session,
-            given,
-            today=app_state.today(),
-            now=clock.now_utc(),
-            protocol=app_state.config.monitoring_protocol,
-            rules=app_state.config.rule_settings,
+        recorded = record_results(
+            session, [given], today=app_state.today(), now=clock.now_utc(),
+            config=app_state.config,
         )
         result_id = recorded.results[0].id
         raised = [(f.id, f.severity.value, f.message) for f in recorded.flags]

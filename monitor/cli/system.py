@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,10 @@ import typer
 from monitor import clock
 from monitor.cli.context import reports_errors, state
 from monitor.cli.lists import show_overdue
-from monitor.demo import DEMO_DATABASE, build_demo_clinic
+from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic
+from monitor.notify.transports import FileTransport
+from monitor.services.daily import run_daily
+from monitor.services.outbox import drain_outbox
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import current_revision, upgrade
 
@@ -32,7 +36,8 @@ def demo(
     patients: Annotated[int, typer.Option(min=1, max=2000)] = 50,
     seed: Annotated[int, typer.Option()] = 2026,
 ) -> None:
-    """Build a synthetic clinic in ./monitor-demo.db and print today's overdue list."""
+    """Build a synthetic clinic in ./monitor-demo.db, print today's overdue list, run one
+    daily cycle and write its emails to ./monitor-demo-mail/."""
     config = state(ctx).config
     path = Path(DEMO_DATABASE)
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -50,10 +55,19 @@ def demo(
             patients=patients,
             seed=seed,
         )
+    report = run_daily(engine, on=today, config=config, now=clock.now_utc())
+    mail_dir = Path(DEMO_MAIL_DIR)
+    shutil.rmtree(mail_dir, ignore_errors=True)
+    delivered = drain_outbox(engine, FileTransport(mail_dir), now_fn=clock.now_utc)
     typer.echo(f"Demo clinic: {count} synthetic patients in {path.resolve()}")
     typer.echo(f"Overdue list as of {today}:")
     with unit_of_work(engine) as session:
         show_overdue(session, config.monitoring_protocol, today, site=None, as_json=False)
+    typer.echo(
+        f"Daily cycle: {report.queued} email(s) queued, {report.skipped} skipped (no address "
+        f"or opted out); {delivered.sent} written as .eml files to {mail_dir.resolve()}"
+    )
+    typer.echo(f"Explore: monitor --database sqlite:///{path} flags | schedule DEMO0001 | outbox")
     engine.dispose()
 
 

@@ -138,3 +138,35 @@ def add_pregnancy(
         after={"from": from_on.isoformat(), "to": to_on.isoformat() if to_on else None},
     )
     return period
+
+
+def set_email_preference(
+    session: Session,
+    *,
+    mrn: str,
+    address: str | None,
+    opt_out: bool | None,
+    actor: str,
+    now: datetime,
+) -> Patient:
+    """Change a patient's email address and/or opt-out; audited with before and after."""
+    if address is not None:
+        _check_patient_fields("x", "x", address, None, None, now.date())
+    patient = find_patient(session, mrn)
+    before = {"email": patient.email, "opted_out": patient.email_opted_out}
+    if address is not None:
+        patient.email = address
+    if opt_out is not None:
+        patient.email_opted_out = opt_out
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action="patient.email",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+        before=before,
+        after={"email": patient.email, "opted_out": patient.email_opted_out},
+    )
+    return patient

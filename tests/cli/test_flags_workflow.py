@@ -18,10 +18,19 @@ EARLIER = "2024-05-06"
 BEFORE_COURSE = "2024-01-02"  # pre-treatment baseline draw
 
 
-def add(cli, analyte: str, value: str, unit: str | None, collected: str = DAY, *extra: str) -> str:
+def add(
+    cli,
+    analyte: str,
+    value: str,
+    unit: str | None,
+    collected: str = DAY,
+    *extra: str,
+    mrn: str = MRN,
+) -> str:
+    """`monitor result add`; returns its output (the flags it raised)."""
     unit_args = ["--unit", unit] if unit is not None else []
     args = ["--analyte", analyte, "--value", value, *unit_args, "--collected", collected]
-    return cli.ok("result", "add", MRN, *args, *extra)
+    return cli.ok("result", "add", mrn, *args, *extra)
 
 
 def flags(cli, *extra: str) -> list[dict]:
@@ -31,9 +40,7 @@ def flags(cli, *extra: str) -> list[dict]:
 def found(cli, analyte: str | None = None) -> set[tuple[str, str]]:
     """(rule, severity) of every open flag, optionally of one analyte only."""
     return {
-        (f["rule"], f["severity"])
-        for f in flags(cli)
-        if analyte is None or f["analyte"] == analyte
+        (f["rule"], f["severity"]) for f in flags(cli) if analyte is None or f["analyte"] == analyte
     }
 
 
@@ -64,119 +71,176 @@ def patient(cli):
 
 REVIEW, URGENT, EMERGENCY = "review", "urgent", "emergency"
 
-SINGLE_RESULT_CASES = [
-    # platelets (10^9/L): < 150 review, < 100 urgent, < 50 emergency
-    ("platelets", "150", "K/uL", [], set()),
-    ("platelets", "149.9", "K/uL", [], {("platelets.low", REVIEW)}),
-    ("platelets", "100", "K/uL", [], {("platelets.low", REVIEW)}),
-    ("platelets", "99", "K/uL", [], {("platelets.low", URGENT)}),
-    ("platelets", "50", "K/uL", [], {("platelets.low", URGENT)}),
-    ("platelets", "49", "K/uL", [], {("platelets.low", EMERGENCY)}),
-    ("platelets", "150000", "/uL", [], set()),  # 150 after a lossy conversion: not below
-    ("platelets", "149000", "cells/uL", [], {("platelets.low", REVIEW)}),
-    # neutrophils: < 1.5 review, < 1.0 urgent, < 0.5 emergency
-    ("neutrophils", "1.5", "10^9/L", [], set()),
-    ("neutrophils", "1.49", "10^9/L", [], {("neutrophils.low", REVIEW)}),
-    ("neutrophils", "1.0", "K/uL", [], {("neutrophils.low", REVIEW)}),
-    ("neutrophils", "0.99", "K/uL", [], {("neutrophils.low", URGENT)}),
-    ("neutrophils", "500", "/uL", [], {("neutrophils.low", URGENT)}),
-    ("neutrophils", "0.49", "K/uL", [], {("neutrophils.low", EMERGENCY)}),
-    # lymphocytes and wbc: never flagged, however low
-    ("lymphocytes", "0.1", "K/uL", [], set()),
-    ("lymphocytes", "0", "10^9/L", [], set()),
-    ("wbc", "0.5", "K/uL", [], set()),
-    # haemoglobin, female range 120-155 g/L: below range review
-    ("hemoglobin", "120", "g/L", [], set()),
-    ("hemoglobin", "11.9", "g/dL", [], {("hemoglobin.below_range", REVIEW)}),
-    ("hemoglobin", "7.4", "mmol/L", [], {("hemoglobin.below_range", REVIEW)}),  # 119.2 g/L
-    # creatinine, female range 45-90 umol/L: above range review
-    ("creatinine", "90", "umol/L", [], set()),
-    ("creatinine", "1.01", "mg/dL", [], set()),  # 89.3 umol/L
-    ("creatinine", "1.02", "mg/dL", [], {("creatinine.above_range", REVIEW)}),  # 90.2
-    # urinalysis: haematuria review unless menstruating; protein 1+ review
-    ("urine_rbc", "2", "/HPF", [], set()),
-    ("urine_rbc", "3", "cells/HPF", [], {("urine.haematuria", REVIEW)}),
-    ("urine_rbc", "30", "/HPF", ["--menstruating"], set()),
-    ("urine_blood", "trace", None, [], set()),
-    ("urine_blood", "1+", None, [], {("urine.haematuria", REVIEW)}),
-    ("urine_blood", "3+", "ordinal", ["--menstruating"], set()),
-    ("urine_protein", "trace", None, [], set()),
-    ("urine_protein", "1+", None, [], {("urine_protein.positive", REVIEW)}),
-    ("urine_protein", "1+", None, ["--menstruating"], {("urine_protein.positive", REVIEW)}),
-    # tsh, range 0.4-4.0: outside review, < 0.1 or > 10 urgent
-    ("tsh", "0.4", "mIU/L", [], set()),
-    ("tsh", "4.0", "uIU/mL", [], set()),
-    ("tsh", "0.39", "mIU/L", [], {("tsh.out_of_range", REVIEW)}),
-    ("tsh", "4.01", "mU/L", [], {("tsh.out_of_range", REVIEW)}),
-    ("tsh", "0.1", "mIU/L", [], {("tsh.out_of_range", REVIEW)}),
-    ("tsh", "0.09", "mIU/L", [], {("tsh.out_of_range", URGENT)}),
-    ("tsh", "10", "mIU/L", [], {("tsh.out_of_range", REVIEW)}),
-    ("tsh", "10.1", "\u00b5IU/mL", [], {("tsh.out_of_range", URGENT)}),
-    # alt/ast, ULN 40: > ULN review, > 3x urgent, > 5x emergency
-    ("alt", "40", "U/L", [], set()),
-    ("alt", "41", "IU/L", [], {("alt.above_range", REVIEW)}),
-    ("alt", "120", "U/L", [], {("alt.above_range", REVIEW)}),
-    ("alt", "121", "U/L", [], {("alt.above_range", URGENT)}),
-    ("alt", "200", "U/L", [], {("alt.above_range", URGENT)}),
-    ("alt", "201", "U/L", [], {("alt.above_range", EMERGENCY)}),
-    ("ast", "40", "U/L", [], set()),
-    ("ast", "41", "U/L", [], {("ast.above_range", REVIEW)}),
-    ("ast", "121", "IU/L", [], {("ast.above_range", URGENT)}),
-    ("ast", "201", "U/L", [], {("ast.above_range", EMERGENCY)}),
-    # bilirubin, ULN 21 umol/L: above range review
-    ("bilirubin", "21", "umol/L", [], set()),
-    ("bilirubin", "1.3", "mg/dL", [], {("bilirubin.above_range", REVIEW)}),  # 22.2 umol/L
-    # skin
-    ("skin_exam", "normal", None, [], set()),
-    ("skin_exam", "abnormal", None, [], {("skin_exam.abnormal", REVIEW)}),
-]
+# analyte -> [(value, unit, extra options, expected {(rule, severity)})]; each case is a result
+# of its own patient (no course, so no post-infusion dip and no baseline), one command each.
+THRESHOLDS = {
+    "platelets": [  # 10^9/L: < 150 review, < 100 urgent, < 50 emergency
+        ("150", "K/uL", [], set()),
+        ("149.9", "K/uL", [], {("platelets.low", REVIEW)}),
+        ("100", "K/uL", [], {("platelets.low", REVIEW)}),
+        ("99", "K/uL", [], {("platelets.low", URGENT)}),
+        ("50", "x10E3/uL", [], {("platelets.low", URGENT)}),
+        ("49", "10^9/L", [], {("platelets.low", EMERGENCY)}),
+        ("150000", "/uL", [], set()),  # 150 after a lossy conversion: not below
+        ("149000", "cells/uL", [], {("platelets.low", REVIEW)}),
+    ],
+    "neutrophils": [  # < 1.5 review, < 1.0 urgent, < 0.5 emergency
+        ("1.5", "10^9/L", [], set()),
+        ("1.49", "10^9/L", [], {("neutrophils.low", REVIEW)}),
+        ("1.0", "K/uL", [], {("neutrophils.low", REVIEW)}),
+        ("0.99", "K/uL", [], {("neutrophils.low", URGENT)}),
+        ("500", "/uL", [], {("neutrophils.low", URGENT)}),
+        ("0.49", "K/uL", [], {("neutrophils.low", EMERGENCY)}),
+    ],
+    "lymphocytes": [  # never flagged, however low: depletion is the drug's intended effect
+        ("0.1", "K/uL", [], set()),
+        ("0", "10^9/L", [], set()),
+    ],
+    "wbc": [("0.5", "K/uL", [], set())],
+    "hemoglobin": [  # female range 120-155 g/L: below range review
+        ("120", "g/L", [], set()),
+        ("11.9", "g/dL", [], {("hemoglobin.below_range", REVIEW)}),
+        ("7.4", "mmol/L", [], {("hemoglobin.below_range", REVIEW)}),  # 119.2 g/L
+        ("200", "g/L", [], set()),  # only the low end flags
+    ],
+    "creatinine": [  # female range 45-90 umol/L: above range review
+        ("90", "umol/L", [], set()),
+        ("1.01", "mg/dL", [], set()),  # 89.3 umol/L
+        ("1.02", "mg/dL", [], {("creatinine.above_range", REVIEW)}),  # 90.2 umol/L
+        ("20", "umol/L", [], set()),  # only the high end flags
+    ],
+    "urine_rbc": [  # above 0-2 /HPF review, not during menstruation
+        ("2", "/HPF", [], set()),
+        ("3", "cells/HPF", [], {("urine.haematuria", REVIEW)}),
+        ("30", "/HPF", ["--menstruating"], set()),
+    ],
+    "urine_blood": [  # dipstick 1+ or more review, not during menstruation
+        ("trace", None, [], set()),
+        ("1+", None, [], {("urine.haematuria", REVIEW)}),
+        ("4+", "ordinal", [], {("urine.haematuria", REVIEW)}),
+        ("3+", "ordinal", ["--menstruating"], set()),
+    ],
+    "urine_protein": [  # 1+ or more review; menstruation does not explain protein
+        ("trace", None, [], set()),
+        ("1+", None, [], {("urine_protein.positive", REVIEW)}),
+        ("1+", None, ["--menstruating"], {("urine_protein.positive", REVIEW)}),
+    ],
+    "tsh": [  # outside 0.4-4.0 review; < 0.1 or > 10 urgent
+        ("0.4", "mIU/L", [], set()),
+        ("4.0", "uIU/mL", [], set()),
+        ("0.39", "mIU/L", [], {("tsh.out_of_range", REVIEW)}),
+        ("4.01", "mU/L", [], {("tsh.out_of_range", REVIEW)}),
+        ("0.1", "mIU/L", [], {("tsh.out_of_range", REVIEW)}),
+        ("0.09", "mIU/L", [], {("tsh.out_of_range", URGENT)}),
+        ("10", "mIU/L", [], {("tsh.out_of_range", REVIEW)}),
+        ("10.1", "\u00b5IU/mL", [], {("tsh.out_of_range", URGENT)}),
+    ],
+    "alt": [  # ULN 40: above review, > 3x urgent, > 5x emergency
+        ("40", "U/L", [], set()),
+        ("41", "IU/L", [], {("alt.above_range", REVIEW)}),
+        ("120", "U/L", [], {("alt.above_range", REVIEW)}),
+        ("121", "U/L", [], {("alt.above_range", URGENT)}),
+        ("200", "U/L", [], {("alt.above_range", URGENT)}),
+        ("201", "U/L", [], {("alt.above_range", EMERGENCY)}),
+    ],
+    "ast": [
+        ("40", "U/L", [], set()),
+        ("41", "U/L", [], {("ast.above_range", REVIEW)}),
+        ("121", "IU/L", [], {("ast.above_range", URGENT)}),
+        ("201", "U/L", [], {("ast.above_range", EMERGENCY)}),
+    ],
+    "bilirubin": [  # ULN 21 umol/L: above range review
+        ("21", "umol/L", [], set()),
+        ("1.3", "mg/dL", [], {("bilirubin.above_range", REVIEW)}),  # 22.2 umol/L
+    ],
+    "skin_exam": [
+        ("normal", None, [], set()),
+        ("abnormal", None, [], {("skin_exam.abnormal", REVIEW)}),
+    ],
+    "upcr": [("500", "mg/mmol", [], set())],  # no rule of its own
+    "free_t4": [("50", "pmol/L", [], set())],
+}
 
 
-@pytest.mark.parametrize(("analyte", "value", "unit", "extra", "expected"), SINGLE_RESULT_CASES)
-def test_result_add_raises_the_documented_flag_at_each_threshold_edge(
-    cli, patient, analyte, value, unit, extra, expected
-):
-    out = add(cli, analyte, value, unit, DAY, *extra)
-
-    assert found(cli) == expected
-    for _, severity in expected:
-        assert f"[{severity}]" in out  # result add tells the nurse what it raised
-
-
-LAB_RANGE_CASES = [
-    # the lab's range replaces the default one (given in the unit as received)...
-    ("platelets", "140", "K/uL", "130", None, set()),
-    ("platelets", "155", "K/uL", "160", None, {("platelets.low", REVIEW)}),
-    ("neutrophils", "1.3", "K/uL", "1.2", None, set()),
-    ("hemoglobin", "11.5", "g/dL", "11.0", "15.0", set()),
-    ("hemoglobin", "12.5", "g/dL", "13.0", "17.0", {("hemoglobin.below_range", REVIEW)}),
-    ("creatinine", "100", "umol/L", "45", "110", set()),
-    ("creatinine", "0.9", "mg/dL", "0.5", "0.85", {("creatinine.above_range", REVIEW)}),
-    ("urine_rbc", "4", "/HPF", "0", "5", set()),
-    ("tsh", "4.5", "mIU/L", "0.3", "5.0", set()),
-    ("tsh", "0.45", "mIU/L", "0.5", "4.5", {("tsh.out_of_range", REVIEW)}),
-    ("alt", "45", "U/L", "0", "50", set()),
-    ("bilirubin", "1.5", "mg/dL", "0.1", "1.2", {("bilirubin.above_range", REVIEW)}),
-    # ...and the ULN for multiples: 3 x 20 = 60, 5 x 20 = 100
-    ("alt", "61", "U/L", "0", "20", {("alt.above_range", URGENT)}),
-    ("ast", "101", "U/L", "0", "20", {("ast.above_range", EMERGENCY)}),
-    ("alt", "130", "U/L", "0", "45", {("alt.above_range", REVIEW)}),
-    # the fixed cut-offs stay whatever the lab sends
-    ("platelets", "99", "K/uL", "90", None, {("platelets.low", URGENT)}),
-    ("neutrophils", "0.4", "K/uL", "0.3", None, {("neutrophils.low", EMERGENCY)}),
-    ("tsh", "11", "mIU/L", "0.05", "12", {("tsh.out_of_range", URGENT)}),
-    ("tsh", "0.08", "mIU/L", "0.05", "12", {("tsh.out_of_range", URGENT)}),
-]
+def judge_each(cli, cases: list[tuple]) -> tuple[dict, dict]:
+    """Store each (analyte, value, unit, options, rules) case as the only result of its own
+    patient; return the (rule, severity) pairs found and expected, keyed by a readable label."""
+    labels, expected = {}, {}
+    for n, (analyte, value, unit, extra, rules) in enumerate(cases):
+        mrn, label = f"T{n}", " ".join([analyte, value, unit or "", *extra])
+        cli.ok("patient", "add", mrn, "--name", "Ann Example", "--sex", "F")
+        out = add(cli, analyte, value, unit, DAY, *extra, mrn=mrn)
+        labels[mrn], expected[label] = label, rules
+        for _, severity in rules:
+            assert f"[{severity}]" in out, label  # result add tells the nurse what it raised
+    got: dict[str, set] = {label: set() for label in expected}
+    for flag in flags(cli):
+        assert flag["analyte"] == labels[flag["mrn"]].split()[0]
+        got[labels[flag["mrn"]]].add((flag["rule"], flag["severity"]))
+    return got, expected
 
 
-@pytest.mark.parametrize(("analyte", "value", "unit", "low", "high", "expected"), LAB_RANGE_CASES)
-def test_a_lab_sent_range_replaces_the_default_range_but_not_the_fixed_cut_offs(
-    cli, patient, analyte, value, unit, low, high, expected
-):
-    extra = [*(["--ref-low", low] if low else []), *(["--ref-high", high] if high else [])]
-    add(cli, analyte, value, unit, DAY, *extra)
+@pytest.mark.parametrize("analyte", THRESHOLDS)
+def test_result_add_raises_the_documented_flag_at_each_threshold_edge(cli, analyte):
+    got, expected = judge_each(cli, [(analyte, *case) for case in THRESHOLDS[analyte]])
 
-    assert found(cli) == expected
+    assert got == expected
+
+
+# behaviour -> [(analyte, value, unit, the lab's range in the unit as received, expected)]
+LAB_RANGES = {
+    "replaces the default range": [
+        ("platelets", "140", "K/uL", ["--ref-low", "130"], set()),
+        ("platelets", "155", "K/uL", ["--ref-low", "160"], {("platelets.low", REVIEW)}),
+        ("neutrophils", "1.3", "K/uL", ["--ref-low", "1.2"], set()),
+        ("hemoglobin", "11.5", "g/dL", ["--ref-low", "11.0", "--ref-high", "15.0"], set()),
+        (
+            "hemoglobin", "12.5", "g/dL", ["--ref-low", "13.0", "--ref-high", "17.0"],
+            {("hemoglobin.below_range", REVIEW)},
+        ),
+        ("creatinine", "100", "umol/L", ["--ref-low", "45", "--ref-high", "110"], set()),
+        (
+            "creatinine", "0.9", "mg/dL", ["--ref-low", "0.5", "--ref-high", "0.85"],
+            {("creatinine.above_range", REVIEW)},
+        ),
+        ("urine_rbc", "4", "/HPF", ["--ref-low", "0", "--ref-high", "5"], set()),
+        ("tsh", "4.5", "mIU/L", ["--ref-low", "0.3", "--ref-high", "5.0"], set()),
+        (
+            "tsh", "0.45", "mIU/L", ["--ref-low", "0.5", "--ref-high", "4.5"],
+            {("tsh.out_of_range", REVIEW)},
+        ),
+        ("alt", "45", "U/L", ["--ref-high", "50"], set()),
+        (
+            "bilirubin", "1.5", "mg/dL", ["--ref-low", "0.1", "--ref-high", "1.2"],
+            {("bilirubin.above_range", REVIEW)},
+        ),
+    ],
+    "sets the uln for multiples": [  # 3 x 20 = 60, 5 x 20 = 100, 3 x 45 = 135
+        ("alt", "61", "U/L", ["--ref-high", "20"], {("alt.above_range", URGENT)}),
+        ("ast", "101", "U/L", ["--ref-high", "20"], {("ast.above_range", EMERGENCY)}),
+        ("alt", "130", "U/L", ["--ref-high", "45"], {("alt.above_range", REVIEW)}),
+    ],
+    "keeps the fixed cut-offs": [
+        ("platelets", "99", "K/uL", ["--ref-low", "90"], {("platelets.low", URGENT)}),
+        ("platelets", "45", "K/uL", ["--ref-low", "40"], {("platelets.low", EMERGENCY)}),
+        ("neutrophils", "0.4", "K/uL", ["--ref-low", "0.3"], {("neutrophils.low", EMERGENCY)}),
+        (
+            "tsh", "11", "mIU/L", ["--ref-low", "0.05", "--ref-high", "12"],
+            {("tsh.out_of_range", URGENT)},
+        ),
+        (
+            "tsh", "0.08", "mIU/L", ["--ref-low", "0.05", "--ref-high", "12"],
+            {("tsh.out_of_range", URGENT)},
+        ),
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("behaviour", LAB_RANGES)
+def test_a_lab_sent_range_replaces_the_default_range_but_not_the_fixed_cut_offs(cli, behaviour):
+    got, expected = judge_each(cli, LAB_RANGES[behaviour])
+
+    assert got == expected
 
 
 def test_a_male_patient_is_judged_on_the_male_ranges(cli):
@@ -194,7 +258,9 @@ def test_a_male_patient_is_judged_on_the_male_ranges(cli):
     ("now", "expected"),
     [("151", set()), ("150", {("platelets.fall", REVIEW)})],
 )
-def test_a_platelet_fall_of_half_from_the_previous_result_is_for_review(cli, patient, now, expected):
+def test_a_platelet_fall_of_half_from_the_previous_result_is_for_review(
+    cli, patient, now, expected
+):
     add(cli, "platelets", "300", "K/uL", EARLIER)
     add(cli, "platelets", now, "K/uL")
 
@@ -221,7 +287,9 @@ def test_haemoglobin_20_g_per_l_below_the_pre_treatment_baseline_is_urgent(
     assert found(cli) == expected
 
 
-@pytest.mark.parametrize(("now", "expected"), [("0.89", set()), ("0.9", {("creatinine.rise", URGENT)})])
+@pytest.mark.parametrize(
+    ("now", "expected"), [("0.89", set()), ("0.9", {("creatinine.rise", URGENT)})]
+)
 def test_creatinine_one_and_a_half_times_the_pre_treatment_baseline_is_urgent(
     cli, patient, now, expected
 ):
@@ -275,9 +343,7 @@ def test_risen_creatinine_with_same_day_blood_in_the_urine_is_an_emergency(
     assert (("creatinine.rise_with_haematuria", EMERGENCY) in creatinine) is expected_emergency
 
 
-def test_urine_arriving_after_the_creatinine_raises_a_new_emergency_on_the_creatinine(
-    cli, patient
-):
+def test_urine_arriving_after_the_creatinine_raises_a_new_emergency_on_the_creatinine(cli, patient):
     risen_creatinine(cli)
     (urgent,) = flags(cli)
     assert urgent["rule"] == "creatinine.rise"
@@ -561,7 +627,9 @@ AFTER_FIRST_MONTH = "2024-02-25"
 
 
 def test_a_waived_slot_leaves_the_overdue_list_and_shows_waived_in_the_schedule(cli, patient):
-    assert ("cbc", "2024-02-12") in {(r["panel"], r["due_on"]) for r in overdue(cli, AFTER_FIRST_MONTH)}
+    assert ("cbc", "2024-02-12") in {
+        (r["panel"], r["due_on"]) for r in overdue(cli, AFTER_FIRST_MONTH)
+    }
 
     out = cli.ok(
         "slot", "waive", MRN, "--panel", "cbc", "--due", "2024-02-12",
@@ -643,7 +711,11 @@ def test_withdrawing_a_patient_cancels_slots_due_from_that_date_and_is_audited(c
     assert row["action"] == "patient.status"
     assert row["actor"]
     assert row["before"] == {"status": "active", "status_on": None, "reason": None}
-    assert row["after"] == {"status": "withdrawn", "status_on": "2024-03-12", "reason": "moved away"}
+    assert row["after"] == {
+        "status": "withdrawn",
+        "status_on": "2024-03-12",
+        "reason": "moved away",
+    }
 
 
 def test_a_withdrawn_patient_leaves_the_overdue_list_from_the_stop_date(cli, patient):

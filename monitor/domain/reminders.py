@@ -1,0 +1,99 @@
+"""Which patient reminders a daily run for date D must send (SPEC §5), as a pure function.
+
+The run decides from the state as of D, so a run after downtime catches up without a storm:
+
+* a **due** reminder goes out on any run with D between `due_on - days_before_due` and `due_on`
+  while the slot is not done (upcoming or due);
+* an **overdue** step s goes out on any run with D >= `window_end + s` while the slot is still
+  overdue; when several steps are reached at once only the highest is sent and the lower ones
+  are recorded as skipped.
+
+Each (message, slot, step) is decided at most once, ever: `already` holds what earlier runs
+decided, so running the same D twice decides nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from monitor.domain.status import SlotStatus
+
+TESTS_DUE = "patient-tests-due"
+TESTS_OVERDUE = "patient-tests-overdue"
+
+NoticeKey = tuple[str, str, date, int]  # (message, panel, due_on, step)
+
+
+@dataclass(frozen=True)
+class SlotState:
+    """One slot as of D, as the reminder rules see it."""
+
+    panel: str
+    due_on: date
+    window_end: date
+    status: SlotStatus
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Remind the patient about one slot (`send`), or record a step as skipped."""
+
+    message: str
+    panel: str
+    due_on: date
+    step: int
+    send: bool
+
+    @property
+    def key(self) -> NoticeKey:
+        return (self.message, self.panel, self.due_on, self.step)
+
+
+def decide_reminders(
+    slots: Iterable[SlotState],
+    *,
+    on: date,
+    days_before_due: int,
+    overdue_days: Sequence[int],
+    already: set[NoticeKey],
+) -> list[Decision]:
+    """Everything this run must send or skip for one patient's slots."""
+    decisions: list[Decision] = []
+    for slot in slots:
+        if slot.status in (SlotStatus.UPCOMING, SlotStatus.DUE):
+            decisions.extend(_due_reminder(slot, on, days_before_due, already))
+        elif slot.status is SlotStatus.OVERDUE:
+            decisions.extend(_overdue_steps(slot, on, overdue_days, already))
+    return decisions
+
+
+def _due_reminder(
+    slot: SlotState, on: date, days_before_due: int, already: set[NoticeKey]
+) -> list[Decision]:
+    if not slot.due_on - timedelta(days=days_before_due) <= on <= slot.due_on:
+        return []
+    decision = Decision(TESTS_DUE, slot.panel, slot.due_on, 0, send=True)
+    return [] if decision.key in already else [decision]
+
+
+def _overdue_steps(
+    slot: SlotState, on: date, overdue_days: Sequence[int], already: set[NoticeKey]
+) -> list[Decision]:
+    reached = sorted(s for s in set(overdue_days) if on >= slot.window_end + timedelta(days=s))
+    if not reached or (TESTS_OVERDUE, slot.panel, slot.due_on, reached[-1]) in already:
+        return []
+    decisions = [
+        Decision(TESTS_OVERDUE, slot.panel, slot.due_on, step, send=False)
+        for step in reached[:-1]
+        if (TESTS_OVERDUE, slot.panel, slot.due_on, step) not in already
+    ]
+    decisions.append(Decision(TESTS_OVERDUE, slot.panel, slot.due_on, reached[-1], send=True))
+    return decisions
+
+
+def first_name(name: str) -> str:
+    """The first word of a patient's name (SPEC §9)."""
+    words = name.split()
+    return words[0] if words else ""

@@ -1,0 +1,228 @@
+"""One context builder per message: plain values in, the template's context dict out.
+
+These functions are pure (no database, no clock, no configuration) so the daily run, the preview
+command and the tests build exactly the same contexts. They also decide what a message may say:
+
+- Patient messages (`patient-tests-due`, `patient-tests-overdue`) get the first name, the tests in
+  plain words, the due-by dates and the clinic's name and phone, and nothing else: no drug, no
+  diagnosis, no MRN, no date of birth, no result, no flag (SPEC §5, clinical reference §7). The
+  builders take no other identifying value, so a template cannot leak one.
+- Staff messages (`staff-daily-digest`, `staff-urgent-flag`) go to the clinic's own addresses and
+  identify patients by MRN only (never by name, email or date of birth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+BLOOD_AND_URINE = "your routine blood and urine tests"
+THYROID = "your thyroid blood test"
+SKIN = "your yearly skin check"
+
+_PLAIN_WORDS = {"tsh": THYROID, "skin": SKIN}  # every other panel is a routine blood test
+_WORDS_ORDER = (BLOOD_AND_URINE, THYROID, SKIN)
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+ALL_CLEAR = "All clear: nothing overdue, no open urgent flags."
+MAIL_PROBLEM_PREFIX = "Email delivery had problems: "
+
+
+@dataclass(frozen=True)
+class Clinic:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class TestDue:
+    """One slot a patient is reminded of: its panel name and its due-by date."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    panel: str
+    due_on: date
+
+
+@dataclass(frozen=True)
+class DigestOverdue:
+    mrn: str
+    panel: str
+    due_on: date
+    days_overdue: int
+    missed: int
+    open_alert: str | None
+
+
+@dataclass(frozen=True)
+class DigestAlert:
+    flag_id: int
+    mrn: str
+    severity: str
+    analyte: str
+    value: str
+    unit: str
+    collected_on: date
+    message: str
+
+
+@dataclass(frozen=True)
+class DigestUnreachable:
+    """A patient whose reminder could not be sent, and why ("no email address", ...)."""
+
+    mrn: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DigestDueSoon:
+    mrn: str
+    panel: str
+    due_on: date
+
+
+def long_date(day: date) -> str:
+    """A date the way a patient reads it, "Thursday 12 March 2026" (no locale involved)."""
+    return f"{_DAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def describe_panels(panels: Iterable[str]) -> list[str]:
+    """Panel names in plain words, each phrase once, blood and urine first, then thyroid, skin."""
+    wanted = {_PLAIN_WORDS.get(panel, BLOOD_AND_URINE) for panel in panels}
+    return [words for words in _WORDS_ORDER if words in wanted]
+
+
+def join_words(parts: Sequence[str]) -> str:
+    """Phrases joined as "a", "a and b", "a, b and c"."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def group_by_date(tests: Iterable[TestDue]) -> dict[date, list[str]]:
+    """Panel names per due date, dates in order, panels in the order given."""
+    grouped: dict[date, list[str]] = {}
+    for test in sorted(tests, key=lambda t: t.due_on):
+        grouped.setdefault(test.due_on, []).append(test.panel)
+    return grouped
+
+
+def _patient_items(tests: Sequence[TestDue]) -> list[dict[str, str]]:
+    if not tests:
+        raise ValueError("a patient reminder needs at least one test")
+    items = []
+    for due_on, panels in group_by_date(tests).items():
+        what = join_words(describe_panels(panels))
+        due_by = long_date(due_on)
+        items.append({"what": what, "due_by": due_by, "sentence": f"{what}, due by {due_by}"})
+    return items
+
+
+def _patient_context(first_name: str, clinic: Clinic, tests: Sequence[TestDue]) -> dict[str, Any]:
+    items = _patient_items(tests)
+    is_one_thing = len(items) == 1 and items[0]["what"] in (THYROID, SKIN)
+    return {
+        "first_name": first_name.strip(),
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone,
+        "items": items,
+        "it_or_them": "it" if is_one_thing else "them",
+    }
+
+
+def patient_tests_due_context(
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+) -> dict[str, Any]:
+    """`patient-tests-due`: one item per due date ("... and ..., due by Thursday 12 March 2026")."""
+    return _patient_context(first_name, clinic, tests)
+
+
+def patient_tests_overdue_context(
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+) -> dict[str, Any]:
+    """`patient-tests-overdue`: the same items, for a gentle "we have not received" message."""
+    return _patient_context(first_name, clinic, tests)
+
+
+def _alert_row(alert: DigestAlert) -> dict[str, Any]:
+    return {
+        "flag_id": alert.flag_id,
+        "mrn": alert.mrn,
+        "severity": alert.severity,
+        "analyte": alert.analyte,
+        "value": alert.value,
+        "unit": alert.unit,
+        "collected_on": alert.collected_on.isoformat(),
+        "message": alert.message,
+    }
+
+
+def staff_daily_digest_context(
+    clinic: Clinic,
+    site: str,
+    on: date,
+    overdue: Sequence[DigestOverdue],
+    alerts: Sequence[DigestAlert],
+    unreachable: Sequence[DigestUnreachable],
+    mail_problem: str | None = None,
+    due_soon: Sequence[DigestDueSoon] = (),
+) -> dict[str, Any]:
+    """`staff-daily-digest` for one site and day; rows stay in the order given.
+
+    The digest goes out every day: with nothing overdue, no open flag and nobody unreachable it
+    carries the all-clear line. `mail_problem` is the detail of the delivery line (for example
+    "3 messages are waiting to be retried"; the "Email delivery had problems: " prefix is added
+    unless already there); None leaves the line out. `due_soon` is an optional, informational list.
+    """
+    return {
+        "clinic_name": clinic.name,
+        "site": site,
+        "on": on.isoformat(),
+        "overdue": [
+            {
+                "mrn": row.mrn,
+                "panel": row.panel,
+                "due_on": row.due_on.isoformat(),
+                "days_overdue": row.days_overdue,
+                "missed": row.missed,
+                "open_alert": row.open_alert or "",
+            }
+            for row in overdue
+        ],
+        "alerts": [_alert_row(alert) for alert in alerts],
+        "unreachable": [{"mrn": row.mrn, "reason": row.reason} for row in unreachable],
+        "due_soon": [
+            {"mrn": row.mrn, "panel": row.panel, "due_on": row.due_on.isoformat()}
+            for row in due_soon
+        ],
+        "all_clear": ALL_CLEAR if not (overdue or alerts or unreachable) else "",
+        "mail_problem": _mail_problem_line(mail_problem),
+    }
+
+
+def _mail_problem_line(detail: str | None) -> str:
+    if not detail:
+        return ""
+    return detail if detail.startswith(MAIL_PROBLEM_PREFIX) else MAIL_PROBLEM_PREFIX + detail
+
+
+def staff_urgent_flag_context(clinic: Clinic, alert: DigestAlert, site: str) -> dict[str, Any]:
+    """`staff-urgent-flag`: one new urgent or emergency flag, identified by MRN."""
+    return {"clinic_name": clinic.name, "site": site, "alert": _alert_row(alert)}

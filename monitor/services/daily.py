@@ -1,0 +1,229 @@
+"""The daily cycle for a clinic date D: decide every reminder and digest, queue them in the outbox.
+
+One transaction: the decisions (notices), the rendered messages (outbox rows) and the run record
+commit together or not at all. Idempotent: notices and dedupe keys make a second run for the
+same D queue nothing new; an earlier D after a later one is allowed and dedupes the same way.
+Delivery happens later (`services.outbox`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy.orm import Session
+
+from monitor.config import Config
+from monitor.domain.reminders import (
+    TESTS_DUE,
+    Decision,
+    NoticeKey,
+    SlotState,
+    decide_reminders,
+    first_name,
+)
+from monitor.domain.status import slot_status
+from monitor.notify.calendar import build_calendar
+from monitor.notify.messages import (
+    Clinic,
+    TestDue,
+    patient_tests_due_context,
+    patient_tests_overdue_context,
+)
+from monitor.notify.render import render_email
+from monitor.services.digest import queue_digests
+from monitor.services.outbox import queue_email, record_skipped
+from monitor.store.db import unit_of_work
+from monitor.store.models import DailyRun, Notice, Patient, Slot
+from monitor.store.queries import active_on, overdue_on
+
+
+@dataclass(frozen=True)
+class DailyReport:
+    run_on: date
+    queued: int
+    skipped: int
+
+
+def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> DailyReport:
+    """Run the daily cycle for `on` in one transaction and record the run."""
+    with unit_of_work(engine) as session:
+        run = _start_run(session, on, now)
+        queued, skipped = queue_patient_reminders(session, on=on, config=config, now=now)
+        queued += queue_digests(session, on=on, config=config, now=now)
+        run.queued, run.skipped, run.finished_at = queued, skipped, now
+    return DailyReport(on, queued, skipped)
+
+
+def _start_run(session: Session, on: date, now: datetime) -> DailyRun:
+    run = session.scalar(select(DailyRun).where(DailyRun.run_on == on))
+    if run is None:
+        run = DailyRun(run_on=on, started_at=now, queued=0, skipped=0, errors=0)
+        session.add(run)
+    else:
+        run.started_at = now
+    session.flush()
+    return run
+
+
+def queue_patient_reminders(
+    session: Session, *, on: date, config: Config, now: datetime
+) -> tuple[int, int]:
+    """Decide and queue each patient's reminders as of `on`; returns (queued, skipped)."""
+    reminders = config.reminders
+    slots_by_patient = _candidate_slots(session, on, reminders.days_before_due, reminders.overdue_days)
+    already = _notices(session, list(slots_by_patient))
+    queued = skipped = 0
+    for patient_id, states in slots_by_patient.items():
+        decisions = decide_reminders(
+            states,
+            on=on,
+            days_before_due=reminders.days_before_due,
+            overdue_days=reminders.overdue_days,
+            already=already[patient_id],
+        )
+        if decisions:
+            patient = session.get_one(Patient, patient_id)
+            sent, held = _queue_for_patient(session, patient, decisions, on, config, now)
+            queued, skipped = queued + sent, skipped + held
+    return queued, skipped
+
+
+def _candidate_slots(
+    session: Session, on: date, days_before_due: int, overdue_days: Sequence[int]
+) -> dict[int, list[SlotState]]:
+    """Slots that may need a reminder on `on`, for patients not stopped by then."""
+    first_step = timedelta(days=min(overdue_days, default=0))
+    due_soon = and_(
+        Slot.due_on >= on,
+        Slot.due_on <= on + timedelta(days=days_before_due),
+        or_(Slot.completed_on.is_(None), Slot.completed_on > on),
+        Slot.is_waived.is_(False),
+        Slot.is_cancelled.is_(False),
+    )
+    overdue = and_(overdue_on(Slot, on), Slot.window_end <= on - first_step)
+    condition = or_(due_soon, overdue) if overdue_days else due_soon
+    rows = session.scalars(
+        select(Slot).join(Patient, Patient.id == Slot.patient_id).where(condition, active_on(on))
+    )
+    grouped: dict[int, list[SlotState]] = defaultdict(list)
+    for slot in rows:
+        grouped[slot.patient_id].append(_state(slot, on))
+    return grouped
+
+
+def _state(slot: Slot, on: date) -> SlotState:
+    status = slot_status(
+        on=on,
+        window_start=slot.window_start,
+        window_end=slot.window_end,
+        next_window_start=slot.next_window_start,
+        done_on=slot.done_on,
+        completed_on=slot.completed_on,
+        is_waived=slot.is_waived,
+        is_cancelled=slot.is_cancelled,
+    )
+    return SlotState(slot.panel, slot.due_on, slot.window_end, status)
+
+
+def _notices(session: Session, patient_ids: list[int]) -> dict[int, set[NoticeKey]]:
+    found: dict[int, set[NoticeKey]] = defaultdict(set)
+    if not patient_ids:
+        return found
+    rows = session.execute(
+        select(Notice.patient_id, Notice.message, Notice.panel, Notice.due_on, Notice.step).where(
+            Notice.patient_id.in_(patient_ids)
+        )
+    )
+    for patient_id, message, panel, due_on, step in rows:
+        found[patient_id].add((message, panel, due_on, step))
+    return found
+
+
+def _queue_for_patient(
+    session: Session,
+    patient: Patient,
+    decisions: list[Decision],
+    on: date,
+    config: Config,
+    now: datetime,
+) -> tuple[int, int]:
+    """One email per message kind for this patient and run, grouping every slot it covers."""
+    queued = skipped = 0
+    by_message: dict[str, list[Decision]] = defaultdict(list)
+    for decision in decisions:
+        if decision.send:
+            by_message[decision.message].append(decision)
+        else:
+            _record_notice(session, patient.id, decision, on, None, "a higher overdue step was due")
+    for message, group in by_message.items():
+        tests = [TestDue(d.panel, d.due_on) for d in group]
+        row_id, reason = _queue_patient_email(session, patient, message, tests, on, config, now)
+        for decision in group:
+            _record_notice(session, patient.id, decision, on, row_id, reason)
+        queued, skipped = (queued + 1, skipped) if reason is None else (queued, skipped + 1)
+    return queued, skipped
+
+
+def _queue_patient_email(
+    session: Session,
+    patient: Patient,
+    message: str,
+    tests: list[TestDue],
+    on: date,
+    config: Config,
+    now: datetime,
+) -> tuple[int | None, str | None]:
+    """Queue the email, or record why it cannot be sent; returns (outbox id, skip reason)."""
+    dedupe_key = f"{message}:{patient.id}:{on.isoformat()}"
+    reason = unreachable_reason(patient)
+    if reason is not None:
+        row = record_skipped(
+            session, message=message, recipient=patient.email or "", reason=reason,
+            dedupe_key=dedupe_key, now=now, patient_id=patient.id, site=patient.site, run_on=on,
+        )
+        return (row.id if row else None), reason
+    clinic = Clinic(config.clinic.name, config.clinic.phone)
+    build = patient_tests_due_context if message == TESTS_DUE else patient_tests_overdue_context
+    rendered = render_email(message, build(first_name(patient.name), clinic, tests))
+    row = queue_email(
+        session, message=message, recipient=patient.email or "", subject=rendered.subject,
+        body_text=rendered.text, body_html=rendered.html,
+        calendar=build_calendar(clinic, tests, stamp=now), dedupe_key=dedupe_key, now=now,
+        mail_domain=config.mail_domain, patient_id=patient.id, site=patient.site, run_on=on,
+    )
+    return (row.id if row else None), None
+
+
+def unreachable_reason(patient: Patient) -> str | None:
+    """Why a patient cannot be emailed, or None (SPEC §5)."""
+    if not patient.email:
+        return "no email address"
+    if patient.email_opted_out:
+        return "opted out of email"
+    return None
+
+
+def _record_notice(
+    session: Session,
+    patient_id: int,
+    decision: Decision,
+    on: date,
+    outbox_id: int | None,
+    reason: str | None,
+) -> None:
+    session.add(
+        Notice(
+            patient_id=patient_id,
+            panel=decision.panel,
+            due_on=decision.due_on,
+            message=decision.message,
+            step=decision.step,
+            run_on=on,
+            outbox_id=outbox_id,
+            reason=reason,
+        )
+    )

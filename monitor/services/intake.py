@@ -1,0 +1,27 @@
+"""Taking in results the way a clinic does: store, re-match, flag, and alert staff at once.
+
+The urgent-flag emails are queued in the same transaction as the results that raised them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from monitor.config import Config
+from monitor.services.digest import queue_flag_alerts
+from monitor.services.results import Recorded, ResultIn, add_results
+
+
+def record_results(
+    session: Session, batch: Sequence[ResultIn], *, today: date, now: datetime, config: Config
+) -> Recorded:
+    """Store results (InvalidInput refuses the whole batch) and queue urgent-flag alerts."""
+    recorded = add_results(
+        session, batch, today=today, now=now,
+        protocol=config.monitoring_protocol, rules=config.rule_settings,
+    )
+    queue_flag_alerts(session, recorded.flags, config=config, now=now)
+    return recorded

@@ -1,0 +1,359 @@
+"""The outbox: queue rendered emails in the deciding transaction, deliver them later (SPEC §5).
+
+Queueing is idempotent: `dedupe_key` is unique and the insert is `ON CONFLICT DO NOTHING`, so
+deciding the same thing twice (or two processes racing) queues one row.
+
+Delivery is claim, send, record:
+- `claim_batch` moves claimable rows (pending and due, or `sending` with an expired claim left by a
+  crashed sender) to `sending` with this sender's name and a lease, in one short transaction, by a
+  conditional UPDATE (plus `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's `BEGIN IMMEDIATE`
+  serialises writers). Two senders never hold the same row.
+- `deliver_claimed` renews the claim just before each send, sends outside any transaction, then
+  records the outcome only if the row is still ours: sent, back to pending with exponential
+  backoff (temporary failure), or failed (permanent failure, or too many attempts).
+The one duplicate window is a crash after the server accepted a message and before `sent` was
+written: the row's claim expires and it is sent again with the same Message-ID.
+
+Logs carry outbox ids and reply codes only, never addresses, names or bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from monitor.config import EmailConfig
+from monitor.notify.mime import build_message, new_message_id
+from monitor.notify.transports import DeliveryError, Transport
+from monitor.store.models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger("monitor.notify")
+
+MAX_ATTEMPTS = 10
+DEFAULT_LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(minutes=1)
+MAX_RETRY_DELAY = timedelta(hours=6)
+_ERROR_LIMIT = 2000
+DEFAULT_SENDER: str = EmailConfig().from_
+
+
+@dataclass
+class DeliveryCounts:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def __iadd__(self, other: DeliveryCounts) -> DeliveryCounts:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        return self
+
+
+# --- queueing (inside the caller's transaction) ---------------------------------------------
+
+
+def queue_email(
+    session: Session,
+    *,
+    message: str,
+    recipient: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None,
+    calendar: str | None,
+    dedupe_key: str,
+    now: datetime,
+    mail_domain: str,
+    patient_id: int | None = None,
+    site: str | None = None,
+    run_on: date | None = None,
+) -> OutboxMessage | None:
+    """Queue one email for delivery; None (and nothing inserted) if `dedupe_key` exists."""
+    return _insert_once(
+        session,
+        message=message,
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        calendar=calendar,
+        message_id=new_message_id(mail_domain),
+        dedupe_key=dedupe_key,
+        status=OutboxStatus.PENDING,
+        reason=None,
+        created_at=now,
+        patient_id=patient_id,
+        site=site,
+        run_on=run_on,
+    )
+
+
+def record_skipped(
+    session: Session,
+    *,
+    message: str,
+    recipient: str,
+    reason: str,
+    dedupe_key: str,
+    now: datetime,
+    patient_id: int | None = None,
+    site: str | None = None,
+    run_on: date | None = None,
+    subject: str = "",
+    body_text: str = "",
+) -> OutboxMessage | None:
+    """Record an email that was decided but not sent, with the reason (SPEC §5, §9)."""
+    return _insert_once(
+        session,
+        message=message,
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        body_html=None,
+        calendar=None,
+        message_id="",
+        dedupe_key=dedupe_key,
+        status=OutboxStatus.SKIPPED,
+        reason=reason,
+        created_at=now,
+        patient_id=patient_id,
+        site=site,
+        run_on=run_on,
+    )
+
+
+def _insert_once(session: Session, **values: Any) -> OutboxMessage | None:
+    values.update(attempts=0, next_attempt_at=None, claimed_until=None, claimed_by=None)
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        statement = (
+            insert(OutboxMessage)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OutboxMessage)
+        )
+        return session.scalars(statement).one_or_none()
+    row = OutboxMessage(**values)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        if session.scalar(select(OutboxMessage.id).filter_by(dedupe_key=values["dedupe_key"])):
+            return None
+        raise
+    return row
+
+
+# --- claiming ----------------------------------------------------------------------------------
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+        ),
+        and_(
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_until < now,
+        ),
+    )
+
+
+def claim_batch(
+    engine: Engine,
+    *,
+    now: datetime,
+    owner: str,
+    limit: int = 50,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[int]:
+    """Claim up to `limit` rows for `owner` until `now + lease`; returns their ids, oldest first."""
+    until = now + lease
+    with engine.begin() as connection:
+        candidates = (
+            connection.execute(
+                select(OutboxMessage.id)
+                .where(_claimable(now))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        if not candidates:
+            return []
+        connection.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(candidates), _claimable(now))
+            .values(status=OutboxStatus.SENDING, claimed_by=owner, claimed_until=until)
+        )
+        claimed = connection.execute(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.id.in_(candidates),
+                OutboxMessage.status == OutboxStatus.SENDING,
+                OutboxMessage.claimed_by == owner,
+                OutboxMessage.claimed_until == until,
+            )
+            .order_by(OutboxMessage.id)
+        )
+        return list(claimed.scalars())
+
+
+def _ours(row_id: int, owner: str) -> ColumnElement[bool]:
+    return and_(
+        OutboxMessage.id == row_id,
+        OutboxMessage.status == OutboxStatus.SENDING,
+        OutboxMessage.claimed_by == owner,
+    )
+
+
+def _renew_claim(engine: Engine, row_id: int, owner: str, until: datetime) -> OutboxMessage | None:
+    """Extend our claim right before sending; None if the row is no longer ours."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        renewed = session.connection().execute(
+            update(OutboxMessage).where(_ours(row_id, owner)).values(claimed_until=until)
+        )
+        if renewed.rowcount != 1:
+            return None
+        return session.get(OutboxMessage, row_id)
+
+
+# --- delivering --------------------------------------------------------------------------------
+
+
+def deliver_claimed(
+    engine: Engine,
+    ids: Sequence[int],
+    transport: Transport,
+    *,
+    now_fn: Callable[[], datetime],
+    owner: str,
+    sender: str = DEFAULT_SENDER,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DeliveryCounts:
+    """Send each claimed row (outside any transaction) and record the outcome.
+
+    `sender` is the From address: pass `config.email.from_` (the default is the embedded one).
+    """
+    counts = DeliveryCounts()
+    for row_id in ids:
+        row = _renew_claim(engine, row_id, owner, now_fn() + lease)
+        if row is None:
+            log.warning("outbox %d: claim lost before sending; left alone", row_id)
+            continue
+        outcome = _attempt(row, transport, sender)
+        _record(engine, row, outcome, now_fn(), owner, counts)
+    return counts
+
+
+def _attempt(row: OutboxMessage, transport: Transport, sender: str) -> DeliveryError | None:
+    """Build and send one row; None when the transport took it."""
+    try:
+        email = build_message(
+            sender=sender,
+            recipient=row.recipient,
+            subject=row.subject,
+            body_text=row.body_text,
+            body_html=row.body_html,
+            calendar=row.calendar,
+            message_id=row.message_id,
+            date=row.created_at,
+        )
+    except (ValueError, TypeError, LookupError) as error:
+        log.exception("outbox %d: the message cannot be built", row.id)
+        return DeliveryError(f"cannot build the message: {type(error).__name__}", permanent=True)
+    try:
+        transport.send(email)
+    except DeliveryError as error:
+        return error
+    except Exception as error:
+        log.exception("outbox %d: unexpected error from the transport", row.id)
+        return DeliveryError(f"unexpected error: {type(error).__name__}", permanent=False)
+    return None
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: 1, 2, 4 ... minutes, at most 6 hours."""
+    exponent = min(max(attempts - 1, 0), 20)
+    return min(MAX_RETRY_DELAY, FIRST_RETRY * (1 << exponent))
+
+
+def _record(
+    engine: Engine,
+    row: OutboxMessage,
+    outcome: DeliveryError | None,
+    now: datetime,
+    owner: str,
+    counts: DeliveryCounts,
+) -> None:
+    attempts = row.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "claimed_until": None}
+    if outcome is None:
+        values.update(status=OutboxStatus.SENT, sent_at=now)
+        counts.sent += 1
+        log.info("outbox %d sent (attempt %d)", row.id, attempts)
+    elif outcome.permanent or attempts >= MAX_ATTEMPTS:
+        values.update(status=OutboxStatus.FAILED, last_error=str(outcome)[:_ERROR_LIMIT])
+        counts.failed += 1
+        log.warning(
+            "outbox %d failed for good (attempt %d, code %s)", row.id, attempts, outcome.code
+        )
+    else:
+        next_at = now + retry_delay(attempts)
+        values.update(
+            status=OutboxStatus.PENDING,
+            claimed_by=None,
+            next_attempt_at=next_at,
+            last_error=str(outcome)[:_ERROR_LIMIT],
+        )
+        counts.retried += 1
+        log.warning(
+            "outbox %d will be retried (attempt %d, code %s)", row.id, attempts, outcome.code
+        )
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(OutboxMessage).where(_ours(row.id, owner)).values(values)
+        )
+    if result.rowcount != 1:
+        log.warning("outbox %d: claim lost while sending; outcome not recorded", row.id)
+
+
+def default_owner() -> str:
+    """A name for this sender that no other process shares."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def drain_outbox(
+    engine: Engine,
+    transport: Transport,
+    *,
+    now_fn: Callable[[], datetime],
+    owner: str | None = None,
+    sender: str = DEFAULT_SENDER,
+    batch: int = 50,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DeliveryCounts:
+    """Claim and deliver until nothing is claimable now; returns what happened."""
+    owner = owner or default_owner()
+    counts = DeliveryCounts()
+    while ids := claim_batch(engine, now=now_fn(), owner=owner, limit=batch, lease=lease):
+        counts += deliver_claimed(
+            engine, ids, transport, now_fn=now_fn, owner=owner, sender=sender, lease=lease
+        )
+    return counts

@@ -1,0 +1,91 @@
+"""`monitor preview MESSAGE [--mrn MRN] [--out FILE.html]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.notify.render import MESSAGES
+
+MRN = "MRN-770415"
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_it_previews_every_message_with_sample_data(cli, message):
+    out = cli.ok("preview", message, "--as-of", "2026-03-05")
+    html = Path(f"preview-{message}.html")
+    assert out.startswith("Subject: ")
+    assert f"HTML written to {html}" in out
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_a_patient_preview_uses_the_configured_clinic(cli, tmp_path):
+    (tmp_path / "config.toml").write_text(
+        '[clinic]\nname = "Riverside Neurology"\nphone = "020 7946 0000"\n'
+    )
+    out = cli.ok("preview", "patient-tests-due", "--as-of", "2026-03-05")
+    assert "Subject: Reminder from Riverside Neurology\n" in out
+    assert "Dear Alex," in out
+    assert "due by Thursday 12 March 2026" in out
+    assert "call us on 020 7946 0000" in out
+
+
+def test_out_names_the_html_file(cli, tmp_path):
+    target = tmp_path / "mail" / "digest.html"
+    target.parent.mkdir()
+    out = cli.ok("preview", "staff-daily-digest", "--out", str(target))
+    assert f"HTML written to {target}" in out
+    assert "S0002" in target.read_text(encoding="utf-8")
+
+
+def test_an_unknown_message_exits_2_and_lists_the_known_ones(cli):
+    result = cli("preview", "patient-results")
+    assert result.code == 2
+    assert "unknown message 'patient-results'" in result.err
+    for message in MESSAGES:
+        assert message in result.err
+    assert not list(Path().glob("preview-*.html"))
+
+
+def _patient(cli) -> None:
+    cli.ok("patient", "add", MRN, "--name", "Ann Example", "--dob", "1984-07-23")
+    cli.ok("course", "add", MRN, "--start", "2024-01-08", "--days", "5")
+
+
+def test_mrn_uses_the_patients_first_name_and_next_due_tests(cli):
+    _patient(cli)
+    out = cli.ok("preview", "patient-tests-due", "--mrn", MRN, "--as-of", "2024-02-05")
+    assert "Dear Ann," in out
+    assert "your routine blood and urine tests, due by Monday 12 February 2024" in out
+    assert "thyroid" not in out  # due in April, not with the next date
+    for private in ("Example", MRN, "1984"):
+        assert private not in out
+        assert private not in Path("preview-patient-tests-due.html").read_text(encoding="utf-8")
+
+
+def test_mrn_uses_the_patients_overdue_tests(cli):
+    _patient(cli)
+    out = cli.ok("preview", "patient-tests-overdue", "--mrn", MRN, "--as-of", "2024-02-20")
+    assert "Dear Ann," in out
+    assert "we have not yet received" in out
+    assert "due by Monday 12 February 2024" in out
+
+
+def test_mrn_with_nothing_overdue_exits_2(cli):
+    _patient(cli)
+    result = cli("preview", "patient-tests-overdue", "--mrn", MRN, "--as-of", "2023-11-01")
+    assert result.code == 2
+    assert "no overdue tests" in result.err
+
+
+def test_an_unknown_mrn_exits_2(cli):
+    result = cli("preview", "patient-tests-due", "--mrn", "NOPE")
+    assert result.code == 2
+    assert "unknown MRN 'NOPE'" in result.err
+
+
+def test_mrn_is_for_patient_messages_only(cli):
+    result = cli("preview", "staff-daily-digest", "--mrn", MRN)
+    assert result.code == 2
+    assert "--mrn applies to" in result.err

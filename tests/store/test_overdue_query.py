@@ -1,0 +1,175 @@
+"""The overdue list in SQL agrees with the pure slot statuses (SPEC §3.2, §3.3, §9).
+
+`store.queries.overdue_list` answers from the cached slot rows with one query; the schedule view
+computes every status from the infusion dates and results. For a small clinic built through the
+services (courses, on-time, late and partial results, a waiver, stops) the two must give the same
+overdue slots and the same missed counts on every date checked.
+"""
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from monitor.config import Config
+from monitor.domain.courses import Course
+from monitor.domain.schedule import build_schedule
+from monitor.services.courses import add_course
+from monitor.services.patients import add_patient, change_status
+from monitor.services.results import ResultIn, add_results
+from monitor.services.schedule import patient_schedule
+from monitor.services.waivers import waive_slot
+from monitor.store.db import unit_of_work
+from monitor.store.queries import overdue_list
+
+CONFIG = Config()
+PROTOCOL = CONFIG.monitoring_protocol
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+TODAY = NOW.date()
+FIRST_DAY = date(2019, 11, 1)
+DATES = [FIRST_DAY + timedelta(days=5 * k) for k in range(5 * 365 // 5 + 1)]
+
+VALUES = {
+    "platelets": ("210", "10^9/L"),
+    "neutrophils": ("3.0", "10^9/L"),
+    "hemoglobin": ("135", "g/L"),
+    "creatinine": ("70", "umol/L"),
+    "urine_rbc": ("1", "/HPF"),
+    "urine_protein": ("negative", None),
+    "alt": ("20", "U/L"),
+    "bilirubin": ("10", "umol/L"),
+    "tsh": ("2.0", "mIU/L"),
+    "skin_exam": ("normal", None),
+}
+
+
+def days(start: date, count: int) -> list[date]:
+    return [start + timedelta(days=n) for n in range(count)]
+
+
+# mrn -> (site, courses, (status, effective date) or None, share of slots with results)
+CLINIC = {
+    "P01": ("main", [days(date(2020, 1, 6), 5), days(date(2021, 2, 1), 3)], None, 0.8),
+    "P02": ("north", [days(date(2021, 6, 14), 5)], None, 0.5),
+    "P03": ("main", [days(date(2020, 3, 2), 5)], ("withdrawn", date(2022, 3, 1)), 0.7),
+    "P04": (
+        "main",
+        [days(date(2019, 12, 2), 4), days(date(2020, 12, 7), 3), days(date(2022, 6, 6), 3)],
+        None,
+        0.9,
+    ),
+    "P05": ("main", [], None, 0.0),
+    "P06": ("north", [[date(2020, 1, 31)]], ("deceased", date(2023, 1, 15)), 0.6),
+}
+WAIVED = ("P06", "cbc", date(2020, 2, 29))  # 31 January + 1 month
+
+
+def synthetic_results(rng: random.Random, mrn: str, courses: list[list[date]], share: float):
+    """On time, late, partial or missing, slot by slot."""
+    batch = []
+    for slot in build_schedule([Course(tuple(c)) for c in courses], PROTOCOL):
+        roll = rng.random()
+        if roll > share:
+            continue
+        analytes = PROTOCOL.panel(slot.panel).analytes
+        span = (slot.window_end - slot.window_start).days
+        collected = slot.window_start + timedelta(days=rng.randint(0, span))
+        if roll > share * 0.85:
+            collected = slot.window_end + timedelta(days=rng.randint(1, 12))
+        elif roll > share * 0.75:
+            analytes = analytes[:1]
+        for analyte in analytes:
+            value, unit = VALUES[analyte]
+            batch.append(ResultIn(mrn, analyte, value, unit, collected, source="test"))
+    return batch
+
+
+@pytest.fixture
+def clinic(engine: Engine) -> Engine:
+    rng = random.Random(20260301)
+    with unit_of_work(engine) as session:
+        for mrn, (site, courses, stop, share) in CLINIC.items():
+            add_patient(
+                session, mrn=mrn, name=f"Patient {mrn}", email=None, born_on=None, sex="F",
+                site=site, actor="test", now=NOW,
+            )
+            for infused_on in courses:
+                add_course(
+                    session, mrn=mrn, infused_on=infused_on, protocol=PROTOCOL, actor="test",
+                    now=NOW,
+                )
+            if batch := synthetic_results(rng, mrn, courses, share):
+                add_results(
+                    session, batch, today=TODAY, now=NOW, protocol=PROTOCOL,
+                    rules=CONFIG.rule_settings,
+                )
+            if stop is not None:
+                change_status(
+                    session, mrn=mrn, status=stop[0], on=stop[1], reason=None, actor="test",
+                    now=NOW, protocol=PROTOCOL,
+                )
+        mrn, panel, due_on = WAIVED
+        waive_slot(
+            session, mrn=mrn, panel=panel, due_on=due_on, by="nurse", reason="test",
+            now=NOW, protocol=PROTOCOL,
+        )
+    return engine
+
+
+def is_active(mrn: str, on: date) -> bool:
+    stop = CLINIC[mrn][2]
+    return stop is None or stop[1] > on
+
+
+def expected_overdue(session, on: date) -> dict[tuple[str, str, date], int]:
+    """(mrn, panel, due_on) of every overdue slot of an active patient -> missed slots of it."""
+    expected = {}
+    for mrn in CLINIC:
+        if not is_active(mrn, on):
+            continue
+        slots = patient_schedule(session, mrn, on, PROTOCOL).slots
+        for slot in slots:
+            if slot.status == "overdue":
+                missed = sum(1 for s in slots if s.panel == slot.panel and s.status == "missed")
+                expected[(mrn, slot.panel, slot.due_on)] = missed
+    return expected
+
+
+def test_the_overdue_query_agrees_with_the_pure_statuses_every_5_days_for_5_years(clinic):
+    rank = {name: n for n, name in enumerate(PROTOCOL.panel_names)}
+    seen_overdue = seen_missed = 0
+    with unit_of_work(clinic) as session:
+        for on in DATES:
+            rows = overdue_list(session, on, PROTOCOL.panel_names)
+
+            got = {(r.mrn, r.panel, r.due_on): r.missed for r in rows}
+            assert len(got) == len(rows), f"duplicate rows on {on}"
+            assert got == expected_overdue(session, on), f"as of {on}"
+            assert all(r.days_overdue == (on - r.due_on).days for r in rows)
+            order = [(-r.days_overdue, r.mrn, rank[r.panel]) for r in rows]
+            assert order == sorted(order), f"order on {on}"
+            seen_overdue += len(rows)
+            seen_missed += sum(r.missed for r in rows)
+    # the clinic exercises the interesting cases
+    assert seen_overdue > 100
+    assert seen_missed > 100
+
+
+def test_the_site_filter_keeps_exactly_that_sites_rows(clinic):
+    with unit_of_work(clinic) as session:
+        for on in DATES[::10]:
+            everyone = overdue_list(session, on, PROTOCOL.panel_names)
+            north = overdue_list(session, on, PROTOCOL.panel_names, site="north")
+
+            assert north == [r for r in everyone if r.site == "north"]
+
+
+def test_a_waived_slot_is_never_overdue(clinic):
+    mrn, panel, due_on = WAIVED
+    with unit_of_work(clinic) as session:
+        slots = patient_schedule(session, mrn, date(2020, 4, 1), PROTOCOL).slots
+        assert [s.status for s in slots if (s.panel, s.due_on) == (panel, due_on)] == ["waived"]
+        for on in DATES:
+            rows = overdue_list(session, on, PROTOCOL.panel_names)
+            assert (mrn, panel, due_on) not in {(r.mrn, r.panel, r.due_on) for r in rows}

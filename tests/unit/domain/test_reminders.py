@@ -1,0 +1,87 @@
+"""decide_reminders: SPEC §5's due window, overdue steps, catch-up without a storm."""
+
+from datetime import date
+
+import pytest
+
+from monitor.domain.reminders import (
+    TESTS_DUE,
+    TESTS_OVERDUE,
+    Decision,
+    SlotState,
+    decide_reminders,
+    first_name,
+)
+from monitor.domain.status import SlotStatus
+
+DUE_ON = date(2026, 3, 10)
+WINDOW_END = date(2026, 3, 17)
+
+
+def decide(status: SlotStatus, on: date, already=frozenset()) -> list[Decision]:
+    slot = SlotState("cbc", DUE_ON, WINDOW_END, status)
+    return decide_reminders(
+        [slot], on=on, days_before_due=7, overdue_days=[1, 7], already=set(already)
+    )
+
+
+@pytest.mark.parametrize(
+    ("on", "status", "expected"),
+    [
+        (date(2026, 3, 2), SlotStatus.UPCOMING, False),  # 8 days before
+        (date(2026, 3, 3), SlotStatus.UPCOMING, True),  # 7 days before
+        (date(2026, 3, 5), SlotStatus.DUE, True),
+        (date(2026, 3, 10), SlotStatus.DUE, True),  # the due date itself
+        (date(2026, 3, 11), SlotStatus.DUE, False),  # after the due date: no due reminder
+        (date(2026, 3, 5), SlotStatus.DONE, False),
+        (date(2026, 3, 5), SlotStatus.WAIVED, False),
+        (date(2026, 3, 5), SlotStatus.CANCELLED, False),
+    ],
+)
+def test_due_reminder_window(on: date, status: SlotStatus, expected: bool) -> None:
+    decisions = decide(status, on)
+    assert (decisions == [Decision(TESTS_DUE, "cbc", DUE_ON, 0, send=True)]) is expected
+    assert expected or decisions == []
+
+
+def test_a_due_reminder_already_decided_is_not_repeated() -> None:
+    assert decide(SlotStatus.DUE, date(2026, 3, 6), {(TESTS_DUE, "cbc", DUE_ON, 0)}) == []
+
+
+@pytest.mark.parametrize(
+    ("on", "sent_steps", "skipped_steps"),
+    [
+        (date(2026, 3, 17), [], []),  # window_end itself: not overdue yet
+        (date(2026, 3, 18), [1], []),  # window_end + 1
+        (date(2026, 3, 23), [1], []),
+        (date(2026, 3, 24), [7], [1]),  # both reached at once: only the highest is sent
+    ],
+)
+def test_overdue_steps(on: date, sent_steps: list[int], skipped_steps: list[int]) -> None:
+    decisions = decide(SlotStatus.OVERDUE, on)
+    assert [d.step for d in decisions if d.send] == sent_steps
+    assert [d.step for d in decisions if not d.send] == skipped_steps
+    assert all(d.message == TESTS_OVERDUE for d in decisions)
+
+
+def test_the_next_step_follows_an_earlier_one() -> None:
+    already = {(TESTS_OVERDUE, "cbc", DUE_ON, 1)}
+    decisions = decide(SlotStatus.OVERDUE, date(2026, 3, 30), already)
+    assert decisions == [Decision(TESTS_OVERDUE, "cbc", DUE_ON, 7, send=True)]
+
+
+def test_nothing_more_once_the_highest_step_is_decided() -> None:
+    already = {(TESTS_OVERDUE, "cbc", DUE_ON, 7), (TESTS_OVERDUE, "cbc", DUE_ON, 1)}
+    assert decide(SlotStatus.OVERDUE, date(2026, 6, 1), already) == []
+
+
+@pytest.mark.parametrize("status", [SlotStatus.MISSED, SlotStatus.LATE, SlotStatus.DONE])
+def test_no_overdue_reminder_unless_overdue(status: SlotStatus) -> None:
+    assert decide(status, date(2026, 3, 30)) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), [("Ann Example", "Ann"), ("  Jo  ", "Jo"), ("", ""), ("Li", "Li")]
+)
+def test_first_name_is_the_first_word(name: str, expected: str) -> None:
+    assert first_name(name) == expected
