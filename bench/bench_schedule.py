@@ -16,6 +16,7 @@ This is a script, not a timed test: the figures depend on the machine, so nothin
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sqlite3
@@ -341,6 +342,7 @@ class Figures:
     setup: float = 0.0
     read: float = 0.0
     compute: float = 0.0
+    compute_cpu: float = 0.0
     store: float = 0.0
     floor_store: float = 0.0
     overdue: float = 0.0
@@ -352,6 +354,7 @@ class Figures:
     schedule_slots: int = 0
     peak_mb: dict[str, float] = field(default_factory=dict)
     index_trials: list[tuple[str, float, float]] = field(default_factory=list)
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def peak_rss_mb() -> float:
@@ -421,18 +424,19 @@ def build_and_store(backend: Backend, args: argparse.Namespace, figures: Figures
     for numbers in chunks(args.patients, args.chunk):
         started = time.perf_counter()
         inputs = read_inputs(backend.engine, numbers)
-        read_done = time.perf_counter()
+        read_done, cpu_started = time.perf_counter(), time.process_time()
         rows: list[dict[str, Any]] = []
         for patient_id, (courses, results, waived, stopped_on) in inputs.items():
             rows.extend(
                 slot_rows(patient_id, plan_slots(courses, results, protocol), waived, stopped_on)
             )
-        computed = time.perf_counter()
+        computed, cpu_done = time.perf_counter(), time.process_time()
         with backend.engine.begin() as connection:
             connection.execute(insert, rows)
         stored = time.perf_counter()
         figures.read += read_done - started
         figures.compute += computed - read_done
+        figures.compute_cpu += cpu_done - cpu_started
         figures.store += stored - computed
         figures.floor_store += floor_insert(backend, floor_sql, rows)
         slots += len(rows)
@@ -619,6 +623,7 @@ def run_backend(args: argparse.Namespace) -> Figures:
         if args.try_indexes:
             try_indexes(backend, args, figures)
         figures.peak_mb["end"] = peak_rss_mb()
+        figures.load = os.getloadavg()
     finally:
         backend.cleanup()
     return figures
@@ -639,7 +644,9 @@ def report(f: Figures) -> str:
     lines = [
         f"### {f.backend}, {f.patients:,} patients",
         "",
-        f"Data: {counts}. Setup (generate + Core insert of the clinic): {f.setup:.1f} s.",
+        f"Data: {counts}. Setup (generate + Core insert of the clinic): {f.setup:.1f} s. "
+        f"Load average at the end (1/5/15 min): {' / '.join(f'{x:.1f}' for x in f.load)} "
+        f"on {os.cpu_count()} CPUs.",
         "",
         "| measure | product | raw-SQL floor | ratio | target |",
         "|---|---:|---:|---:|---|",
@@ -647,7 +654,8 @@ def report(f: Figures) -> str:
         f"{ratio(build, f.floor_store)} | 100k patients < 60 s "
         f"(this run scaled to 100k: {build * scale:.0f} s) |",
         f"| - read courses/results (Core selects) | {f.read:.1f} s | | | |",
-        f"| - compute (`plan_slots` + `slot_rows`) | {f.compute:.1f} s | | | |",
+        f"| - compute (`plan_slots` + `slot_rows`) | {f.compute:.1f} s "
+        f"(CPU {f.compute_cpu:.1f} s) | | | |",
         f"| - store (Core insert vs `executemany`) | {f.store:.1f} s | {f.floor_store:.1f} s | "
         f"{ratio(f.store, f.floor_store)} | ratio < 3 |",
         f"| overdue list as of {f'{f.patients:,}'} patients ({f.overdue_rows:,} rows), "

@@ -44,7 +44,7 @@ class DatabaseConfig(_Section):
 
 
 class ClinicConfig(_Section):
-    name: str = "MS Clinic"
+    name: str = "Your clinic"
     phone: str = "000 000 0000"
     timezone: str = "Europe/London"
     daily_at: str = "07:00"

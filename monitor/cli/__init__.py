@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli import lists, mail, notices, preview, records, results, safety, system
+from monitor.cli import (
+    lists,
+    mail,
+    notices,
+    preview,
+    records,
+    results,
+    safety,
+    service,
+    system,
+)
 from monitor.cli.context import AppState
 
 app = typer.Typer(
@@ -33,7 +43,7 @@ def global_options(
     ctx.call_on_close(ctx.obj.close)
 
 
-for module in (system, records, results, lists, safety, notices, mail, preview):
+for module in (system, records, results, lists, safety, notices, mail, preview, service):
     module.register(app)
 
 

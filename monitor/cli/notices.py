@@ -47,7 +47,11 @@ def patient_email(
     preference = True if opt_out else (False if opt_in else None)
     with unit_of_work(state(ctx).engine()) as session:
         patient = set_email_preference(
-            session, mrn=mrn, address=set_address, opt_out=preference, actor=cli_actor(),
+            session,
+            mrn=mrn,
+            address=set_address,
+            opt_out=preference,
+            actor=cli_actor(),
             now=clock.now_utc(),
         )
         summary = "opted out" if patient.email_opted_out else "emails on"

@@ -49,7 +49,10 @@ def result_add(
     )
     with unit_of_work(app_state.engine()) as session:
         recorded = record_results(
-            session, [given], today=app_state.today(), now=clock.now_utc(),
+            session,
+            [given],
+            today=app_state.today(),
+            now=clock.now_utc(),
             config=app_state.config,
         )
         result_id = recorded.results[0].id

@@ -8,9 +8,10 @@ Delivery happens later (`services.outbox`).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, and_, or_, select
@@ -40,22 +41,26 @@ from monitor.store.db import unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.queries import active_on, overdue_on
 
+log = logging.getLogger("monitor.daily")
+
 
 @dataclass(frozen=True)
 class DailyReport:
     run_on: date
     queued: int
     skipped: int
+    set_aside: list[int]
 
 
 def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> DailyReport:
     """Run the daily cycle for `on` in one transaction and record the run."""
     with unit_of_work(engine) as session:
         run = _start_run(session, on, now)
-        queued, skipped = queue_patient_reminders(session, on=on, config=config, now=now)
-        queued += queue_digests(session, on=on, config=config, now=now)
-        run.queued, run.skipped, run.finished_at = queued, skipped, now
-    return DailyReport(on, queued, skipped)
+        tally = queue_patient_reminders(session, on=on, config=config, now=now)
+        queued = tally.queued + queue_digests(session, on=on, config=config, now=now)
+        run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
+        run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
+    return DailyReport(on, queued, tally.skipped, tally.set_aside)
 
 
 def _start_run(session: Session, on: date, now: datetime) -> DailyRun:
@@ -69,14 +74,25 @@ def _start_run(session: Session, on: date, now: datetime) -> DailyRun:
     return run
 
 
-def queue_patient_reminders(
-    session: Session, *, on: date, config: Config, now: datetime
-) -> tuple[int, int]:
-    """Decide and queue each patient's reminders as of `on`; returns (queued, skipped)."""
+@dataclass
+class Tally:
+    queued: int = 0
+    skipped: int = 0
+    set_aside: list[int] = field(default_factory=list)
+
+
+def queue_patient_reminders(session: Session, *, on: date, config: Config, now: datetime) -> Tally:
+    """Decide and queue each patient's reminders as of `on`.
+
+    A patient whose data breaks the cycle is rolled back alone (a savepoint), logged by internal
+    id, and set aside for a person to look at; everyone else is still reminded.
+    """
     reminders = config.reminders
-    slots_by_patient = _candidate_slots(session, on, reminders.days_before_due, reminders.overdue_days)
+    slots_by_patient = _candidate_slots(
+        session, on, reminders.days_before_due, reminders.overdue_days
+    )
     already = _notices(session, list(slots_by_patient))
-    queued = skipped = 0
+    tally = Tally()
     for patient_id, states in slots_by_patient.items():
         decisions = decide_reminders(
             states,
@@ -85,11 +101,18 @@ def queue_patient_reminders(
             overdue_days=reminders.overdue_days,
             already=already[patient_id],
         )
-        if decisions:
-            patient = session.get_one(Patient, patient_id)
-            sent, held = _queue_for_patient(session, patient, decisions, on, config, now)
-            queued, skipped = queued + sent, skipped + held
-    return queued, skipped
+        if not decisions:
+            continue
+        try:
+            with session.begin_nested():
+                patient = session.get_one(Patient, patient_id)
+                sent, held = _queue_for_patient(session, patient, decisions, on, config, now)
+        except Exception:
+            log.exception("daily cycle for %s: patient_id=%d set aside", on, patient_id)
+            tally.set_aside.append(patient_id)
+            continue
+        tally.queued, tally.skipped = tally.queued + sent, tally.skipped + held
+    return tally
 
 
 def _candidate_slots(
@@ -182,18 +205,34 @@ def _queue_patient_email(
     reason = unreachable_reason(patient)
     if reason is not None:
         row = record_skipped(
-            session, message=message, recipient=patient.email or "", reason=reason,
-            dedupe_key=dedupe_key, now=now, patient_id=patient.id, site=patient.site, run_on=on,
+            session,
+            message=message,
+            recipient=patient.email or "",
+            reason=reason,
+            dedupe_key=dedupe_key,
+            now=now,
+            patient_id=patient.id,
+            site=patient.site,
+            run_on=on,
         )
         return (row.id if row else None), reason
     clinic = Clinic(config.clinic.name, config.clinic.phone)
     build = patient_tests_due_context if message == TESTS_DUE else patient_tests_overdue_context
     rendered = render_email(message, build(first_name(patient.name), clinic, tests))
     row = queue_email(
-        session, message=message, recipient=patient.email or "", subject=rendered.subject,
-        body_text=rendered.text, body_html=rendered.html,
-        calendar=build_calendar(clinic, tests, stamp=now), dedupe_key=dedupe_key, now=now,
-        mail_domain=config.mail_domain, patient_id=patient.id, site=patient.site, run_on=on,
+        session,
+        message=message,
+        recipient=patient.email or "",
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        calendar=build_calendar(clinic, tests, stamp=now),
+        dedupe_key=dedupe_key,
+        now=now,
+        mail_domain=config.mail_domain,
+        patient_id=patient.id,
+        site=patient.site,
+        run_on=on,
     )
     return (row.id if row else None), None
 

@@ -35,7 +35,9 @@ def queue_digests(session: Session, *, on: date, config: Config, now: datetime) 
     queued = 0
     for site in session.scalars(select(Patient.site).distinct().order_by(Patient.site)):
         context = staff_daily_digest_context(
-            clinic, site, on,
+            clinic,
+            site,
+            on,
             overdue=_overdue(session, on, site, config),
             alerts=open_alerts(session, site),
             unreachable=_unreachable(session, on, site),
@@ -43,10 +45,18 @@ def queue_digests(session: Session, *, on: date, config: Config, now: datetime) 
         )
         rendered = render_email(DIGEST, context)
         row = queue_email(
-            session, message=DIGEST, recipient=", ".join(config.staff.digest_to),
-            subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
-            calendar=None, dedupe_key=f"{DIGEST}:{site}:{on.isoformat()}", now=now,
-            mail_domain=config.mail_domain, site=site, run_on=on,
+            session,
+            message=DIGEST,
+            recipient=", ".join(config.staff.digest_to),
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            calendar=None,
+            dedupe_key=f"{DIGEST}:{site}:{on.isoformat()}",
+            now=now,
+            mail_domain=config.mail_domain,
+            site=site,
+            run_on=on,
         )
         queued += row is not None
     return queued
@@ -80,8 +90,14 @@ def open_alerts(session: Session, site: str | None) -> list[DigestAlert]:
 
 def _alert(flag: Flag, mrn: str, result: Result) -> DigestAlert:
     return DigestAlert(
-        flag.id, mrn, flag.severity.value, result.analyte, result.value, result.unit,
-        result.collected_on, flag.message,
+        flag.id,
+        mrn,
+        flag.severity.value,
+        result.analyte,
+        result.value,
+        result.unit,
+        result.collected_on,
+        flag.message,
     )
 
 
@@ -143,10 +159,18 @@ def queue_flag_alerts(
             staff_urgent_flag_context(clinic, _alert(flag, patient.mrn, result), patient.site),
         )
         row = queue_email(
-            session, message=URGENT_FLAG, recipient=", ".join(config.staff.urgent_to),
-            subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
-            calendar=None, dedupe_key=f"{URGENT_FLAG}:{flag.id}", now=now,
-            mail_domain=config.mail_domain, patient_id=patient.id, site=patient.site,
+            session,
+            message=URGENT_FLAG,
+            recipient=", ".join(config.staff.urgent_to),
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            calendar=None,
+            dedupe_key=f"{URGENT_FLAG}:{flag.id}",
+            now=now,
+            mail_domain=config.mail_domain,
+            patient_id=patient.id,
+            site=patient.site,
         )
         queued += row is not None
     return queued

@@ -20,8 +20,12 @@ def record_results(
 ) -> Recorded:
     """Store results (InvalidInput refuses the whole batch) and queue urgent-flag alerts."""
     recorded = add_results(
-        session, batch, today=today, now=now,
-        protocol=config.monitoring_protocol, rules=config.rule_settings,
+        session,
+        batch,
+        today=today,
+        now=now,
+        protocol=config.monitoring_protocol,
+        rules=config.rule_settings,
     )
     queue_flag_alerts(session, recorded.flags, config=config, now=now)
     return recorded

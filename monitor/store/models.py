@@ -324,3 +324,4 @@ class DailyRun(Base):
     queued: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    set_aside: Mapped[list[int] | None] = mapped_column(JSON)

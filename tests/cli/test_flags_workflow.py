@@ -243,12 +243,21 @@ def test_a_lab_sent_range_replaces_the_default_range_but_not_the_fixed_cut_offs(
     assert got == expected
 
 
-def test_a_male_patient_is_judged_on_the_male_ranges(cli):
-    new_patient(cli, sex="M")
-    add(cli, "hemoglobin", "125", "g/L")  # female normal, male low
-    add(cli, "creatinine", "100", "umol/L")  # female high, male normal
+@pytest.mark.parametrize(
+    ("sex", "expected"),
+    [
+        ("F", {("creatinine.above_range", REVIEW)}),  # haemoglobin 120-155, creatinine 45-90
+        ("M", {("hemoglobin.below_range", REVIEW)}),  # 130-175, 60-110
+        ("X", set()),  # the widest: 120-175, 45-110
+        (None, set()),  # sex not recorded: as X
+    ],
+)
+def test_the_default_ranges_follow_the_patients_sex(cli, sex, expected):
+    cli.ok("patient", "add", MRN, "--name", "Ann Example", *(["--sex", sex] if sex else []))
+    add(cli, "hemoglobin", "125", "g/L")
+    add(cli, "creatinine", "100", "umol/L")
 
-    assert found(cli) == {("hemoglobin.below_range", REVIEW)}
+    assert found(cli) == expected
 
 
 # --- rules that look at earlier results ----------------------------------------------------------
@@ -364,6 +373,34 @@ def test_urine_arriving_after_the_creatinine_raises_a_new_emergency_on_the_creat
     }
 
 
+@pytest.mark.parametrize(
+    "urine",
+    [
+        ("urine_blood", "1+", None, DAY, "--menstruating"),
+        ("urine_blood", "1+", None, "2024-06-11"),
+        ("urine_rbc", "4", "/HPF", DAY, "--ref-high", "5"),  # within the lab's range
+    ],
+)
+def test_urine_arriving_after_the_creatinine_without_same_day_haematuria_adds_no_emergency(
+    cli, patient, urine
+):
+    risen_creatinine(cli)
+
+    add(cli, *urine)
+
+    assert found(cli, "creatinine") == {("creatinine.rise", URGENT)}
+
+
+def test_same_day_blood_in_the_urine_alone_does_not_flag_a_creatinine_that_has_not_risen(
+    cli, patient
+):
+    add(cli, "creatinine", "60", "umol/L", EARLIER)
+    add(cli, "creatinine", "70", "umol/L")
+    add(cli, "urine_blood", "2+", None)
+
+    assert found(cli, "creatinine") == set()
+
+
 def test_a_second_same_day_urine_does_not_raise_the_emergency_twice(cli, patient):
     risen_creatinine(cli)
     add(cli, "urine_blood", "1+", None)
@@ -461,6 +498,13 @@ def test_bilirubin_arriving_after_the_ast_raises_a_new_emergency_on_the_ast(cli,
     assert emergency["value"] == 150
 
 
+def test_the_bilirubin_half_of_the_liver_emergency_uses_the_lab_sent_uln(cli, patient):
+    add(cli, "alt", "121", "U/L")
+    add(cli, "bilirubin", "1.0", "mg/dL", DAY, "--ref-high", "0.4")  # 17.1 > 2 x 6.84 umol/L
+
+    assert ("alt.with_bilirubin", EMERGENCY) in found(cli, "alt")
+
+
 def test_bilirubin_on_another_day_does_not_make_an_alt_an_emergency(cli, patient):
     add(cli, "alt", "150", "U/L")
     add(cli, "bilirubin", "50", "umol/L", "2024-06-11")
@@ -477,11 +521,14 @@ def test_bilirubin_on_another_day_does_not_make_an_alt_an_emergency(cli, patient
         ("49", "2024-01-15", EMERGENCY, True),  # < 50 is never capped
         ("60", "2024-01-20", URGENT, False),  # day 8: no longer the expected dip
         ("60", "2024-01-07", URGENT, False),  # before the course
+        ("60", "2025-01-20", REVIEW, True),  # 7 days after course 2 (2025-01-13..15)
+        ("60", "2025-01-23", URGENT, False),
     ],
 )
 def test_a_platelet_flag_in_the_post_infusion_dip_is_annotated_and_capped_at_review(
     cli, patient, value, collected, severity, annotated
 ):
+    cli.ok("course", "add", MRN, "--start", "2025-01-13", "--days", "3")
     add(cli, "platelets", value, "K/uL", collected)
 
     (flag,) = flags(cli)

@@ -144,8 +144,17 @@ CONVERSIONS = [
 
 def test_a_value_is_stored_as_received_and_in_the_canonical_unit(cli, patient, subtests):
     for day, (analyte, value, unit, _) in enumerate(CONVERSIONS, start=1):
-        add(cli, "--analyte", analyte, "--value", value, "--unit", unit,
-            "--collected", f"2024-02-{day:02d}")
+        add(
+            cli,
+            "--analyte",
+            analyte,
+            "--value",
+            value,
+            "--unit",
+            unit,
+            "--collected",
+            f"2024-02-{day:02d}",
+        )
 
     rows = list(reversed(results_of(cli, patient)))
 
@@ -271,8 +280,17 @@ BAD_RESULTS = [
 
 
 def test_each_bad_result_input_is_refused_and_writes_nothing(cli, engine, patient, subtests):
-    add(cli, "--analyte", "platelets", "--value", "250", "--unit", "10^9/L",
-        "--collected", "2024-01-02")
+    add(
+        cli,
+        "--analyte",
+        "platelets",
+        "--value",
+        "250",
+        "--unit",
+        "10^9/L",
+        "--collected",
+        "2024-01-02",
+    )
     before_rows, before_results = row_counts(engine), results_of(cli, patient)
 
     for changes, named in BAD_RESULTS:

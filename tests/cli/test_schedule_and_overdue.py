@@ -44,8 +44,19 @@ def add_results(cli, mrn: str, collected: str, *analytes: str) -> None:
     }
     for analyte in analytes:
         value, unit = values[analyte]
-        cli.ok("result", "add", mrn, "--analyte", analyte, "--value", value, "--unit", unit,
-               "--collected", collected)
+        cli.ok(
+            "result",
+            "add",
+            mrn,
+            "--analyte",
+            analyte,
+            "--value",
+            value,
+            "--unit",
+            unit,
+            "--collected",
+            collected,
+        )
 
 
 # schedule
@@ -111,19 +122,23 @@ def test_a_result_counts_only_from_the_as_of_date(cli):
     add_patient(cli, "A1", "2024-01-08")
     add_results(cli, "A1", "2024-02-15", "creatinine")
 
-    assert slot(schedule(cli, "A1", "--as-of", "2024-02-14"), "creatinine", "2024-02-12")[
-        "status"
-    ] == "due"
-    assert slot(schedule(cli, "A1", "--as-of", "2024-02-15"), "creatinine", "2024-02-12")[
-        "status"
-    ] == "done"
+    assert (
+        slot(schedule(cli, "A1", "--as-of", "2024-02-14"), "creatinine", "2024-02-12")["status"]
+        == "due"
+    )
+    assert (
+        slot(schedule(cli, "A1", "--as-of", "2024-02-15"), "creatinine", "2024-02-12")["status"]
+        == "done"
+    )
 
 
 def test_schedule_without_a_course_is_empty_with_a_null_monitoring_end(cli):
     cli.ok("patient", "add", "A1", "--name", "Ann Example")
 
     assert schedule(cli, "A1", "--as-of", "2024-01-01") == {
-        "mrn": "A1", "monitoring_end": None, "slots": []
+        "mrn": "A1",
+        "monitoring_end": None,
+        "slots": [],
     }
 
 
@@ -150,7 +165,8 @@ def test_the_default_as_of_is_today_in_the_clinic_time_zone(cli, tmp_path):
     assert slot(london, "cbc", "2026-02-22")["status"] == "due"
     assert slot(auckland, "cbc", "2026-02-22")["status"] == "overdue"
     assert [(r["panel"], r["due_on"]) for r in london_overdue] == [
-        ("tsh", "2026-01-18"), ("skin", "2026-01-18")
+        ("tsh", "2026-01-18"),
+        ("skin", "2026-01-18"),
     ]
     assert [(r["panel"], r["due_on"], r["days_overdue"]) for r in auckland_overdue] == [
         ("tsh", "2026-01-18", 43),
@@ -253,8 +269,14 @@ def test_a_completed_patient_keeps_the_final_overdue_slots(cli):
     ]
     missed = {r["panel"]: r["missed"] for r in rows}
     # every earlier slot of the panel (baseline + recurring) was missed
-    assert missed == {"cbc": 48, "creatinine": 48, "urinalysis": 48, "lft": 48,
-                      "tsh": 16, "skin": 4}
+    assert missed == {
+        "cbc": 48,
+        "creatinine": 48,
+        "urinalysis": 48,
+        "lft": 48,
+        "tsh": 16,
+        "skin": 4,
+    }
 
 
 def test_overdue_prints_a_table_or_says_nothing_is_overdue(clinic):

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy import Engine
 
 from monitor.config import SmtpConfig
@@ -95,7 +95,7 @@ class Mailbox:
 
     def parsed(self) -> list[EmailMessage]:
         parser = BytesParser(policy=policy.default)
-        return [parser.parsebytes(raw) for raw in self.messages]  # type: ignore[misc]
+        return [parser.parsebytes(raw) for raw in self.messages]
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Server:
         return SmtpConfig(
             host="127.0.0.1",
             port=self.port,
-            security=self.security,  # type: ignore[arg-type]
+            security=self.security,
             username=username,
             timeout_seconds=5,
         )

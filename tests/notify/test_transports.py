@@ -72,7 +72,7 @@ def test_text_only_is_a_single_plain_part() -> None:
     built = parse(message(html=None, calendar=None).as_bytes())
 
     assert built.get_content_type() == "text/plain"
-    assert built.get_content() == "Dear Pat,\nyour tests are due.\n"
+    assert built.get_content().splitlines() == ["Dear Pat,", "your tests are due."]
 
 
 def test_headers() -> None:

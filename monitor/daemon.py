@@ -1,0 +1,179 @@
+"""`monitor run`: the long-lived service (SPEC §6).
+
+APScheduler only ticks; everything that says what is due lives in the database, so a restart,
+a missed day or a second process can never change what gets sent:
+
+* the daily cycle at `clinic.daily_at` in `clinic.timezone`, and once at start-up when today's
+  has not run (whatever the time of day);
+* the outbox drained every minute and right after each daily cycle.
+
+Jobs live in memory, are registered in code at every start with fixed ids, `coalesce=True`,
+`misfire_grace_time=None` (a late tick still runs, once) and `max_instances=1`. SIGTERM and
+SIGINT stop the scheduler; the job in hand finishes its current item and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
+
+from monitor import clock
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.notify.transports import Transport
+from monitor.services.daily import run_daily
+from monitor.services.outbox import claim_batch, default_owner, deliver_claimed
+from monitor.store.db import unit_of_work
+from monitor.store.lock import daemon_lock
+from monitor.store.migrate import is_at_head
+from monitor.store.models import DailyRun
+
+log = logging.getLogger("monitor.daemon")
+
+DRAIN_BATCH = 5
+STARTUP_TIMEOUT_SECONDS = 60.0
+
+
+class Daemon:
+    """The scheduler, its two jobs, and a stop flag that every loop checks."""
+
+    def __init__(self, config: Config, engine: Engine, transport: Transport) -> None:
+        self.config = config
+        self.engine = engine
+        self.transport = transport
+        self.stopping = threading.Event()
+        self.owner = default_owner()
+        self.zone = ZoneInfo(config.clinic.timezone)
+        self.scheduler = BlockingScheduler(
+            timezone=self.zone,
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        )
+
+    def run(self) -> None:
+        """Check the database, take the lock, tick until a signal arrives."""
+        wait_for_database(self.engine, STARTUP_TIMEOUT_SECONDS, self.stopping)
+        if not is_at_head(self.engine):
+            raise MonitorError(
+                "the database is not at the latest schema revision; run `monitor db upgrade`"
+            )
+        with daemon_lock(self.engine, clock.now_utc()) as holder:
+            log.info("daemon started (%s)", holder)
+            self._register_jobs()
+            self._handle_signals()
+            self.scheduler.start()
+        log.info("daemon stopped")
+
+    def _register_jobs(self) -> None:
+        hour, minute = (int(part) for part in self.config.clinic.daily_at.split(":"))
+        self.scheduler.add_job(
+            self.daily_job,
+            CronTrigger(hour=hour, minute=minute, timezone=self.zone),
+            id="daily",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.drain_job,
+            IntervalTrigger(minutes=1, timezone=self.zone),
+            id="outbox",
+            replace_existing=True,
+            next_run_time=clock.now_utc(),
+        )
+        if not daily_run_finished(self.engine, self.today()):
+            self.scheduler.add_job(
+                self.daily_job,
+                id="daily-at-start",
+                replace_existing=True,
+                next_run_time=clock.now_utc(),
+            )
+
+    def _handle_signals(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %s: stopping", signal.Signals(signum).name)
+            self.stopping.set()
+            self.scheduler.shutdown(wait=True)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def today(self) -> date:
+        return clock.today_in(self.config.clinic.timezone)
+
+    def daily_job(self) -> None:
+        """One daily cycle for today, then deliver what it queued."""
+        guarded("daily cycle", self._daily)
+
+    def _daily(self) -> None:
+        if self.stopping.is_set():
+            return
+        report = run_daily(self.engine, on=self.today(), config=self.config, now=clock.now_utc())
+        log.info(
+            "daily cycle for %s: %d queued, %d skipped, %d set aside",
+            report.run_on,
+            report.queued,
+            report.skipped,
+            len(report.set_aside),
+        )
+        self._drain()
+
+    def drain_job(self) -> None:
+        guarded("outbox drain", self._drain)
+
+    def _drain(self) -> None:
+        """Deliver in small batches, checking the stop flag between them."""
+        sender = self.config.email.from_
+        while not self.stopping.is_set():
+            ids = claim_batch(self.engine, now=clock.now_utc(), owner=self.owner, limit=DRAIN_BATCH)
+            if not ids:
+                return
+            counts = deliver_claimed(
+                self.engine,
+                ids,
+                self.transport,
+                now_fn=clock.now_utc,
+                owner=self.owner,
+                sender=sender,
+            )
+            log.info("outbox: %d sent, %d to retry, %d failed", counts.sent, counts.retried,
+                     counts.failed)  # fmt: skip
+
+
+def guarded(what: str, job: Callable[[], None]) -> None:
+    """Run a job; an error is logged (no patient data) and the daemon carries on."""
+    try:
+        job()
+    except Exception:
+        log.exception("%s failed; will try again at the next tick", what)
+
+
+def daily_run_finished(engine: Engine, on: date) -> bool:
+    with unit_of_work(engine) as session:
+        finished = session.scalar(select(DailyRun.finished_at).where(DailyRun.run_on == on))
+    return finished is not None
+
+
+def wait_for_database(engine: Engine, timeout: float, stopping: threading.Event) -> None:
+    """Retry with backoff for up to `timeout` seconds, then give up with a clear message."""
+    deadline, delay = time.monotonic() + timeout, 0.5
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return
+        except OperationalError as error:
+            if time.monotonic() + delay > deadline or stopping.is_set():
+                raise MonitorError(f"cannot reach the database: {error.orig}") from None
+            log.warning("database not reachable yet; retrying in %.1f s", delay)
+            stopping.wait(delay)
+            delay = min(delay * 2, 10.0)
