@@ -19,7 +19,14 @@ from monitor.domain.units import unit_factor
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.services.slots import domain_courses
-from monitor.store.models import Flag, FlagStatus, Patient, Pregnancy, Result
+from monitor.store.models import (
+    COUNTING_STATUSES,
+    Flag,
+    FlagStatus,
+    Patient,
+    Pregnancy,
+    Result,
+)
 
 
 def raise_flags(
@@ -36,6 +43,8 @@ def raise_flags(
     position = {fact.key: index for index, fact in enumerate(facts)}
     created: list[Flag] = []
     for row in sorted(new_results, key=lambda r: (r.collected_on, r.id)):
+        if row.id not in position:  # preliminary: stored and shown, not judged yet
+            continue
         index = position[row.id]
         history = facts[:index] + facts[index + 1 :]
         findings = evaluate(facts[index], history, context, settings)
@@ -71,7 +80,10 @@ def _store_new(
 
 
 def _patient_results(session: Session, patient_id: int) -> Sequence[Result]:
-    return session.scalars(select(Result).where(Result.patient_id == patient_id)).all()
+    """The results the rules may look at: final and corrected ones (SPEC §4, issue 5)."""
+    return session.scalars(
+        select(Result).where(Result.patient_id == patient_id, Result.status.in_(COUNTING_STATUSES))
+    ).all()
 
 
 def result_fact(row: Result) -> ResultFact:

@@ -74,7 +74,8 @@ def counted_results(session: Session, patient_id: int) -> list[CountedResult]:
     """The patient's results that can complete slots."""
     rows = session.execute(
         select(models.Result.analyte, models.Result.collected_on).where(
-            models.Result.patient_id == patient_id
+            models.Result.patient_id == patient_id,
+            models.Result.status.in_(models.COUNTING_STATUSES),
         )
     )
     return [CountedResult(analyte, collected_on) for analyte, collected_on in rows]

@@ -162,11 +162,33 @@ class Waiver(Base):
     waived_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ResultStatus(StrEnum):
+    """Where a result stands. Only `final` and `corrected` complete slots and feed the rules;
+    `preliminary` is stored and shown; `replaced` (by a correction) and `entered-in-error` stay
+    in the history only."""
+
+    FINAL = "final"
+    CORRECTED = "corrected"
+    PRELIMINARY = "preliminary"
+    REPLACED = "replaced"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+COUNTING_STATUSES = (ResultStatus.FINAL, ResultStatus.CORRECTED)
+
+
 class Result(Base):
-    """One lab value: as received (`value`, `unit`) and in the canonical unit."""
+    """One lab value: as received (`value`, `unit`) and in the canonical unit.
+
+    An imported result is identified by (source, accession, analyte, collected_at); importing it
+    again stores nothing (NULL accessions, as from manual entry, never collide).
+    """
 
     __tablename__ = "results"
-    __table_args__ = (Index("ix_results_patient_analyte", "patient_id", "analyte", "collected_on"),)
+    __table_args__ = (
+        Index("ix_results_patient_analyte", "patient_id", "analyte", "collected_on"),
+        Index("ix_results_identity", "source", "accession", "analyte", "collected_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
@@ -182,6 +204,15 @@ class Result(Base):
     source: Mapped[str] = mapped_column(String(64), default="manual")
     accession: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[ResultStatus] = mapped_column(
+        _enum(ResultStatus, "result_status"),
+        default=ResultStatus.FINAL,
+        server_default=ResultStatus.FINAL.value,
+    )
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    code: Mapped[str | None] = mapped_column(String(64))
+    lab_flag: Mapped[str | None] = mapped_column(String(16))
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))
 
 
 class AuditEntry(Base):
@@ -325,3 +356,58 @@ class DailyRun(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     set_aside: Mapped[list[int] | None] = mapped_column(JSON)
+
+
+class QuarantineStatus(StrEnum):
+    OPEN = "open"
+    RETRIED = "retried"
+    DROPPED = "dropped"
+
+
+class QuarantineItem(Base):
+    """Input that could not be taken in whole, kept with its raw text and a plain reason."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    status: Mapped[QuarantineStatus] = mapped_column(
+        _enum(QuarantineStatus, "quarantine_status"), default=QuarantineStatus.OPEN, index=True
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class UserRole(StrEnum):
+    NURSE = "nurse"
+    ADMIN = "admin"
+
+
+class User(Base):
+    """A person who signs in to the web worklist (argon2 password hash, never the password)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Setting(Base):
+    """Small values the program keeps for itself (e.g. the generated web session secret)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
