@@ -8,6 +8,7 @@ live here: the SMTP password comes only from `MONITOR_SMTP_PASSWORD`.
 from __future__ import annotations
 
 import os
+from email.utils import parseaddr
 import tomllib
 from datetime import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.domain.codes import DEFAULT_LOINC, CodeMap
 from monitor.domain.protocol import DEFAULT_PANELS, PanelRule, Protocol
 from monitor.domain.rules import RuleSettings, rule_settings_from_mapping
 from monitor.domain.units import ANALYTES
@@ -155,9 +157,65 @@ class ProtocolConfig(_Section):
         return Protocol(panels, self.monitoring_months, self.baseline_window_days)
 
 
+class Hl7Config(_Section):
+    """The MLLP listener and how PID-3 names the patient."""
+
+    listen: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(2575, ge=1, le=65535)
+    identifier_type: str | None = None
+    assigning_authority: str | None = None
+
+
+def _known_analyte_values(table: dict[str, str], where: str) -> None:
+    unknown = sorted({a for a in table.values() if a not in ANALYTES})
+    if unknown:
+        raise ValueError(f"unknown analyte(s) {unknown} in {where}")
+
+
+class CodesConfig(_Section):
+    """LOINC codes (merged onto the defaults) and per-source local lab codes, to analytes."""
+
+    loinc: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LOINC))
+    local: dict[str, dict[str, str]] = {}
+
+    @field_validator("loinc", mode="before")
+    @classmethod
+    def _merge_loinc_defaults(cls, value: Any) -> Any:
+        """A site adds or changes one code without repeating the defaults."""
+        return {**DEFAULT_LOINC, **value} if isinstance(value, dict) else value
+
+    @field_validator("loinc")
+    @classmethod
+    def _known_loinc(cls, value: dict[str, str]) -> dict[str, str]:
+        _known_analyte_values(value, "codes.loinc")
+        return value
+
+    @field_validator("local")
+    @classmethod
+    def _known_local(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for source, table in value.items():
+            _known_analyte_values(table, f"codes.local.{source}")
+        return value
+
+    def to_code_map(self) -> CodeMap:
+        return CodeMap(loinc=self.loinc, local=self.local)
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
+
+
+class WebConfig(_Section):
+    """The nurses' worklist (`monitor serve`): where it listens and how sign-in behaves."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    secure_cookies: bool = False
+    session_minutes: int = Field(30, ge=1, le=24 * 60)
+    lockout_attempts: int = Field(5, ge=1)
+    lockout_minutes: int = Field(15, ge=1)
 
 
 class Config(_Section):
@@ -168,6 +226,9 @@ class Config(_Section):
     reminders: RemindersConfig = RemindersConfig()
     protocol: ProtocolConfig = ProtocolConfig()
     logging: LoggingConfig = LoggingConfig()
+    hl7: Hl7Config = Hl7Config()
+    codes: CodesConfig = CodesConfig()
+    web: WebConfig = WebConfig()
     rules: dict[str, dict[str, float]] = {}
 
     @field_validator("rules")
@@ -187,7 +248,8 @@ class Config(_Section):
     @property
     def mail_domain(self) -> str:
         """The domain for Message-IDs: the sender address's (never the host's FQDN)."""
-        return self.email.from_.rpartition("@")[2] or "localhost"
+        address = parseaddr(self.email.from_)[1]
+        return address.rpartition("@")[2] or "localhost"
 
     @property
     def smtp_password(self) -> str | None:

@@ -19,10 +19,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from types import FrameType
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -49,11 +52,20 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 class Daemon:
     """The scheduler, its two jobs, and a stop flag that every loop checks."""
 
-    def __init__(self, config: Config, engine: Engine, transport: Transport) -> None:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        transport: Transport,
+        *,
+        startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    ) -> None:
         self.config = config
         self.engine = engine
         self.transport = transport
+        self.startup_timeout = startup_timeout
         self.stopping = threading.Event()
+        self.cycle_lock = threading.Lock()  # the start-up and the cron cycle never overlap
         self.owner = default_owner()
         self.zone = ZoneInfo(config.clinic.timezone)
         self.scheduler = BlockingScheduler(
@@ -63,7 +75,11 @@ class Daemon:
 
     def run(self) -> None:
         """Check the database, take the lock, tick until a signal arrives."""
-        wait_for_database(self.engine, STARTUP_TIMEOUT_SECONDS, self.stopping)
+        self._handle_signals()  # a signal during start-up stops it cleanly too
+        wait_for_database(self.engine, self.startup_timeout, self.stopping)
+        if self.stopping.is_set():
+            log.info("stopped before starting")
+            return
         if not is_at_head(self.engine):
             raise MonitorError(
                 "the database is not at the latest schema revision; run `monitor db upgrade`"
@@ -71,15 +87,13 @@ class Daemon:
         with daemon_lock(self.engine, clock.now_utc()) as holder:
             log.info("daemon started (%s)", holder)
             self._register_jobs()
-            self._handle_signals()
             self.scheduler.start()
         log.info("daemon stopped")
 
     def _register_jobs(self) -> None:
-        hour, minute = (int(part) for part in self.config.clinic.daily_at.split(":"))
         self.scheduler.add_job(
             self.daily_job,
-            CronTrigger(hour=hour, minute=minute, timezone=self.zone),
+            daily_trigger(self.config.clinic.daily_at, self.zone),
             id="daily",
             replace_existing=True,
         )
@@ -100,12 +114,25 @@ class Daemon:
 
     def _handle_signals(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:
+            if self.stopping.is_set():
+                return  # a second signal (Ctrl-C twice, `timeout` signalling the group)
             log.info("signal %s: stopping", signal.Signals(signum).name)
             self.stopping.set()
-            self.scheduler.shutdown(wait=True)
+            self._shutdown()
 
+        def started(_event: SchedulerEvent) -> None:
+            # A signal that arrived while the scheduler was starting found nothing to stop.
+            if self.stopping.is_set():
+                self._shutdown()
+
+        self.scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+
+    def _shutdown(self) -> None:
+        """Stop ticking; waits for the job in hand, which checks the stop flag between items."""
+        if self.scheduler.state != STATE_STOPPED:
+            self.scheduler.shutdown(wait=True)
 
     def today(self) -> date:
         return clock.today_in(self.config.clinic.timezone)
@@ -115,16 +142,19 @@ class Daemon:
         guarded("daily cycle", self._daily)
 
     def _daily(self) -> None:
-        if self.stopping.is_set():
-            return
-        report = run_daily(self.engine, on=self.today(), config=self.config, now=clock.now_utc())
-        log.info(
-            "daily cycle for %s: %d queued, %d skipped, %d set aside",
-            report.run_on,
-            report.queued,
-            report.skipped,
-            len(report.set_aside),
-        )
+        with self.cycle_lock:
+            if self.stopping.is_set():
+                return
+            report = run_daily(
+                self.engine, on=self.today(), config=self.config, now=clock.now_utc()
+            )
+            log.info(
+                "daily cycle for %s: %d queued, %d skipped, %d set aside",
+                report.run_on,
+                report.queued,
+                report.skipped,
+                len(report.set_aside),
+            )
         self._drain()
 
     def drain_job(self) -> None:
@@ -149,6 +179,35 @@ class Daemon:
                      counts.failed)  # fmt: skip
 
 
+class OncePerDayTrigger(CronTrigger):  # type: ignore[misc]
+    """A cron time of day that fires at most once per local calendar date.
+
+    CronTrigger fires twice on the autumn DST day when the time falls in the repeated hour
+    (01:30 in Europe/London); the second firing is skipped here. In the spring gap CronTrigger
+    already fires once, an hour later on the wall clock.
+    """
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        fire: datetime | None = super().get_next_fire_time(previous_fire_time, now)
+        if fire is None or previous_fire_time is None:
+            return fire
+        fired_on = previous_fire_time.astimezone(self.timezone).date()
+        if fire.astimezone(self.timezone).date() != fired_on:
+            return fire
+        next_day = datetime.combine(fired_on + timedelta(days=1), clock_time(0), self.timezone)
+        # From the next local midnight (with a previous time, CronTrigger starts from it).
+        later: datetime | None = super().get_next_fire_time(None, next_day)
+        return later
+
+
+def daily_trigger(daily_at: str, zone: ZoneInfo) -> OncePerDayTrigger:
+    """`clinic.daily_at` ("HH:MM") every day in the clinic's time zone, once per local date."""
+    hour, minute = (int(part) for part in daily_at.split(":"))
+    return OncePerDayTrigger(hour=hour, minute=minute, timezone=zone)
+
+
 def guarded(what: str, job: Callable[[], None]) -> None:
     """Run a job; an error is logged (no patient data) and the daemon carries on."""
     try:
@@ -164,16 +223,21 @@ def daily_run_finished(engine: Engine, on: date) -> bool:
 
 
 def wait_for_database(engine: Engine, timeout: float, stopping: threading.Event) -> None:
-    """Retry with backoff for up to `timeout` seconds, then give up with a clear message."""
+    """Retry with backoff for up to `timeout` seconds, then give up with a clear message.
+
+    Returns early, without an error, when `stopping` is set (a signal during start-up).
+    """
     deadline, delay = time.monotonic() + timeout, 0.5
-    while True:
+    while not stopping.is_set():
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             return
         except OperationalError as error:
-            if time.monotonic() + delay > deadline or stopping.is_set():
-                raise MonitorError(f"cannot reach the database: {error.orig}") from None
+            if time.monotonic() + delay > deadline:
+                raise MonitorError(
+                    f"cannot reach the database after {timeout:g} s: {error.orig}"
+                ) from None
             log.warning("database not reachable yet; retrying in %.1f s", delay)
             stopping.wait(delay)
             delay = min(delay * 2, 10.0)

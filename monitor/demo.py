@@ -79,14 +79,14 @@ def synthetic_results(
 def _result(
     rng: random.Random, mrn: str, analyte: str, collected: date, levels: dict[str, float]
 ) -> ResultIn:
-    """A value near the patient's own level; about 1 in 100 is abnormal."""
+    """A value near the patient's own level; about 1 in 500 is abnormal."""
     if analyte in ORDINAL_NORMAL:
         abnormal = "abnormal" if analyte == "skin_exam" else "1+"
-        value = abnormal if rng.random() < 0.01 else ORDINAL_NORMAL[analyte]
+        value = abnormal if rng.random() < 0.002 else ORDINAL_NORMAL[analyte]
         return ResultIn(mrn, analyte, value, None, collected, source="demo")
     unit = NORMAL_VALUES[analyte][0]
     number = levels[analyte] * rng.uniform(0.95, 1.05)
-    if rng.random() < 0.01:
+    if rng.random() < 0.002:
         number *= rng.uniform(0.2, 0.6) if analyte in ("platelets", "neutrophils") else 3.5
     return ResultIn(mrn, analyte, f"{number:.3g}", unit, collected, source="demo")
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from monitor.config import LoggingConfig
 
+LIBRARY_LOGGERS = ("apscheduler", "sqlalchemy")
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC), level, logger, message, and exception text."""
@@ -39,3 +41,10 @@ def configure_logging(settings: LoggingConfig) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
     root.propagate = False
+    # The libraries the daemon runs on report their own trouble (a job APScheduler could not
+    # start, a connection SQLAlchemy could not close): same handler, so same format, warnings up.
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers[:] = [handler]
+        library.setLevel(max(logging.WARNING, root.level))
+        library.propagate = False

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from monitor.cli import (
+    imports,
     lists,
     mail,
     notices,
     preview,
+    quarantine,
     records,
     results,
     safety,
@@ -43,7 +45,19 @@ def global_options(
     ctx.call_on_close(ctx.obj.close)
 
 
-for module in (system, records, results, lists, safety, notices, mail, preview, service):
+for module in (
+    system,
+    records,
+    results,
+    lists,
+    safety,
+    notices,
+    mail,
+    preview,
+    service,
+    imports,
+    quarantine,
+):
     module.register(app)
 
 

@@ -107,6 +107,8 @@ def result_json(row: Result) -> dict[str, Any]:
         "ref_low": row.ref_low,
         "ref_high": row.ref_high,
         "menstruating": row.is_menstruating,
+        "status": row.status.value,
+        "accession": row.accession,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -12,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from monitor import clock
 from monitor.cli.context import AppState, print_json, reports_errors, state
-from monitor.config import Config
-from monitor.daemon import Daemon
+from monitor.config import Config, ConfigError
+from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
 from monitor.log import configure_logging
 from monitor.notify.transports import make_transport
 from monitor.store.db import make_engine, unit_of_work
@@ -23,6 +25,7 @@ from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus, Patient
 
 GRACE_AFTER_DAILY = timedelta(hours=1)
 MAIL_FAILING_FOR = timedelta(hours=1)
+STARTUP_TIMEOUT_VARIABLE = "MONITOR_STARTUP_TIMEOUT"
 
 
 @reports_errors
@@ -30,12 +33,27 @@ def run(ctx: typer.Context) -> None:
     """Run the service: the daily cycle at clinic.daily_at, the outbox every minute."""
     app_state = state(ctx)
     config = app_state.config
+    timeout = startup_timeout()
     configure_logging(config.logging)
     engine = make_engine(app_state.url)
     try:
-        Daemon(config, engine, make_transport(config)).run()
+        Daemon(config, engine, make_transport(config), startup_timeout=timeout).run()
     finally:
         engine.dispose()
+
+
+def startup_timeout() -> float:
+    """How long `monitor run` waits for the database at start: $MONITOR_STARTUP_TIMEOUT seconds."""
+    value = os.environ.get(STARTUP_TIMEOUT_VARIABLE)
+    if value is None or not value.strip():
+        return STARTUP_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"{STARTUP_TIMEOUT_VARIABLE} {value!r} is not a number of seconds >= 0")
+    return seconds
 
 
 @reports_errors

@@ -15,6 +15,7 @@ from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic
 from monitor.notify.transports import FileTransport
 from monitor.services.daily import run_daily
 from monitor.services.outbox import drain_outbox
+from monitor.services.slots import rebuild_all_slots
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import current_revision, upgrade
 
@@ -28,6 +29,16 @@ def db_upgrade(ctx: typer.Context) -> None:
     engine = state(ctx).engine(require_schema=False)
     upgrade(engine)
     typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@db_app.command("rebuild")
+@reports_errors
+def db_rebuild(ctx: typer.Context) -> None:
+    """Recompute every patient's schedule (run after changing [protocol] in config.toml)."""
+    app_state = state(ctx)
+    with unit_of_work(app_state.engine()) as session:
+        count = rebuild_all_slots(session, app_state.config.monitoring_protocol)
+    typer.echo(f"rebuilt the schedules of {count} patient(s)")
 
 
 @reports_errors
@@ -58,7 +69,9 @@ def demo(
     report = run_daily(engine, on=today, config=config, now=clock.now_utc())
     mail_dir = Path(DEMO_MAIL_DIR)
     shutil.rmtree(mail_dir, ignore_errors=True)
-    delivered = drain_outbox(engine, FileTransport(mail_dir), now_fn=clock.now_utc)
+    delivered = drain_outbox(
+        engine, FileTransport(mail_dir), now_fn=clock.now_utc, sender=config.email.from_
+    )
     typer.echo(f"Demo clinic: {count} synthetic patients in {path.resolve()}")
     typer.echo(f"Overdue list as of {today}:")
     with unit_of_work(engine) as session:

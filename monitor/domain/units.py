@@ -29,6 +29,10 @@ _CELLS = {
     "x10e3/ul": 1.0,
     "/ul": 0.001,
     "cells/ul": 0.001,
+    # European lab spellings (issue 5 samples): G/l is giga per litre, never grams, for counts.
+    "g/l": 1.0,
+    "10e9/l": 1.0,
+    "/nl": 1.0,
 }
 
 # analyte -> (canonical unit, {accepted unit in lower case with micro signs as "u": factor})
@@ -38,10 +42,13 @@ UNITS: dict[str, tuple[str, dict[str, float]]] = {
     "lymphocytes": ("10^9/L", _CELLS),
     "wbc": ("10^9/L", _CELLS),
     "hemoglobin": ("g/L", {"g/l": 1.0, "g/dl": 10.0, "mmol/l": 16.11}),
-    "creatinine": ("umol/L", {"umol/l": 1.0, "mg/dl": 88.4}),
-    "bilirubin": ("umol/L", {"umol/l": 1.0, "mg/dl": 17.1}),
-    "alt": ("U/L", {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0}),
-    "ast": ("U/L", {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0}),
+    "creatinine": (
+        "umol/L",
+        {"umol/l": 1.0, "mcmol/l": 1.0, "mmol/l": 1000.0, "mg/dl": 88.4},
+    ),
+    "bilirubin": ("umol/L", {"umol/l": 1.0, "mcmol/l": 1.0, "mg/dl": 17.1}),
+    "alt": ("U/L", {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "ui/l": 1.0}),
+    "ast": ("U/L", {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "ui/l": 1.0}),
     "tsh": (
         "mIU/L",
         {"miu/l": 1.0, "uiu/ml": 1.0, "mu/l": 1.0, "m[iu]/l": 1.0, "u[iu]/ml": 1.0},

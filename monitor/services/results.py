@@ -15,7 +15,7 @@ from monitor.domain.units import measure
 from monitor.errors import InvalidInput
 from monitor.services.flags import raise_flags
 from monitor.services.slots import rebuild_slots
-from monitor.store.models import Flag, Patient, Result
+from monitor.store.models import Flag, Patient, Result, ResultStatus
 from monitor.store.queries import find_patient
 
 
@@ -33,6 +33,10 @@ class ResultIn:
     is_menstruating: bool = False
     source: str = "manual"
     accession: str | None = None
+    status: ResultStatus = ResultStatus.FINAL
+    collected_at: datetime | None = None
+    code: str | None = None
+    lab_flag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,10 @@ def store_result(
         source=given.source,
         accession=given.accession,
         received_at=now,
+        status=given.status,
+        collected_at=given.collected_at,
+        code=given.code,
+        lab_flag=given.lab_flag,
     )
     session.add(result)
     return result

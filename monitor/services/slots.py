@@ -98,3 +98,11 @@ def rebuild_slots(session: Session, patient: models.Patient, protocol: Protocol)
     session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))
     if rows:
         session.execute(insert(models.Base.metadata.tables["slots"]), rows)
+
+
+def rebuild_all_slots(session: Session, protocol: Protocol) -> int:
+    """Rebuild every patient's slots (after a change to `[protocol]`); returns how many."""
+    patient_ids = session.scalars(select(models.Patient.id).order_by(models.Patient.id)).all()
+    for patient_id in patient_ids:
+        rebuild_slots(session, session.get_one(models.Patient, patient_id), protocol)
+    return len(patient_ids)

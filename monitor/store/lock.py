@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -22,14 +24,35 @@ from monitor.errors import MonitorError
 
 ADVISORY_KEY = 0x4C454D54  # "LEMT": one lock per database for the monitor daemon
 APPLICATION_PREFIX = "monitor-daemon"
+# `describe_holder` (monitor status) holds a shared lock on the file for an instant; a daemon
+# starting at that moment tries again before deciding the database is taken.
+FILE_LOCK_ATTEMPTS = 5
+FILE_LOCK_PAUSE_SECONDS = 0.1
+# PostgreSQL keeps 63 bytes of application_name: pid and a compact UTC time first, the host name
+# last, so only a long host name (over ~23 characters) is cut.
+_LABEL = re.compile(rf"{APPLICATION_PREFIX} (?P<pid>\d+) (?P<since>\d{{8}}T\d{{6}}Z) (?P<host>.*)")
+_LABEL_TIME = "%Y%m%dT%H%M%SZ"
+# Advisory locks are per database, but pg_locks shows the whole cluster.
+_OUR_LOCK = (
+    "l.locktype = 'advisory' AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 class LockHeld(MonitorError):
     """Another daemon holds this database."""
 
 
+def _since(now: datetime) -> str:
+    return now.isoformat(timespec="seconds")
+
+
 def holder_description(now: datetime) -> str:
-    return f"host {socket.gethostname()}, pid {os.getpid()}, since {now.isoformat()}"
+    return _describe(socket.gethostname(), os.getpid(), _since(now))
+
+
+def _describe(host: str, pid: int | str, since: str) -> str:
+    return f"host {host}, pid {pid}, since {since}"
 
 
 @contextmanager
@@ -40,7 +63,9 @@ def daemon_lock(engine: Engine, now: datetime) -> Iterator[str]:
         with _file_lock(lock_path(engine), holder):
             yield holder
     else:
-        with _advisory_lock(engine, holder):
+        stamp = now.astimezone(UTC).strftime(_LABEL_TIME)
+        label = f"{APPLICATION_PREFIX} {os.getpid()} {stamp} {socket.gethostname()}"
+        with _advisory_lock(engine, label):
             yield holder
 
 
@@ -55,13 +80,16 @@ def lock_path(engine: Engine) -> Path:
 def _file_lock(path: Path, holder: str) -> Iterator[None]:
     handle: IO[str] = path.open("a+")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise LockHeld(
-                f"another monitor daemon holds {path}: {handle.read().strip()}"
-            ) from None
+        for attempt in range(1, FILE_LOCK_ATTEMPTS + 1):
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == FILE_LOCK_ATTEMPTS:
+                    handle.seek(0)
+                    holder_text = handle.read().strip() or "unknown"
+                    raise LockHeld(f"another monitor daemon holds {path}: {holder_text}") from None
+                time.sleep(FILE_LOCK_PAUSE_SECONDS)
         handle.seek(0)
         handle.truncate()
         handle.write(holder + "\n")
@@ -72,14 +100,14 @@ def _file_lock(path: Path, holder: str) -> Iterator[None]:
 
 
 @contextmanager
-def _advisory_lock(engine: Engine, holder: str) -> Iterator[None]:
+def _advisory_lock(engine: Engine, label: str) -> Iterator[None]:
     # A dedicated connection, never returned to the pool while the lock is held (a session
     # advisory lock survives going back to the pool).
     connection = engine.connect()
     try:
         connection.execute(
             text("SELECT set_config('application_name', :name, false)"),
-            {"name": f"{APPLICATION_PREFIX} {holder}"[:63]},
+            {"name": label.encode()[:63].decode(errors="ignore")},
         )
         taken = connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY})
         connection.commit()
@@ -98,13 +126,17 @@ def current_holder(connection: Connection) -> str:
     name = connection.scalar(
         text(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.objid = :key AND l.granted LIMIT 1"
+            f"WHERE {_OUR_LOCK} AND l.granted LIMIT 1"
         ),
         {"key": ADVISORY_KEY},
     )
     if not name:
         return "unknown"
-    return str(name).removeprefix(APPLICATION_PREFIX).strip() or "unknown"
+    found = _LABEL.fullmatch(str(name))
+    if found is None:
+        return str(name).removeprefix(APPLICATION_PREFIX).strip() or "unknown"
+    since = datetime.strptime(found["since"], _LABEL_TIME).replace(tzinfo=UTC)
+    return _describe(found["host"] or "unknown", found["pid"], _since(since))
 
 
 def describe_holder(engine: Engine) -> str | None:
@@ -121,7 +153,7 @@ def describe_holder(engine: Engine) -> str | None:
             return None
     with engine.connect() as connection:
         held = connection.scalar(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :key"),
+            text(f"SELECT count(*) FROM pg_locks l WHERE {_OUR_LOCK} AND l.granted"),
             {"key": ADVISORY_KEY},
         )
         return current_holder(connection) if held else None

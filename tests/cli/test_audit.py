@@ -142,6 +142,7 @@ def test_refused_commands_write_no_audit_row(cli, patient):
         ["slot", "waive", "A1", "--panel", "cbc", "--due", "2024-02-12", "--by", "Nurse Jo",
          "--reason", " "],
         ["patient", "status", "A1", "asleep", "--on", "2024-03-01"],
+        ["patient", "status", "NOPE", "withdrawn", "--on", "2024-03-01"],
         ["patient", "status", "A1", "withdrawn", "--on", "2024-13-01"],
         ["patient", "pregnancy", "A1", "--from", "2024-05-01", "--to", "2024-04-30"],
         ["patient", "pregnancy", "NOPE", "--from", "2024-05-01"],

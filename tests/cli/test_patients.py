@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from freezegun import freeze_time
 from sqlalchemy import Engine, func, select
 

@@ -1,0 +1,113 @@
+"""CSV results with the documented header (README "Lab results in").
+
+`mrn,analyte_or_loinc,value,unit,collected_on,ref_low,ref_high,source,accession`: one result
+per row; `analyte_or_loinc` is one of our analyte names or a code from `[codes]`;
+`collected_on` is YYYY-MM-DD; the last four columns may be empty. A row that cannot be read
+becomes a Problem whose raw text is the header plus that row, so a retry can read it alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import date
+
+from monitor.domain.codes import ANALYTE_SYSTEM, Code
+from monitor.domain.units import ANALYTES
+from monitor.services.incoming import Incoming, Parsed, Problem
+from monitor.store.models import ResultStatus
+
+FORMAT = "csv"
+HEADER = (
+    "mrn",
+    "analyte_or_loinc",
+    "value",
+    "unit",
+    "collected_on",
+    "ref_low",
+    "ref_high",
+    "source",
+    "accession",
+)
+
+
+def looks_like_csv(text: str) -> bool:
+    first = text.lstrip("\ufeff").split("\n", 1)[0].strip().lower()
+    return first.replace(" ", "").startswith("mrn,analyte_or_loinc")
+
+
+def parse_csv(text: str, *, source: str | None = None) -> list[Parsed]:
+    """Every row of a results CSV; a wrong header is one whole-file Problem."""
+    default_source = source or "csv"
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    header = tuple(cell.strip().lower() for cell in rows[0]) if rows else ()
+    if header != HEADER:
+        reason = f"CSV header must be {','.join(HEADER)}"
+        return [Problem(reason, default_source, FORMAT, text, whole_message=True)]
+    items: list[Parsed] = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        raw = _raw(row)
+        try:
+            items.append(_row(row, source, raw))
+        except ValueError as error:
+            items.append(Problem(f"row {number}: {error}", source or _cell(row, 7) or "csv",
+                                 FORMAT, raw))  # fmt: skip
+    return items
+
+
+def _row(row: list[str], source: str | None, raw: str) -> Incoming:
+    if len(row) != len(HEADER):
+        raise ValueError(f"{len(row)} columns, expected {len(HEADER)}")
+    mrn, code, value, unit, collected, low, high, row_source, accession = (c.strip() for c in row)
+    system = ANALYTE_SYSTEM if code in ANALYTES else ""
+    return Incoming(
+        mrns=(mrn,) if mrn else (),
+        codes=(Code(system, code),),
+        value=value,
+        unit=unit or None,
+        collected_on=_date(collected),
+        collected_at=None,
+        status=ResultStatus.FINAL,
+        source=source or row_source or "csv",
+        format=FORMAT,
+        raw=raw,
+        accession=accession or None,
+        ref_low=_bound(low, "ref_low"),
+        ref_high=_bound(high, "ref_high"),
+    )
+
+
+def _date(text: str) -> date:
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"collected_on {text!r} is not a date as YYYY-MM-DD") from None
+
+
+def _bound(text: str, name: str) -> float | None:
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{name} {text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} {text!r} is not a finite number")
+    return number
+
+
+def _cell(row: list[str], index: int) -> str:
+    return row[index].strip() if index < len(row) else ""
+
+
+def _raw(row: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerow(row)
+    return out.getvalue()

@@ -1,0 +1,138 @@
+"""HL7 over MLLP: an asyncio listener (`hl7.mllp.start_hl7_server`) in its own thread.
+
+Each message is stored in one database transaction, and only after that transaction has
+committed is the ACK written: AA when everything was taken in, AE when part of it went to the
+quarantine, AR when the message could not be used at all (it is quarantined whole). When the
+database cannot store the message, no ACK is sent and the connection is closed, so the sender
+keeps the message and sends it again: nothing acknowledged is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from hl7.mllp import InvalidBlockError, start_hl7_server
+from sqlalchemy import Engine
+
+from monitor.adapters.hl7 import Hl7Options, decode, parse_hl7
+from monitor.adapters.hl7_ack import ack_for
+from monitor.config import Config
+from monitor.services.imports import ImportContext, ImportReport, import_items
+from monitor.store.db import unit_of_work
+
+log = logging.getLogger("monitor.mllp")
+
+BLOCK_LIMIT = 4 * 1024 * 1024
+START_TIMEOUT_SECONDS = 10.0
+
+
+def acknowledge(engine: Engine, config: Config, data: bytes, now: datetime, today: date) -> bytes:
+    """Store one MLLP block's message (one transaction), then say how it went, as an ACK."""
+    text = decode(data)
+    hl7 = config.hl7
+    options = Hl7Options(config.clinic.timezone, None, hl7.identifier_type, hl7.assigning_authority)
+    with unit_of_work(engine) as session:
+        report = import_items(session, parse_hl7(text, options), ImportContext(config, today, now))
+    code, note = ack_code(report)
+    log.info(
+        "MLLP message: %s (%d stored, %d quarantined)", code, report.stored, report.quarantined
+    )
+    return ack_for(text, code, note, now).encode("utf-8")
+
+
+def ack_code(report: ImportReport) -> tuple[str, str]:
+    """AA, AE or AR with a short reason for the sender's log."""
+    taken = report.stored + report.duplicates + report.skipped
+    if report.quarantined and (report.rejected or not taken):
+        return "AR", "rejected: " + "; ".join(report.problems[:3])
+    if report.quarantined:
+        return "AE", f"{report.quarantined} result(s) quarantined: " + "; ".join(
+            report.problems[:3]
+        )
+    return "AA", f"{report.stored} stored, {report.duplicates} already there"
+
+
+class Hl7Listener:
+    """The MLLP server, run on its own event loop in a background thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        host: str,
+        port: int,
+        *,
+        now_fn: Callable[[], datetime],
+        today_fn: Callable[[], date],
+    ) -> None:
+        self.engine, self.config, self.host, self.port = engine, config, host, port
+        self.now_fn, self.today_fn = now_fn, today_fn
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> int:
+        """Listen; returns the bound port (useful with port 0). Raises if binding fails."""
+        self._thread = threading.Thread(target=self._run, name="mllp", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_SECONDS) or self._error is not None:
+            raise OSError(f"cannot listen on {self.host}:{self.port}: {self._error}")
+        return self.port
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(START_TIMEOUT_SECONDS)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:  # reported to start(), never lost in the thread
+            self._error = error
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        server = await start_hl7_server(self._client, self.host, self.port, limit=BLOCK_LIMIT)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+        log.info("MLLP listener stopped")
+
+    async def _client(self, reader: Any, writer: Any) -> None:
+        """Read blocks until the sender hangs up; one ACK per block, after the commit."""
+        try:
+            while True:
+                try:
+                    block: bytes = await reader.readblock()
+                except asyncio.IncompleteReadError:
+                    return  # the sender disconnected (maybe mid-message): nothing to ACK
+                except (InvalidBlockError, ValueError) as error:
+                    note = f"not an MLLP block: {error}"
+                    ack = ack_for("", "AR", note, self.now_fn()).encode("utf-8")
+                else:
+                    ack = await asyncio.to_thread(self._store, block)
+                if not ack:
+                    return
+                writer.writeblock(ack)
+                await writer.drain()
+        except ConnectionError:
+            return
+        finally:
+            writer.close()
+
+    def _store(self, block: bytes) -> bytes:
+        try:
+            return acknowledge(self.engine, self.config, block, self.now_fn(), self.today_fn())
+        except Exception:
+            log.exception("MLLP message not stored; no ACK sent so the sender resends it")
+            return b""

@@ -1,0 +1,144 @@
+"""`monitor import FILE...` and `monitor listen-hl7` (issue 5; SPEC §9 "Import")."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from monitor import clock
+from monitor.adapters.formats import FORMATS, parse_text
+from monitor.adapters.hl7 import decode
+from monitor.adapters.mllp import Hl7Listener
+from monitor.cli.context import AppState, reports_errors, state
+from monitor.errors import InvalidInput
+from monitor.log import configure_logging
+from monitor.services.imports import ImportContext, ImportReport, import_items
+from monitor.services.incoming import Parsed
+from monitor.store.db import unit_of_work
+from monitor.store.queries import find_patient
+
+
+@reports_errors
+def import_files(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="files or folders (every file inside)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, hl7 or fhir")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="source name (else from the file)")
+    ] = None,
+    patient: Annotated[
+        str | None, typer.Option("--patient", help="MRN for results that name no patient")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show, write nothing")] = False,
+) -> None:
+    """Import lab results; what cannot be taken in goes to the quarantine with a reason."""
+    if fmt is not None and fmt not in FORMATS:
+        raise InvalidInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    app_state = state(ctx)
+    documents = [(path, _read(path)) for path in _expand(files)]
+    context = ImportContext(app_state.config, app_state.today(), clock.now_utc(), patient)
+    total = ImportReport()
+    if patient is not None:
+        with unit_of_work(app_state.engine()) as session:
+            find_patient(session, patient)
+    with Session(app_state.engine(), expire_on_commit=False) as session:
+        for path, text in documents:
+            items = parse_text(text, fmt, app_state.config, source=source)
+            report = _import_one(session, items, context, dry_run=dry_run)
+            _print_report(str(path), report)
+            total.add(report)
+    if len(documents) > 1:
+        _print_report("total", total)
+    if dry_run:
+        typer.echo("dry run: nothing was written")
+
+
+def _import_one(
+    session: Session, items: list[Parsed], context: ImportContext, *, dry_run: bool
+) -> ImportReport:
+    """One transaction per file: committed, or rolled back for a dry run."""
+    transaction = session.begin()
+    try:
+        report = import_items(session, items, context)
+    except BaseException:
+        transaction.rollback()
+        raise
+    if dry_run:
+        transaction.rollback()
+    else:
+        transaction.commit()
+    return report
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Files as given; a folder gives every visible file in it, in name order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        else:
+            found.append(path)
+    return found
+
+
+def _read(path: Path) -> str:
+    try:
+        return decode(path.read_bytes())
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _print_report(label: str, report: ImportReport) -> None:
+    typer.echo(
+        f"{label}: {report.stored} stored, {report.duplicates} already there, "
+        f"{report.quarantined} quarantined, {report.skipped} not results"
+    )
+    for item_id, reason in zip(report.quarantine_ids, report.problems, strict=False):
+        typer.echo(f"  quarantine {item_id}: {reason}")
+
+
+@reports_errors
+def listen_hl7(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="else [hl7] host")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="else [hl7] port")] = None,
+) -> None:
+    """Receive HL7 v2 results over MLLP until SIGINT or SIGTERM."""
+    app_state = state(ctx)
+    configure_logging(app_state.config.logging)
+    listener = make_listener(app_state, host, port)
+    bound = listener.start()
+    typer.echo(f"listening for HL7 (MLLP) on {listener.host}:{bound}")
+    stopping = threading.Event()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stopping.wait()
+    listener.stop()
+    typer.echo("stopped")
+
+
+def make_listener(app_state: AppState, host: str | None, port: int | None) -> Hl7Listener:
+    config = app_state.config
+    return Hl7Listener(
+        app_state.engine(),
+        config,
+        host or config.hl7.host,
+        config.hl7.port if port is None else port,
+        now_fn=clock.now_utc,
+        today_fn=app_state.today,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_files)
+    app.command("listen-hl7")(listen_hl7)

@@ -1,0 +1,94 @@
+"""`monitor quarantine [--json]`, `quarantine retry [ID]`, `quarantine drop ID --reason`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from monitor import clock
+from monitor.adapters.formats import parse_text
+from monitor.cli.context import cli_actor, print_json, reports_errors, state
+from monitor.services.imports import ImportContext
+from monitor.services.incoming import Parsed
+from monitor.services.quarantine import drop_item, open_items, retry_items
+from monitor.store.db import unit_of_work
+from monitor.store.models import QuarantineItem
+
+quarantine_app = typer.Typer(
+    help="Results that could not be imported, with the reason.", invoke_without_command=True
+)
+
+
+@quarantine_app.callback()
+@reports_errors
+def quarantine(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="retried and dropped too")] = False,
+) -> None:
+    """List open quarantine items (oldest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with unit_of_work(state(ctx).engine()) as session:
+        data = [item_json(item) for item in open_items(session, include_closed=show_all)]
+    if as_json:
+        print_json(data)
+        return
+    for item in data:
+        typer.echo(f"{item['id']}  {item['received_at']}  {item['source']}  {item['reason']}")
+    if not data:
+        typer.echo("the quarantine is empty")
+
+
+def item_json(item: QuarantineItem) -> dict[str, Any]:
+    """SPEC §9's shape, plus format and status."""
+    return {
+        "id": item.id,
+        "source": item.source,
+        "received_at": item.received_at.isoformat(),
+        "reason": item.reason,
+        "raw": item.raw,
+        "format": item.format,
+        "status": item.status.value,
+    }
+
+
+@quarantine_app.command("retry")
+@reports_errors
+def retry(ctx: typer.Context, item_id: Annotated[int | None, typer.Argument()] = None) -> None:
+    """Import an item (or every open one) again, e.g. after adding the patient or a code."""
+    app_state = state(ctx)
+    config = app_state.config
+    context = ImportContext(config, app_state.today(), clock.now_utc())
+
+    def reparse(item: QuarantineItem) -> list[Parsed]:
+        fmt = item.format if item.format in ("csv", "hl7", "fhir") else None
+        return parse_text(item.raw, fmt, config, source=item.source)
+
+    with unit_of_work(app_state.engine()) as session:
+        outcomes = retry_items(session, item_id, reparse, context, cli_actor())
+        lines = [
+            f"{item.id}: {item.status.value}"
+            + (f" ({item.resolution})" if item.resolution else f": {item.reason}")
+            for item, _report in outcomes
+        ]
+    for line in lines or ["nothing to retry"]:
+        typer.echo(line)
+
+
+@quarantine_app.command("drop")
+@reports_errors
+def drop(
+    ctx: typer.Context,
+    item_id: int,
+    reason: Annotated[str, typer.Option("--reason", help="why it will not be imported")],
+) -> None:
+    """Close an item without importing it."""
+    with unit_of_work(state(ctx).engine()) as session:
+        drop_item(session, item_id, reason=reason, actor=cli_actor(), now=clock.now_utc())
+    typer.echo(f"dropped quarantine item {item_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(quarantine_app, name="quarantine")

@@ -1,0 +1,90 @@
+"""Which analyte a lab's code means: LOINC first, then the lab's own local codes.
+
+Labs send LOINC in the primary or the alternate code of a result, or only their own local codes
+(PROVENANCE.md of the samples: MOLIS, INLAB, HT ...). A code we do not know is never guessed from
+its name: near misses such as urine creatinine (2161-8) or creatinine in blood (38483-4) must not
+become serum creatinine. An unmapped code goes to the quarantine, where someone can add it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from monitor.domain.units import ANALYTES
+
+ANALYTE_SYSTEM = "analyte"  # a CSV row that names our analyte directly
+LOINC_SYSTEMS = frozenset({"ln", "loinc", "http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"})
+_LOINC_SHAPE = re.compile(r"\d{1,7}-\d")
+
+# clinical.md §4; both creatinine and both bilirubin codes (mass and molar) map to one analyte.
+DEFAULT_LOINC: dict[str, str] = {
+    "777-3": "platelets",
+    "751-8": "neutrophils",
+    "731-0": "lymphocytes",
+    "6690-2": "wbc",
+    "718-7": "hemoglobin",
+    "2160-0": "creatinine",
+    "14682-9": "creatinine",
+    "77140-2": "creatinine",
+    "13945-1": "urine_rbc",
+    "5794-3": "urine_blood",
+    "20454-5": "urine_protein",
+    "2890-2": "upcr",
+    "3016-3": "tsh",
+    "3024-7": "free_t4",
+    "1742-6": "alt",
+    "1920-8": "ast",
+    "1975-2": "bilirubin",
+    "14631-6": "bilirubin",
+}
+
+
+@dataclass(frozen=True)
+class Code:
+    """One code a result carries: its coding system as sent (may be empty), the code, its name."""
+
+    system: str
+    code: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        label = f"{self.code} ({self.name})" if self.name else self.code
+        return f"{label} [{self.system}]" if self.system else label
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    """LOINC codes and per-source local codes to analytes (config `[codes]`)."""
+
+    loinc: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LOINC))
+    local: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def analyte_for(self, codes: Iterable[Code], source: str) -> tuple[str, Code] | None:
+        """The analyte and the code that named it; a LOINC match wins over a local one.
+
+        Local codes are looked up under the result's source and under the code's own coding
+        system name (OBX-3.3, e.g. MOLIS), so one table serves every feed of a lab.
+        """
+        given = [c for c in codes if c.code.strip()]
+        for code in given:
+            if code.system == ANALYTE_SYSTEM and code.code.strip() in ANALYTES:
+                return code.code.strip(), code
+        for code in given:
+            if is_loinc(code) and code.code.strip() in self.loinc:
+                return self.loinc[code.code.strip()], code
+        for code in given:
+            for table in (source, code.system):
+                analyte = self.local.get(table.strip(), {}).get(code.code.strip())
+                if analyte:
+                    return analyte, code
+        return None
+
+
+def is_loinc(code: Code) -> bool:
+    """LOINC by its system, or by its shape when the lab names no system at all."""
+    system = code.system.strip().lower()
+    if system in LOINC_SYSTEMS:
+        return True
+    return not system and bool(_LOINC_SHAPE.fullmatch(code.code.strip()))

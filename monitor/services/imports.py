@@ -1,0 +1,201 @@
+"""Taking in lab results from a feed: one use case for HL7, FHIR and CSV alike.
+
+Each item is stored inside its own SAVEPOINT, so one bad item goes to the quarantine (with its
+raw text and a plain reason) and the rest of the file or message still goes in. Storing goes
+through `record_results`, so imported results re-match slots, run the rules and alert staff
+exactly like typed ones. How repeats, corrections and withdrawals are told apart is in
+`services.identity`; what a correction or a withdrawal changes is in `services.corrections`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.config import Config
+from monitor.errors import InvalidInput
+from monitor.services.corrections import replace_result, withdraw_result
+from monitor.services.identity import current_result, is_repeat
+from monitor.services.incoming import Incoming, Parsed, Problem, Skipped
+from monitor.services.intake import record_results
+from monitor.services.results import ResultIn
+from monitor.store.models import Patient, QuarantineItem, ResultStatus
+from monitor.store.queries import find_patient
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class ImportReport:
+    """What one import did; `problems` are the quarantine reasons, in order."""
+
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    quarantine_ids: list[int] = field(default_factory=list)
+    rejected: bool = False
+
+    def add(self, other: ImportReport) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.skipped += other.skipped
+        self.problems += other.problems
+        self.quarantine_ids += other.quarantine_ids
+        self.rejected = self.rejected or other.rejected
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome is Outcome.STORED:
+            self.stored += 1
+        elif outcome is Outcome.DUPLICATE:
+            self.duplicates += 1
+        else:
+            self.skipped += 1
+
+
+@dataclass(frozen=True)
+class ImportContext:
+    """What every item needs: the configuration, the clinic's today, the instant, and the
+    patient to assume for items that name none (`monitor import --patient`)."""
+
+    config: Config
+    today: date
+    now: datetime
+    fallback_mrn: str | None = None
+
+
+def import_items(
+    session: Session, items: Iterable[Parsed], context: ImportContext, *, quarantine: bool = True
+) -> ImportReport:
+    """Take every parsed item in; problems are quarantined (or only reported, for a retry)."""
+    report = ImportReport()
+    for item in items:
+        if isinstance(item, Skipped):
+            report.skipped += 1
+            continue
+        outcome = item if isinstance(item, Problem) else _take_in_savepoint(session, item, context)
+        if isinstance(outcome, Outcome):
+            report.count(outcome)
+            continue
+        report.problems.append(outcome.reason)
+        report.rejected = report.rejected or outcome.whole_message
+        report.quarantined += 1
+        if quarantine:
+            report.quarantine_ids.append(quarantine_problem(session, outcome, context.now))
+    return report
+
+
+def _take_in_savepoint(
+    session: Session, item: Incoming, context: ImportContext
+) -> Outcome | Problem:
+    """Store one item; a refusal rolls back only this item and becomes a Problem."""
+    try:
+        with session.begin_nested():
+            return take(session, item, context)
+    except (InvalidInput, ValueError, ArithmeticError) as error:
+        return Problem(str(error), item.source, item.format, item.raw)
+
+
+def take(session: Session, item: Incoming, context: ImportContext) -> Outcome:
+    """Validate and store one result, or recognise it as a repeat, correction or withdrawal."""
+    patient = resolve_patient(session, item.mrns or _fallback(context))
+    found = context.config.codes.to_code_map().analyte_for(item.codes, item.source)
+    if found is None:
+        raise InvalidInput(_unknown_code(item))
+    analyte, code = found
+    given = ResultIn(
+        mrn=patient.mrn,
+        analyte=analyte,
+        value=item.value,
+        unit=item.unit,
+        collected_on=_collected_on(item, context.config.clinic.timezone),
+        ref_low=item.ref_low,
+        ref_high=item.ref_high,
+        source=item.source,
+        accession=item.accession,
+        status=item.status,
+        collected_at=item.collected_at,
+        code=code.code,
+        lab_flag=item.lab_flag,
+    )
+    current = current_result(session, patient.id, given)
+    actor = f"import:{item.source}"
+    if given.status is ResultStatus.ENTERED_IN_ERROR:
+        if current is None or current.status is ResultStatus.ENTERED_IN_ERROR:
+            return Outcome.SKIPPED if current is None else Outcome.DUPLICATE
+        withdraw_result(session, current, patient, context.config, context.now, actor)
+        return Outcome.STORED
+    if current is not None and is_repeat(current, given):
+        return Outcome.DUPLICATE
+    previous = None if current is None else current.status
+    if current is not None:  # out of the rules' history before the new value is judged
+        current.status = ResultStatus.REPLACED
+        session.flush()
+    recorded = record_results(
+        session, [given], today=context.today, now=context.now, config=context.config
+    )
+    if current is not None and previous is not None:
+        replace_result(session, current, recorded.results[0], previous, context.now, actor)
+    return Outcome.STORED
+
+
+def resolve_patient(session: Session, mrns: tuple[str, ...]) -> Patient:
+    """The one patient whose MRN is among the identifiers the message gives."""
+    wanted = [m.strip() for m in mrns if m.strip()]
+    if not wanted:
+        raise InvalidInput("no patient identifier (MRN) in the message")
+    known = session.scalars(select(Patient.mrn).where(Patient.mrn.in_(wanted))).all()
+    if not known:
+        raise InvalidInput(f"unknown patient: no patient with MRN {' or '.join(wanted)}")
+    if len(set(known)) > 1:
+        raise InvalidInput(
+            f"ambiguous patient: MRNs {', '.join(sorted(known))} are different patients"
+        )
+    return find_patient(session, known[0])
+
+
+def _fallback(context: ImportContext) -> tuple[str, ...]:
+    return (context.fallback_mrn,) if context.fallback_mrn else ()
+
+
+def _collected_on(item: Incoming, timezone: str) -> date:
+    """The collection date in the clinic's time zone (clinical.md §8.17), never the UTC date."""
+    if item.collected_at is not None:
+        return item.collected_at.astimezone(ZoneInfo(timezone)).date()
+    if item.collected_on is None:
+        raise InvalidInput("no collection date or time")
+    return item.collected_on
+
+
+def _unknown_code(item: Incoming) -> str:
+    codes = ", ".join(str(code) for code in item.codes if code.code.strip()) or "none"
+    return (
+        f"not a monitored analyte: code {codes} from source {item.source!r} is not in "
+        "[codes.loinc] or [codes.local]"
+    )
+
+
+def quarantine_problem(session: Session, problem: Problem, now: datetime) -> int:
+    """Keep what could not be taken in, with its raw text, for a person to look at."""
+    row = QuarantineItem(
+        source=problem.source[:255],
+        format=problem.format,
+        received_at=now,
+        reason=problem.reason,
+        raw=problem.raw,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
