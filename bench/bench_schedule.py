@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import resource
 import sqlite3
 import statistics
@@ -288,8 +289,6 @@ def open_postgresql(args: argparse.Namespace) -> Backend:
 
 def _pyformat(sql: str) -> str:
     """`:d` -> `%(d)s` for psycopg; the benchmark's SQL has no other colons or percent signs."""
-    import re
-
     return re.sub(r":(\w+)", r"%(\1)s", sql)
 
 
@@ -469,8 +468,6 @@ def floor_insert(backend: Backend, sql: str, rows: list[dict[str, Any]]) -> floa
 
 def positional(backend: Backend, sql: str) -> str:
     """Named `:col` placeholders -> `?` (sqlite3) or `%s` (psycopg), in column order."""
-    import re
-
     return re.sub(r":\w+", "?" if backend.name == "sqlite" else "%s", sql)
 
 

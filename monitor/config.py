@@ -8,9 +8,9 @@ live here: the SMTP password comes only from `MONITOR_SMTP_PASSWORD`.
 from __future__ import annotations
 
 import os
-from email.utils import parseaddr
 import tomllib
 from datetime import time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

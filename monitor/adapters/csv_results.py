@@ -40,7 +40,10 @@ def looks_like_csv(text: str) -> bool:
 def parse_csv(text: str, *, source: str | None = None) -> list[Parsed]:
     """Every row of a results CSV; a wrong header is one whole-file Problem."""
     default_source = source or "csv"
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    except csv.Error as error:
+        return [Problem(f"unreadable CSV ({error})", default_source, FORMAT, text, True)]
     header = tuple(cell.strip().lower() for cell in rows[0]) if rows else ()
     if header != HEADER:
         reason = f"CSV header must be {','.join(HEADER)}"

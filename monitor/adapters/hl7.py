@@ -80,10 +80,10 @@ def split_messages(text: str) -> list[str]:
 
 def parse_hl7(text: str, options: Hl7Options) -> list[Parsed]:
     """Every result of every message in `text`."""
-    items: list[Parsed] = []
-    for message in split_messages(text):
-        items.extend(parse_message(message, options))
-    return items
+    messages = split_messages(text)
+    if not messages:
+        return [_whole("empty: no HL7 message in the text", options.source or "hl7", text)]
+    return [item for message in messages for item in parse_message(message, options)]
 
 
 def parse_message(text: str, options: Hl7Options) -> list[Parsed]:

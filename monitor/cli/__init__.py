@@ -19,6 +19,7 @@ from monitor.cli import (
     safety,
     service,
     system,
+    web,
 )
 from monitor.cli.context import AppState
 
@@ -57,6 +58,7 @@ for module in (
     service,
     imports,
     quarantine,
+    web,
 ):
     module.register(app)
 

@@ -118,17 +118,17 @@ def take(session: Session, item: Incoming, context: ImportContext) -> Outcome:
     given = ResultIn(
         mrn=patient.mrn,
         analyte=analyte,
-        value=item.value,
-        unit=item.unit,
+        value=_fits(item.value, 64, "value"),
+        unit=item.unit and _fits(item.unit, 32, "unit"),
         collected_on=_collected_on(item, context.config.clinic.timezone),
         ref_low=item.ref_low,
         ref_high=item.ref_high,
-        source=item.source,
-        accession=item.accession,
+        source=_fits(item.source, 64, "source"),
+        accession=item.accession and _fits(item.accession, 64, "accession"),
         status=item.status,
         collected_at=item.collected_at,
-        code=code.code,
-        lab_flag=item.lab_flag,
+        code=_fits(code.code, 64, "code"),
+        lab_flag=item.lab_flag and clean_text(item.lab_flag)[:16],
     )
     current = current_result(session, patient.id, given)
     actor = f"import:{item.source}"
@@ -166,6 +166,19 @@ def resolve_patient(session: Session, mrns: tuple[str, ...]) -> Patient:
     return find_patient(session, known[0])
 
 
+def clean_text(text: str) -> str:
+    """Text a database can hold: PostgreSQL refuses NUL characters."""
+    return text.replace("\x00", "\ufffd")
+
+
+def _fits(text: str, limit: int, name: str) -> str:
+    """The column's limit is the feed's problem to see, not a silent truncation."""
+    text = clean_text(text)
+    if len(text) > limit:
+        raise InvalidInput(f"{name} is longer than {limit} characters: {text[:40]!r}...")
+    return text
+
+
 def _fallback(context: ImportContext) -> tuple[str, ...]:
     return (context.fallback_mrn,) if context.fallback_mrn else ()
 
@@ -190,11 +203,11 @@ def _unknown_code(item: Incoming) -> str:
 def quarantine_problem(session: Session, problem: Problem, now: datetime) -> int:
     """Keep what could not be taken in, with its raw text, for a person to look at."""
     row = QuarantineItem(
-        source=problem.source[:255],
-        format=problem.format,
+        source=clean_text(problem.source)[:255],
+        format=problem.format[:16],
         received_at=now,
-        reason=problem.reason,
-        raw=problem.raw,
+        reason=clean_text(problem.reason),
+        raw=clean_text(problem.raw),
     )
     session.add(row)
     session.flush()

@@ -1,17 +1,19 @@
-"""One patient's schedule and record as of a date, computed from the pure core."""
+"""One patient's schedule as of a date, and the status a record shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
 from monitor.domain.schedule import monitoring_end
-from monitor.domain.status import SlotStatus, is_cancelled_by_stop, slot_status
-from monitor.services.slots import counted_results, domain_courses, plan_slots, waived_keys
-from monitor.store.models import Patient, PatientStatus
+from monitor.domain.status import SlotStatus, slot_status
+from monitor.services.slots import domain_courses
+from monitor.store.models import COUNTING_STATUSES, Patient, PatientStatus, Result, Slot
 from monitor.store.queries import find_patient
 
 
@@ -35,39 +37,79 @@ class ScheduleView:
 
 
 def patient_schedule(session: Session, mrn: str, on: date, protocol: Protocol) -> ScheduleView:
-    """Every slot with its status as of `on`, in due-date order (panels in protocol order)."""
+    """Every slot with its status as of `on`, in due-date order (panels in protocol order).
+
+    Reads the stored slots (rebuilt from the pure schedule at every change to the record), so
+    this view and the overdue list can never disagree; results are read only to list what a
+    `due` slot still misses.
+    """
     patient = find_patient(session, mrn)
-    courses = domain_courses(patient)
-    waived = waived_keys(session, patient.id)
-    views = []
-    for item in plan_slots(courses, counted_results(session, patient.id), protocol):
-        slot = item.slot
-        status = slot_status(
-            on=on,
-            window_start=slot.window_start,
-            window_end=slot.window_end,
-            next_window_start=item.next_window_start,
-            done_on=item.done_on,
-            completed_on=item.completed_on,
-            is_waived=(slot.panel, slot.due_on) in waived,
-            is_cancelled=is_cancelled_by_stop(slot.due_on, patient.stopped_on),
-        )
-        missing = tuple(item.missing_on(on)) if status is SlotStatus.DUE else ()
-        views.append(
-            SlotView(
-                slot.panel,
-                slot.due_on,
-                slot.window_start,
-                slot.window_end,
-                slot.course,
-                slot.kind.value,
-                status,
-                missing,
+    order = {name: rank for rank, name in enumerate(protocol.panel_names)}
+    rows = session.execute(
+        select(*SLOT_COLUMNS).where(Slot.patient_id == patient.id).order_by(Slot.due_on)
+    ).all()
+    views = [_view(session, patient.id, row, on, protocol) for row in rows]
+    views.sort(key=lambda v: (v.due_on, order.get(v.panel, len(order))))
+    return ScheduleView(patient.mrn, monitoring_end(domain_courses(patient), protocol), views)
+
+
+SLOT_COLUMNS = (
+    Slot.panel,
+    Slot.due_on,
+    Slot.window_start,
+    Slot.window_end,
+    Slot.course,
+    Slot.kind,
+    Slot.next_window_start,
+    Slot.done_on,
+    Slot.completed_on,
+    Slot.is_waived,
+    Slot.is_cancelled,
+)
+
+
+def _view(session: Session, patient_id: int, row: Any, on: date, protocol: Protocol) -> SlotView:
+    status = slot_status(
+        on=on,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        next_window_start=row.next_window_start,
+        done_on=row.done_on,
+        completed_on=row.completed_on,
+        is_waived=row.is_waived,
+        is_cancelled=row.is_cancelled,
+    )
+    missing: tuple[str, ...] = ()
+    if status is SlotStatus.DUE:
+        missing = _missing(session, patient_id, row, on, protocol.panel(row.panel).analytes)
+    return SlotView(
+        row.panel,
+        row.due_on,
+        row.window_start,
+        row.window_end,
+        row.course,
+        row.kind,
+        status,
+        missing,
+    )
+
+
+def _missing(
+    session: Session, patient_id: int, row: Any, on: date, required: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Required analytes with no counting result in the window up to `on`."""
+    present = set(
+        session.scalars(
+            select(Result.analyte).where(
+                Result.patient_id == patient_id,
+                Result.analyte.in_(required),
+                Result.status.in_(COUNTING_STATUSES),
+                Result.collected_on >= row.window_start,
+                Result.collected_on <= min(row.window_end, on),
             )
         )
-    order = {name: rank for rank, name in enumerate(protocol.panel_names)}
-    views.sort(key=lambda v: (v.due_on, order[v.panel]))
-    return ScheduleView(patient.mrn, monitoring_end(courses, protocol), views)
+    )
+    return tuple(analyte for analyte in required if analyte not in present)
 
 
 def derived_status(patient: Patient, end: date | None, today: date) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -128,7 +129,24 @@ class Slot(Base):
     __tablename__ = "slots"
     __table_args__ = (
         UniqueConstraint("patient_id", "panel", "due_on"),
-        Index("ix_slots_overdue", "window_end", "overdue_until"),
+        # The overdue list reads never-completed past slots through this partial index, and
+        # slots completed after an earlier --as-of date through `ix_slots_completed_on`.
+        Index(
+            "ix_slots_open",
+            "window_end",
+            sqlite_where=text("completed_on IS NULL"),
+            postgresql_where=text("completed_on IS NULL"),
+        ),
+        Index("ix_slots_completed_on", "completed_on"),
+        # The overdue list's count of missed slots per patient and panel.
+        Index(
+            "ix_slots_missed",
+            "patient_id",
+            "panel",
+            "window_end",
+            "next_window_start",
+            "completed_on",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

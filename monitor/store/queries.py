@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from monitor.domain.rules import Severity
@@ -80,7 +80,12 @@ def overdue_list(
     session: Session, on: date, panel_order: Sequence[str], site: str | None = None
 ) -> list[OverdueRow]:
     """Every overdue slot of every active patient as of `on` (SPEC §3.3), most overdue first;
-    ties by MRN, then by panel in protocol order."""
+    ties by MRN, then by panel in protocol order.
+
+    `overdue_on` split in two so each half has an index: slots never completed (the partial
+    index `ix_slots_open`, which holds only past missed/overdue and future slots) and slots
+    completed after `on` (only non-empty for a past `--as-of`).
+    """
     earlier = aliased(Slot)
     missed = (
         select(func.count())
@@ -91,15 +96,23 @@ def overdue_list(
         )
         .scalar_subquery()
     )
-    panel_rank = case({name: rank for rank, name in enumerate(panel_order)}, value=Slot.panel)
-    query = (
-        select(Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on, missed)
-        .join(Patient, Patient.id == Slot.patient_id)
-        .where(overdue_on(Slot, on), active_on(on))
-        .order_by(Slot.due_on, Patient.mrn, panel_rank)
+    still_open = and_(
+        Slot.window_end < on,
+        or_(Slot.next_window_start.is_(None), Slot.next_window_start > on),
+        Slot.is_waived.is_(False),
+        Slot.is_cancelled.is_(False),
+        active_on(on),
     )
     if site is not None:
-        query = query.where(Patient.site == site)
+        still_open = and_(still_open, Patient.site == site)
+    columns = (Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on, missed)
+    halves = [
+        select(*columns).join(Patient, Patient.id == Slot.patient_id).where(completion, still_open)
+        for completion in (Slot.completed_on.is_(None), Slot.completed_on > on)
+    ]
+    rows = union_all(*halves).subquery()
+    panel_rank = case({name: rank for rank, name in enumerate(panel_order)}, value=rows.c.panel)
+    query = select(rows).order_by(rows.c.due_on, rows.c.mrn, panel_rank)
     return [
         OverdueRow(pid, mrn, row_site, panel, due_on, (on - due_on).days, count)
         for pid, mrn, row_site, panel, due_on, count in session.execute(query)

@@ -1,13 +1,25 @@
 """`monitor demo`: a synthetic clinic in ./monitor-demo.db (SPEC §7). No test database needed."""
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
+import typer.main
+import typer.testing
 from freezegun import freeze_time
 from typer.testing import CliRunner
 
 from monitor.cli import app
+
+# typer rebuilds the whole click command tree on every CliRunner.invoke (about 70 ms of CPU, most
+# of a test command's cost); build it once per module.
+_command_once = functools.cache(typer.main.get_command)
+
+
+@pytest.fixture(autouse=True)
+def _build_the_cli_once(monkeypatch):
+    monkeypatch.setattr(typer.testing, "_get_command", _command_once)
 
 
 @pytest.fixture

@@ -184,33 +184,6 @@ def test_a_file_with_one_broken_message_among_good_ones(cli, patient, tmp_path):
     assert "ADT^A08 is not a lab result" in out
 
 
-def test_unknown_mrn_is_quarantined_then_retried_after_adding_the_patient(cli, tmp_path):
-    out = import_text(cli, tmp_path, oru(obx(1, "777-3^Platelets^LN", "210", "K/uL"), mrn="B2"))
-    assert "1 quarantined" in out and "unknown patient" in out
-    [item] = json.loads(cli.ok("quarantine", "--json"))
-    assert set(item) >= {"id", "source", "received_at", "reason", "raw"}
-    assert item["source"] == "CITYLAB" and item["raw"].startswith("MSH|")
-    assert "unknown patient" in cli.ok("quarantine", "retry", str(item["id"]))
-    assert json.loads(cli.ok("quarantine", "--json"))  # still unknown: stays open
-    cli.ok("patient", "add", "B2", "--name", "Bea Example")
-    out = cli.ok("quarantine", "retry")
-    assert f"{item['id']}: retried" in out
-    assert json.loads(cli.ok("quarantine", "--json")) == []
-    assert [r["analyte"] for r in results(cli, "B2")] == ["platelets"]
-
-
-def test_quarantine_drop_needs_a_reason_and_closes_the_item(cli, tmp_path):
-    import_text(cli, tmp_path, "this is not a lab message", "junk.txt")
-    [item] = json.loads(cli.ok("quarantine", "--json"))
-    assert cli("quarantine", "drop", str(item["id"]), "--reason", " ").code == 2
-    cli.ok("quarantine", "drop", str(item["id"]), "--reason", "stray file")
-    assert json.loads(cli.ok("quarantine", "--json")) == []
-    closed = json.loads(cli.ok("quarantine", "--all", "--json"))
-    assert closed[0]["status"] == "dropped"
-    assert cli("quarantine", "drop", str(item["id"]), "--reason", "again").code == 2
-    assert cli("quarantine", "drop", "999", "--reason", "x").code == 2
-
-
 def test_csv_with_a_bad_row_keeps_the_others(cli, patient, tmp_path):
     text = (
         "mrn,analyte_or_loinc,value,unit,collected_on,ref_low,ref_high,source,accession\n"

@@ -1,0 +1,77 @@
+"""`monitor serve` (the nurses' worklist) and `monitor user add`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from monitor import clock
+from monitor.cli.context import cli_actor, reports_errors, state
+from monitor.errors import InvalidInput
+from monitor.log import configure_logging
+from monitor.services.users import add_user
+from monitor.store.db import unit_of_work
+
+user_app = typer.Typer(help="Worklist accounts.", no_args_is_help=True)
+
+
+@reports_errors
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="default [web] host")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535)] = None,
+) -> None:
+    """Serve the nurses' worklist (sign in with an account from `monitor user add`)."""
+    import uvicorn
+
+    from monitor.web.app import create_app
+
+    app_state = state(ctx)
+    config = app_state.config
+    configure_logging(config.logging)
+    app = create_app(config, app_state.engine())
+    # No access log: page paths carry MRNs, and log lines never carry patient identifiers.
+    uvicorn.run(
+        app,
+        host=host or config.web.host,
+        port=port or config.web.port,
+        access_log=False,
+        log_level=config.logging.level.lower(),
+        proxy_headers=False,
+    )
+
+
+@user_app.command("add")
+@reports_errors
+def user_add(
+    ctx: typer.Context,
+    name: str,
+    role: Annotated[str, typer.Option("--role", help="nurse or admin")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Add a worklist account (the password is prompted for twice, or read from stdin)."""
+    password = _read_password(password_stdin)
+    with unit_of_work(state(ctx).engine()) as session:
+        add_user(
+            session, name=name, role=role, password=password, actor=cli_actor(), now=clock.now_utc()
+        )
+    typer.echo(f"added {role} {name.strip()}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidInput("no password on standard input")
+        return password
+    entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return entered
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")

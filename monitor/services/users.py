@@ -1,0 +1,160 @@
+"""Worklist accounts: adding a user, checking a password, locking after repeated failures.
+
+Passwords are kept only as argon2id hashes (argon2-cffi's RFC 9106 defaults). Every sign-in,
+failed sign-in and lock is written to the audit log, so a clinic can see who looked and who
+tried. A wrong name and a wrong password get the same answer and take the same time (the
+unknown name is checked against a dummy hash), so the sign-in page does not reveal who has an
+account.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.errors import InvalidInput
+from monitor.services.audit import record_change
+from monitor.store.models import User, UserRole
+
+MIN_PASSWORD_LENGTH = 10
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """How many failures in a row lock an account, and for how long."""
+
+    attempts: int
+    minutes: int
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the name is unknown, so both paths cost the same."""
+    return _hasher().hash("not a password of anyone")
+
+
+def add_user(
+    session: Session, *, name: str, role: str, password: str, actor: str, now: datetime
+) -> User:
+    """Create an account; the name must be new and the password long enough. Audited."""
+    name = name.strip()
+    user_role = _check_new_user(session, name, role, password)
+    user = User(
+        name=name,
+        role=user_role,
+        password_hash=_hasher().hash(password),
+        created_at=now,
+        failed_logins=0,
+        is_active=True,
+    )
+    session.add(user)
+    session.flush()
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action="user.add",
+        entity="user",
+        entity_id=user.id,
+        patient_id=None,
+        after={"name": name, "role": user_role.value},
+    )
+    return user
+
+
+def _check_new_user(session: Session, name: str, role: str, password: str) -> UserRole:
+    if not name or len(name) > MAX_NAME_LENGTH or any(c.isspace() for c in name):
+        raise InvalidInput(f"a user name is 1-{MAX_NAME_LENGTH} characters without spaces")
+    try:
+        user_role = UserRole(role)
+    except ValueError:
+        raise InvalidInput(f"--role must be nurse or admin, got {role!r}") from None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise InvalidInput(f"a user named {name!r} already exists")
+    return user_role
+
+
+def authenticate(
+    session: Session, *, name: str, password: str, now: datetime, lockout: Lockout
+) -> User | None:
+    """The user if the password is right and the account usable, else None; always audited."""
+    user = session.scalar(select(User).where(User.name == name.strip()))
+    if user is None or not user.is_active:
+        _verify(_dummy_hash(), password)
+        _audit(session, "user.login_failed", None, now, {"name": name[:MAX_NAME_LENGTH]})
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        _audit(session, "user.login_failed", user, now, {"reason": "locked"})
+        return None
+    if not _verify(user.password_hash, password):
+        _record_failure(session, user, now, lockout)
+        return None
+    _record_success(session, user, password, now)
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _record_failure(session: Session, user: User, now: datetime, lockout: Lockout) -> None:
+    user.failed_logins = (user.failed_logins or 0) + 1
+    _audit(session, "user.login_failed", user, now, {"failures": user.failed_logins})
+    if user.failed_logins >= lockout.attempts:
+        user.locked_until = now + timedelta(minutes=lockout.minutes)
+        user.failed_logins = 0
+        _audit(session, "user.locked", user, now, {"until": user.locked_until.isoformat()})
+
+
+def _record_success(session: Session, user: User, password: str, now: datetime) -> None:
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
+    _audit(session, "user.login", user, now, None)
+
+
+def record_logout(session: Session, *, user_id: int, now: datetime) -> None:
+    """Audit a sign-out (the session cookie itself is cleared by the web layer)."""
+    _audit(session, "user.logout", session.get(User, user_id), now, None)
+
+
+def _audit(
+    session: Session,
+    action: str,
+    user: User | None,
+    now: datetime,
+    after: dict[str, object] | None,
+) -> None:
+    record_change(
+        session,
+        at=now,
+        actor=f"web:{user.name}" if user is not None else "web:unknown",
+        action=action,
+        entity="user",
+        entity_id=user.id if user is not None else None,
+        patient_id=None,
+        after=after,
+    )
+
+
+def active_user(session: Session, user_id: int) -> User | None:
+    """The signed-in user's current row, or None once the account is gone or disabled."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.is_active else None

@@ -1,0 +1,107 @@
+"""Building the worklist app: routes, the session cookie, the sign-in gate, error pages.
+
+Middleware order (outermost first): the session cookie, then the sign-in gate, which needs the
+session. Handlers that touch the database are plain functions (Starlette runs them in its
+thread pool) or await `run_in_threadpool`, so the synchronous SQLAlchemy engine is fine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from monitor import clock
+from monitor.config import Config
+from monitor.errors import NotFound
+from monitor.resources import resource_path
+from monitor.web.deps import WebDeps
+from monitor.web.render import bare_page
+from monitor.web.secret import session_secret
+from monitor.web.security import SignInGate
+from monitor.web.views import actions, auth, lists, patient, today
+from monitor.web.worklist import WorklistCache
+
+SESSION_COOKIE = "monitor_session"
+log = logging.getLogger("monitor.web")
+
+
+def create_app(
+    config: Config,
+    engine: Engine,
+    *,
+    now: Callable[[], datetime] = clock.now_utc,
+    today_fn: Callable[[], date] | None = None,
+    secret: str | None = None,
+) -> Starlette:
+    """The worklist for one configuration and database; `now`/`today_fn` for tests."""
+    zone = config.clinic.timezone
+    deps = WebDeps(config, engine, now, today_fn or (lambda: clock.today_in(zone)))
+    routes = [
+        *auth.routes(),
+        *today.routes(),
+        *patient.routes(),
+        *actions.routes(),
+        *lists.routes(),
+        Mount("/static", StaticFiles(directory=resource_path("templates") / "web" / "static")),
+    ]
+    middleware = [
+        Middleware(
+            SessionMiddleware,
+            secret_key=secret or session_secret(engine),
+            session_cookie=SESSION_COOKIE,
+            max_age=config.web.session_minutes * 60,
+            same_site="strict",
+            https_only=config.web.secure_cookies,
+        ),
+        Middleware(SignInGate, deps=deps),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error, NotFound: _not_found, Exception: _crash},
+    )
+    app.state.deps = deps
+    app.state.worklist = WorklistCache()
+    return app
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return _error_page(request, error.status_code, error.detail)
+
+
+async def _not_found(request: Request, error: Exception) -> Response:
+    return _error_page(request, 404, "There is no such record.")
+
+
+async def _crash(request: Request, error: Exception) -> Response:
+    # The exception type only: its message may carry a patient's data.
+    log.error("unhandled %s on %s %s", type(error).__name__, request.method, _route_of(request))
+    return _error_page(request, 500, "Something went wrong; nothing was changed.")
+
+
+def _error_page(request: Request, status: int, detail: str) -> Response:
+    return bare_page(
+        request, "error.html", {"status": status, "detail": detail}, status_code=status
+    )
+
+
+def _route_of(request: Request) -> str:
+    """The path with the MRN replaced, for logs."""
+    path = request.url.path
+    if path.startswith("/patients/") or path.startswith("/audit/patients/"):
+        head = "/audit/patients/" if path.startswith("/audit/") else "/patients/"
+        rest = path[len(head) :].partition("/")[2]
+        return head + "{mrn}" + (f"/{rest}" if rest else "")
+    return path

@@ -1,0 +1,197 @@
+"""Read queries of the pages (the writes all go through `monitor.services`).
+
+Lists that can grow without bound (audit, outbox, flags) are capped at `LIMIT` rows, newest
+first, and the page says so; the filters narrow them down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from monitor.domain.rules import Severity
+from monitor.store.models import (
+    AuditEntry,
+    Flag,
+    FlagStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Patient,
+    QuarantineItem,
+    Result,
+)
+from monitor.store.queries import severity_rank
+
+LIMIT = 500
+_S = TypeVar("_S", bound=Select[*tuple[Any, ...]])
+UNREACHABLE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Alert:
+    flag: Flag
+    patient_id: int
+    mrn: str
+    name: str
+    site: str
+
+
+def open_alerts(session: Session, site: str | None) -> list[Alert]:
+    """Open urgent and emergency flags with their patient, most severe then newest first."""
+    query = (
+        select(Flag, Patient.id, Patient.mrn, Patient.name, Patient.site)
+        .join(Patient, Patient.id == Flag.patient_id)
+        .options(selectinload(Flag.result))
+        .where(
+            Flag.status == FlagStatus.OPEN,
+            Flag.severity.in_([Severity.URGENT, Severity.EMERGENCY]),
+        )
+        .order_by(severity_rank(Flag.severity).desc(), Flag.id.desc())
+    )
+    if site is not None:
+        query = query.where(Patient.site == site)
+    return [Alert(*row) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    patient_id: int
+    mrn: str
+    name: str
+    site: str
+    why: str
+    on: date | None
+
+
+def unreachable(session: Session, on: date, site: str | None) -> list[Unreachable]:
+    """Patients whose reminders were skipped or failed in the last week, newest reason each."""
+    query = (
+        select(Patient.id, Patient.mrn, Patient.name, Patient.site, OutboxMessage)
+        .join(Patient, Patient.id == OutboxMessage.patient_id)
+        .where(
+            OutboxMessage.status.in_([OutboxStatus.SKIPPED, OutboxStatus.FAILED]),
+            OutboxMessage.run_on >= on - timedelta(days=UNREACHABLE_DAYS - 1),
+            OutboxMessage.run_on <= on,
+        )
+        .order_by(OutboxMessage.id.desc())
+    )
+    if site is not None:
+        query = query.where(Patient.site == site)
+    seen: dict[int, Unreachable] = {}
+    for pid, mrn, name, row_site, message in session.execute(query):
+        if pid not in seen:
+            seen[pid] = Unreachable(pid, mrn, name, row_site, why_not_sent(message), message.run_on)
+    return sorted(seen.values(), key=lambda u: u.mrn)
+
+
+def why_not_sent(message: OutboxMessage) -> str:
+    if message.status is OutboxStatus.SKIPPED:
+        return message.reason or "skipped"
+    return f"delivery failed: {message.last_error or 'unknown error'}"
+
+
+def patient_results(session: Session, patient_id: int) -> Sequence[Result]:
+    """Every result of the patient, newest collection first (all statuses: it is the record)."""
+    return session.scalars(
+        select(Result)
+        .where(Result.patient_id == patient_id)
+        .order_by(Result.collected_on.desc(), Result.id.desc())
+    ).all()
+
+
+def patient_flags(session: Session, patient_id: int) -> Sequence[Flag]:
+    return session.scalars(
+        select(Flag)
+        .where(Flag.patient_id == patient_id)
+        .options(selectinload(Flag.result))
+        .order_by(Flag.status, severity_rank(Flag.severity).desc(), Flag.id.desc())
+    ).all()
+
+
+def patient_emails(session: Session, patient_id: int) -> Sequence[OutboxMessage]:
+    return session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.patient_id == patient_id)
+        .order_by(OutboxMessage.id.desc())
+        .limit(LIMIT)
+    ).all()
+
+
+@dataclass(frozen=True)
+class FlagFilter:
+    status: str | None
+    severity: str | None
+    site: str | None
+
+
+def flags(session: Session, wanted: FlagFilter) -> list[tuple[Flag, str, str]]:
+    """Flags with MRN and name, most severe then newest first."""
+    query = (
+        select(Flag, Patient.mrn, Patient.name)
+        .join(Patient, Patient.id == Flag.patient_id)
+        .options(selectinload(Flag.result))
+        .order_by(severity_rank(Flag.severity).desc(), Flag.id.desc())
+    )
+    query = _where(query, Flag.status, wanted.status)
+    query = _where(query, Flag.severity, wanted.severity)
+    query = _where(query, Patient.site, wanted.site)
+    return [(f, mrn, name) for f, mrn, name in session.execute(query.limit(LIMIT))]
+
+
+def _where(query: _S, column: Any, value: object | None) -> _S:
+    return query if value is None else query.where(column == value)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    patient_id: int | None
+    action: str | None
+    actor: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+def audit(session: Session, wanted: AuditFilter) -> Sequence[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    query = _where(query, AuditEntry.patient_id, wanted.patient_id)
+    query = _where(query, AuditEntry.action, wanted.action)
+    if wanted.actor is not None:
+        query = query.where(AuditEntry.actor.contains(wanted.actor, autoescape=True))
+    if wanted.since is not None:
+        query = query.where(AuditEntry.at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(AuditEntry.at < wanted.until)
+    return session.scalars(query.limit(LIMIT)).all()
+
+
+def audit_actions(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def outbox(session: Session, status: str | None, message: str | None) -> Sequence[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    query = _where(query, OutboxMessage.status, status)
+    query = _where(query, OutboxMessage.message, message)
+    return session.scalars(query.limit(LIMIT)).all()
+
+
+def outbox_kinds(session: Session) -> list[str]:
+    return list(
+        session.scalars(select(OutboxMessage.message).distinct().order_by(OutboxMessage.message))
+    )
+
+
+def quarantine(session: Session, status: str | None, fmt: str | None) -> Sequence[QuarantineItem]:
+    query = select(QuarantineItem).order_by(QuarantineItem.id.desc())
+    query = _where(query, QuarantineItem.status, status)
+    query = _where(query, QuarantineItem.format, fmt)
+    return session.scalars(query.limit(LIMIT)).all()
+
+
+def sites(session: Session) -> list[str]:
+    return list(session.scalars(select(Patient.site).distinct().order_by(Patient.site)))

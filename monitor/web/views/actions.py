@@ -1,0 +1,212 @@
+"""What a nurse does from the pages: acknowledge a flag, waive a slot, record a result, change
+a patient's status or email. Each is one POST (CSRF-checked) calling the same service as the
+CLI, in one transaction, audited under `web:<user>`, then a redirect back (303).
+
+When the service refuses the input, the patient page is shown again with the reason (400)
+rather than carrying the message in the session cookie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from monitor.errors import InvalidInput, NotFound
+from monitor.services.audit import record_change
+from monitor.services.flags import acknowledge_flag
+from monitor.services.intake import record_results
+from monitor.services.patients import change_status, set_email_preference
+from monitor.services.results import ResultIn
+from monitor.services.waivers import waive_slot
+from monitor.web.deps import WebDeps, WebUser, current_user, deps
+from monitor.web.forms import form_date, form_number, text
+from monitor.web.render import page
+from monitor.web.security import add_flash, checked_form, is_local_path
+from monitor.web.views.patient import patient_context
+
+Change = Callable[[Session, WebDeps, WebUser], str]
+
+
+async def apply(request: Request, change: Change, back: str, mrn: str | None) -> Response:
+    """Run `change` in one transaction; on success flash its message and go `back`."""
+    app, user = deps(request), current_user(request)
+
+    def run() -> str | Exception:
+        try:
+            with app.session() as session:
+                return change(session, app, user)
+        except NotFound as error:
+            raise HTTPException(404, str(error)) from None
+        except InvalidInput as error:
+            return error
+
+    outcome = await run_in_threadpool(run)
+    if isinstance(outcome, Exception):
+        if mrn is None:
+            add_flash(request.session, "error", "Not done: the form was incomplete or out of date.")
+            return RedirectResponse(back, status_code=303)
+        return await run_in_threadpool(_refused, request, mrn, str(outcome))
+    add_flash(request.session, "ok", outcome)
+    return RedirectResponse(back, status_code=303)
+
+
+def _refused(request: Request, mrn: str, reason: str) -> Response:
+    app = deps(request)
+    with app.session() as session:
+        context = patient_context(session, app, mrn)
+        context["error"] = reason
+        return page(request, "patient.html", context, status_code=400)
+
+
+async def acknowledge(request: Request) -> Response:
+    form = await checked_form(request)
+    flag_id = int(request.path_params["flag_id"])
+    back = text(form, "back") or "/flags"
+    if not is_local_path(back):
+        back = "/flags"
+
+    def change(session: Session, app: WebDeps, user: WebUser) -> str:
+        note = text(form, "note")
+        acknowledge_flag(session, flag_id=flag_id, by=user.actor, note=note, now=app.now())
+        return f"Flag {flag_id} acknowledged."
+
+    mrn = back.removeprefix("/patients/") if back.startswith("/patients/") else None
+    return await apply(request, change, back, mrn)
+
+
+async def waive(request: Request) -> Response:
+    form = await checked_form(request)
+    mrn = request.path_params["mrn"]
+
+    def change(session: Session, app: WebDeps, user: WebUser) -> str:
+        panel, due_on = _slot_choice(form)
+        reason = text(form, "reason", required=True, label="The reason")
+        assert reason is not None
+        waive_slot(
+            session,
+            mrn=mrn,
+            panel=panel,
+            due_on=due_on,
+            by=user.actor,
+            reason=reason,
+            now=app.now(),
+            protocol=app.config.monitoring_protocol,
+        )
+        return f"The {panel} test due {due_on:%d %b %Y} is waived."
+
+    return await apply(request, change, f"/patients/{mrn}", mrn)
+
+
+def _slot_choice(form: FormData) -> tuple[str, date]:
+    value = text(form, "slot", required=True, label="The test to waive") or ""
+    panel, _, due = value.partition("|")
+    try:
+        return panel, date.fromisoformat(due)
+    except ValueError:
+        raise InvalidInput("choose the test to waive from the list") from None
+
+
+async def add_result(request: Request) -> Response:
+    form = await checked_form(request)
+    mrn = request.path_params["mrn"]
+
+    def change(session: Session, app: WebDeps, user: WebUser) -> str:
+        given = _result_in(form, mrn)
+        now = app.now()
+        recorded = record_results(session, [given], today=app.today(), now=now, config=app.config)
+        row = recorded.results[0]
+        record_change(
+            session,
+            at=now,
+            actor=user.actor,
+            action="result.add",
+            entity="result",
+            entity_id=row.id,
+            patient_id=row.patient_id,
+            after={
+                "analyte": row.analyte,
+                "value": row.value,
+                "unit": row.unit,
+                "collected_on": row.collected_on.isoformat(),
+            },
+        )
+        flags = len(recorded.flags)
+        return "Result recorded." + (f" It raised {flags} flag(s)." if flags else "")
+
+    return await apply(request, change, f"/patients/{mrn}", mrn)
+
+
+def _result_in(form: FormData, mrn: str) -> ResultIn:
+    analyte = text(form, "analyte", required=True, label="The test") or ""
+    value = text(form, "value", required=True, label="The value") or ""
+    collected = form_date(form, "collected_on", "The collection date")
+    assert collected is not None
+    return ResultIn(
+        mrn=mrn,
+        analyte=analyte,
+        value=value,
+        unit=text(form, "unit"),
+        collected_on=collected,
+        ref_low=form_number(form, "ref_low", "The range's low end"),
+        ref_high=form_number(form, "ref_high", "The range's high end"),
+        source="web",
+    )
+
+
+async def set_status(request: Request) -> Response:
+    form = await checked_form(request)
+    mrn = request.path_params["mrn"]
+
+    def change(session: Session, app: WebDeps, user: WebUser) -> str:
+        status = text(form, "status", required=True, label="The status") or ""
+        on = form_date(form, "on", "The date the status took effect")
+        assert on is not None
+        change_status(
+            session,
+            mrn=mrn,
+            status=status,
+            on=on,
+            reason=text(form, "reason"),
+            actor=user.actor,
+            now=app.now(),
+            protocol=app.config.monitoring_protocol,
+        )
+        return f"Status set to {status} from {on:%d %b %Y}."
+
+    return await apply(request, change, f"/patients/{mrn}", mrn)
+
+
+async def set_email(request: Request) -> Response:
+    form = await checked_form(request)
+    mrn = request.path_params["mrn"]
+
+    def change(session: Session, app: WebDeps, user: WebUser) -> str:
+        set_email_preference(
+            session,
+            mrn=mrn,
+            address=text(form, "email"),
+            opt_out=form.get("opted_out") == "yes",
+            actor=user.actor,
+            now=app.now(),
+        )
+        return "Email preference saved."
+
+    return await apply(request, change, f"/patients/{mrn}", mrn)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/flags/{flag_id:int}/acknowledge", acknowledge, methods=["POST"]),
+        Route("/patients/{mrn}/waive", waive, methods=["POST"]),
+        Route("/patients/{mrn}/results", add_result, methods=["POST"]),
+        Route("/patients/{mrn}/status", set_status, methods=["POST"]),
+        Route("/patients/{mrn}/email", set_email, methods=["POST"]),
+    ]

@@ -1,0 +1,159 @@
+"""Today: the page a nurse opens each morning, and its CSV download.
+
+Sections, in the order a nurse acts on them: open urgent/emergency flags; the overdue list
+(patients with such a flag first, then most overdue); reminders that could not be sent and why;
+tests due this week. Long lists are paged (50 patients a page); the CSV has everything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from monitor.store.models import Patient
+from monitor.web import lookups
+from monitor.web.deps import deps
+from monitor.web.forms import choice, paginate
+from monitor.web.render import page
+from monitor.web.worklist import (
+    Line,
+    Snapshot,
+    WorklistCache,
+    flagged_first,
+    for_display,
+    keep,
+)
+
+CSV_COLUMNS = ("mrn", "name", "site", "panel", "due_on", "days_overdue", "missed", "open_flag")
+
+
+@dataclass(frozen=True)
+class Filters:
+    site: str | None
+    panel: str | None
+
+
+def _cache(request: Request) -> WorklistCache:
+    cache: WorklistCache = request.app.state.worklist
+    return cache
+
+
+def _snapshot(request: Request, session: Session) -> Snapshot:
+    app = deps(request)
+    return _cache(request).get(session, app.today(), app.config.monitoring_protocol)
+
+
+def _filters(request: Request, snapshot: Snapshot) -> Filters:
+    panels = deps(request).config.monitoring_protocol.panel_names
+    return Filters(
+        choice(request.query_params, "site", snapshot.sites),
+        choice(request.query_params, "panel", panels),
+    )
+
+
+def today(request: Request) -> Response:
+    with deps(request).session() as session:
+        snapshot = _snapshot(request, session)
+        wanted = _filters(request, snapshot)
+        alerts = lookups.open_alerts(session, wanted.site)
+        worst = {a.patient_id: a.flag.severity.value for a in reversed(alerts)}
+        overdue = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
+        overdue_page = paginate(overdue, request.query_params, "page")
+        week_page = paginate(
+            keep(snapshot.week, wanted.site, wanted.panel), request.query_params, "week"
+        )
+        shown = for_display(session, [*overdue_page.items, *week_page.items], worst)
+        context = {
+            "on": snapshot.on,
+            "sites": snapshot.sites,
+            "panels": deps(request).config.monitoring_protocol.panel_names,
+            "wanted": wanted,
+            "alerts": alerts,
+            "overdue": overdue_page,
+            "overdue_lines": shown[: len(overdue_page.items)],
+            "week": week_page,
+            "week_lines": shown[len(overdue_page.items) :],
+            "unreachable": lookups.unreachable(session, snapshot.on, wanted.site),
+            "overdue_slots": sum(len(line.items) for line in overdue),
+            "filter_query": _query(request, site=wanted.site, panel=wanted.panel),
+            "page_url": lambda name, number: _query(request, **{name: str(number)}, keep=True),
+        }
+        return page(request, "today.html", context)
+
+
+def today_csv(request: Request) -> Response:
+    """The overdue list as CSV, one row per overdue slot, with the page's filters."""
+    with deps(request).session() as session:
+        snapshot = _snapshot(request, session)
+        wanted = _filters(request, snapshot)
+        worst = {
+            a.patient_id: a.flag.severity.value
+            for a in reversed(lookups.open_alerts(session, wanted.site))
+        }
+        lines = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
+        names = _names(session, [line.patient_id for line in lines])
+    body = _csv(lines, names, worst)
+    filename = f"overdue-{snapshot.on.isoformat()}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _query(request: Request, *, keep: bool = False, **values: str | None) -> str:
+    """A query string with `values` set (the current parameters kept when `keep`)."""
+    params = dict(request.query_params) if keep else {}
+    params.update({k: v for k, v in values.items() if v is not None})
+    return "?" + urlencode(params) if params else ""
+
+
+def _names(session: Session, ids: list[int]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        names.update(
+            session.execute(select(Patient.id, Patient.name).where(Patient.id.in_(chunk))).all()
+        )
+    return names
+
+
+def _csv(lines: list[Line], names: dict[int, str], worst: dict[int, str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for line in lines:
+        for item in line.items:
+            writer.writerow(
+                [
+                    safe_cell(line.mrn),
+                    safe_cell(names.get(line.patient_id, "")),
+                    safe_cell(line.site),
+                    item.panel,
+                    item.due_on.isoformat(),
+                    item.days_overdue,
+                    item.missed,
+                    worst.get(line.patient_id, ""),
+                ]
+            )
+    return out.getvalue()
+
+
+def safe_cell(value: str) -> str:
+    """Text a spreadsheet will not run as a formula (CSV injection: =, +, -, @, tab, CR)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", today, methods=["GET"]),
+        Route("/today.csv", today_csv, methods=["GET"]),
+    ]
