@@ -8,12 +8,15 @@ empty tables.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer.main
+import typer.testing
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
@@ -100,9 +103,15 @@ class CliResult:
     err: str
 
 
+# typer rebuilds the whole command tree on every CliRunner.invoke (most of a call's CPU time);
+# the tree never changes, so build it once.
+_command_once = functools.cache(typer.main.get_command)
+
+
 @pytest.fixture
 def cli(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     """The CLI in an empty folder (so no stray config.toml is read) on a clean database."""
+    monkeypatch.setattr(typer.testing, "_get_command", _command_once)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
+from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -135,6 +136,11 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def wide_console() -> Console:
+    """A Rich console; when output is piped or captured, wide enough not to cut columns."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def warn(message: str) -> None:

@@ -6,11 +6,10 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from monitor.cli.context import as_of, print_json, reports_errors, state
+from monitor.cli.context import as_of, print_json, reports_errors, state, wide_console
 from monitor.domain.protocol import Protocol
 from monitor.services.schedule import patient_schedule
 from monitor.store.db import unit_of_work
@@ -58,7 +57,7 @@ def schedule(
             slot["kind"],
             f"[{style}]{status}[/{style}]" if style else status,
         )
-    Console().print(table)
+    wide_console().print(table)
     typer.echo(f"monitoring ends {view.monitoring_end or '-'}")
 
 
@@ -133,7 +132,7 @@ def show_overdue(
             str(r.missed),
             f"[bold red]{alert.upper()}[/bold red]" if alert else "",
         )
-    Console().print(table)
+    wide_console().print(table)
     typer.echo(f"{len(rows)} overdue" if rows else "nothing overdue")
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
 from monitor import clock
-from monitor.cli.context import print_json, reports_errors, state
+from monitor.cli.context import print_json, reports_errors, state, wide_console
 from monitor.notify.transports import make_transport
 from monitor.services.outbox import drain_outbox
 from monitor.store.db import unit_of_work
@@ -53,7 +52,7 @@ def outbox(
             str(item["attempts"]),
             item["reason"] or item["last_error"] or "",
         )
-    Console().print(table)
+    wide_console().print(table)
     typer.echo(f"{len(data)} message(s)" if data else "the outbox is empty")
 
 

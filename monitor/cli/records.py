@@ -6,7 +6,6 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from monitor import clock
@@ -18,6 +17,7 @@ from monitor.cli.context import (
     reports_errors,
     state,
     warn,
+    wide_console,
 )
 from monitor.domain.courses import course_warnings
 from monitor.domain.schedule import monitoring_end
@@ -128,7 +128,7 @@ def patient_record(session: Any, mrn: str, app_state: Any) -> dict[str, Any]:
 
 
 def _print_record(data: dict[str, Any]) -> None:
-    console = Console()
+    console = wide_console()
     console.print(f"[bold]{data['mrn']}[/bold]  {data['name']}  ({data['status']})")
     console.print(f"site {data['site']}  email {data['email'] or '-'}")
     table = Table("course", "first", "last", "days")

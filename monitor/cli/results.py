@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
 from monitor import clock
-from monitor.cli.context import parse_date, print_json, reports_errors, state
+from monitor.cli.context import parse_date, print_json, reports_errors, state, wide_console
 from monitor.services.intake import record_results
 from monitor.services.results import ResultIn
 from monitor.store.db import unit_of_work
@@ -88,7 +87,7 @@ def results(
             str(item["canonical_value"]),
             item["source"],
         )
-    Console().print(table)
+    wide_console().print(table)
 
 
 def result_json(row: Result) -> dict[str, Any]:

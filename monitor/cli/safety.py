@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from monitor import clock
@@ -16,6 +15,7 @@ from monitor.cli.context import (
     print_json,
     reports_errors,
     state,
+    wide_console,
 )
 from monitor.cli.records import patient_app
 from monitor.services.flags import acknowledge_flag
@@ -56,7 +56,7 @@ def flags(
             item["status"],
             item["message"],
         )
-    Console().print(table)
+    wide_console().print(table)
     typer.echo(f"{len(data)} flag(s)" if data else "no open flags")
 
 
@@ -168,7 +168,7 @@ def audit(
             str(item["before"] or ""),
             str(item["after"] or ""),
         )
-    Console().print(table)
+    wide_console().print(table)
 
 
 def audit_json(row: AuditEntry) -> dict[str, Any]:

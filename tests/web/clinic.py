@@ -70,10 +70,19 @@ def seed(engine: Engine, config: Config) -> Clinic:
             (clinic.robin, "Robin Hale", "north", None),
         ):
             add_patient(
-                session, mrn=mrn, name=name, email=email, born_on=date(1985, 3, 2), sex="F",
-                site=site, actor="test", now=NOW,
+                session,
+                mrn=mrn,
+                name=name,
+                email=email,
+                born_on=date(1985, 3, 2),
+                sex="F",
+                site=site,
+                actor="test",
+                now=NOW,
             )
-            add_course(session, mrn=mrn, infused_on=course.dates, protocol=protocol, actor="test", now=NOW)
+            add_course(
+                session, mrn=mrn, infused_on=course.dates, protocol=protocol, actor="test", now=NOW
+            )
         _add_new_patient(session, clinic.sam, config)
         batch = _on_time_results(clinic.alex, course, config)
         batch.append(ResultIn(clinic.alex, "platelets", "80", "10^9/L", TODAY - timedelta(days=3)))
@@ -87,12 +96,23 @@ def _add_new_patient(session: Session, mrn: str, config: Config) -> None:
     first = TODAY - timedelta(days=33)
     course = Course(tuple(first + timedelta(days=d) for d in range(5)))
     add_patient(
-        session, mrn=mrn, name="Sam Moss", email="sam@example.invalid", born_on=date(1990, 7, 9),
-        sex="M", site="main", actor="test", now=NOW,
+        session,
+        mrn=mrn,
+        name="Sam Moss",
+        email="sam@example.invalid",
+        born_on=date(1990, 7, 9),
+        sex="M",
+        site="main",
+        actor="test",
+        now=NOW,
     )
     add_course(
-        session, mrn=mrn, infused_on=course.dates, protocol=config.monitoring_protocol,
-        actor="test", now=NOW,
+        session,
+        mrn=mrn,
+        infused_on=course.dates,
+        protocol=config.monitoring_protocol,
+        actor="test",
+        now=NOW,
     )
     drawn = first - timedelta(days=10)
     batch = [ResultIn(mrn, a, *VALUES[a], drawn) for a in VALUES]

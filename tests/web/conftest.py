@@ -64,13 +64,18 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def clinic(engine: Engine, config: Config) -> Clinic:
+def users(engine: Engine) -> None:
+    """A nurse (nina) and an administrator (adam), both with PASSWORD."""
     add_users(engine)
+
+
+@pytest.fixture
+def clinic(engine: Engine, config: Config, users: None) -> Clinic:
     return seed(engine, config)
 
 
 @pytest.fixture
-def app(engine: Engine, config: Config, clock: FakeClock, clinic: Clinic) -> Starlette:
+def app(engine: Engine, config: Config, clock: FakeClock, users: None) -> Starlette:
     return create_app(config, engine, now=clock, today_fn=lambda: TODAY, secret=SECRET)
 
 

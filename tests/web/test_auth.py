@@ -15,8 +15,16 @@ from monitor.store.models import AuditEntry, User
 from tests.web.clinic import Clinic
 from tests.web.conftest import FakeClock, csrf_of, sign_in
 
-PAGES = ["/", "/today.csv", "/patients/A100", "/flags", "/quarantine", "/outbox", "/audit",
-         "/audit/patients/A100"]
+PAGES = [
+    "/",
+    "/today.csv",
+    "/patients/A100",
+    "/flags",
+    "/quarantine",
+    "/outbox",
+    "/audit",
+    "/audit/patients/A100",
+]
 POSTS = [
     "/flags/1/acknowledge",
     "/patients/A100/waive",
@@ -95,10 +103,13 @@ def test_repeated_failures_lock_the_account_for_a_while(
     assert sign_in(client).status_code == 303
 
 
-def test_a_form_without_the_csrf_token_is_refused(nurse: TestClient, clinic: Clinic) -> None:
+def test_a_form_without_the_csrf_token_is_refused(nurse: TestClient) -> None:
+    clinic = Clinic()
     response = nurse.post(f"/patients/{clinic.alex}/email", data={"opted_out": "yes"})
     assert response.status_code == 403
-    wrong = nurse.post(f"/patients/{clinic.alex}/email", data={"csrf": "forged", "opted_out": "yes"})
+    wrong = nurse.post(
+        f"/patients/{clinic.alex}/email", data={"csrf": "forged", "opted_out": "yes"}
+    )
     assert wrong.status_code == 403
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
@@ -10,8 +11,6 @@ from monitor.web.app import create_app
 from monitor.web.secret import SECRET_VARIABLE, session_secret
 from tests.web.clinic import TODAY, add_users
 from tests.web.conftest import FakeClock, sign_in
-
-import pytest
 
 
 def test_secure_cookies_are_marked_secure(engine: Engine) -> None:
