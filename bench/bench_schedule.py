@@ -307,7 +307,9 @@ def raw_commit(backend: Backend) -> None:
 
 
 def create_floor_table(backend: Backend) -> None:
-    """`slots_floor`: the columns, keys and indexes of `slots`, written by hand."""
+    """`slots_floor`: the columns and keys of `slots` written by hand, plus a copy of every
+    secondary index the migrations put on `slots` (read from the catalogue, so the floor pays
+    for the same indexes whatever the latest migration added)."""
     key = "id SERIAL PRIMARY KEY" if backend.name == "postgresql" else "id INTEGER PRIMARY KEY"
     raw_execute(
         backend,
@@ -322,10 +324,30 @@ def create_floor_table(backend: Backend) -> None:
             is_waived BOOLEAN NOT NULL, is_cancelled BOOLEAN NOT NULL,
             UNIQUE (patient_id, panel, due_on))""",
     )
-    raw_execute(
-        backend, "CREATE INDEX ix_slots_floor_overdue ON slots_floor (window_end, overdue_until)"
-    )
+    for ddl in slot_index_ddl(backend):
+        raw_execute(backend, ddl)
     raw_commit(backend)
+
+
+def slot_index_ddl(backend: Backend) -> list[str]:
+    """CREATE INDEX statements of `slots`' secondary indexes, renamed onto `slots_floor`."""
+    if backend.name == "sqlite":
+        found = raw_execute(
+            backend,
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'slots' "
+            "AND sql IS NOT NULL",
+        )
+    else:
+        found = raw_execute(
+            backend,
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'slots' "
+            "AND left(indexname, 3) NOT IN ('pk_', 'uq_')",
+        )
+    statements = []
+    for name, ddl in found:
+        ddl = re.sub(r"\bON (public\.)?\"?slots\"?\s", "ON slots_floor ", ddl, count=1)
+        statements.append(ddl.replace(name, f"{name}_floor", 1))
+    return statements
 
 
 # ---------------------------------------------------------------- measurements
@@ -471,20 +493,30 @@ def positional(backend: Backend, sql: str) -> str:
     return re.sub(r":\w+", "?" if backend.name == "sqlite" else "%s", sql)
 
 
-HAND_OVERDUE = """
-    SELECT p.id, p.mrn, p.site, s.panel, s.due_on,
+HAND_MISSED = """
            (SELECT count(*) FROM slots e
              WHERE e.patient_id = s.patient_id AND e.panel = s.panel
                AND e.window_end < :d AND e.next_window_start <= :d
                AND (e.completed_on IS NULL OR e.completed_on > :d)
-               AND NOT e.is_waived AND NOT e.is_cancelled) AS missed
-      FROM slots s JOIN patients p ON p.id = s.patient_id
-     WHERE s.window_end < :d AND (s.overdue_until IS NULL OR s.overdue_until > :d)
+               AND NOT e.is_waived AND NOT e.is_cancelled)"""
+HAND_OPEN = """
+       s.window_end < :d AND (s.next_window_start IS NULL OR s.next_window_start > :d)
        AND NOT s.is_waived AND NOT s.is_cancelled
-       AND (p.status = 'active' OR p.status_on IS NULL OR p.status_on > :d)
-     ORDER BY s.due_on, p.mrn,
-              CASE s.panel WHEN 'cbc' THEN 0 WHEN 'creatinine' THEN 1 WHEN 'urinalysis' THEN 2
-                           WHEN 'tsh' THEN 3 WHEN 'lft' THEN 4 WHEN 'skin' THEN 5 END
+       AND (p.status = 'active' OR p.status_on IS NULL OR p.status_on > :d)"""
+# The same two halves as `queries.overdue_list` (never completed / completed after D).
+HAND_OVERDUE = f"""
+    SELECT * FROM (
+        SELECT p.id, p.mrn, p.site, s.panel, s.due_on, {HAND_MISSED} AS missed
+          FROM slots s JOIN patients p ON p.id = s.patient_id
+         WHERE s.completed_on IS NULL AND {HAND_OPEN}
+        UNION ALL
+        SELECT p.id, p.mrn, p.site, s.panel, s.due_on, {HAND_MISSED} AS missed
+          FROM slots s JOIN patients p ON p.id = s.patient_id
+         WHERE s.completed_on > :d AND {HAND_OPEN}
+    ) AS overdue
+    ORDER BY due_on, mrn,
+             CASE panel WHEN 'cbc' THEN 0 WHEN 'creatinine' THEN 1 WHEN 'urinalysis' THEN 2
+                        WHEN 'tsh' THEN 3 WHEN 'lft' THEN 4 WHEN 'skin' THEN 5 END
 """
 
 
@@ -527,13 +559,12 @@ def _as_date(value: Any) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-# Candidate indexes for the overdue list, tried one at a time with --try-indexes.
+# Candidate indexes for the overdue list, tried one at a time with --try-indexes (migration
+# 0006 already adds ix_slots_open, ix_slots_missed and ix_slots_completed_on).
 CANDIDATE_INDEXES = {
-    "covering overdue": "CREATE INDEX ix_bench_overdue ON slots "
-    "(window_end, overdue_until, is_waived, is_cancelled, patient_id, panel, due_on)",
-    "missed count": "CREATE INDEX ix_bench_missed ON slots "
-    "(patient_id, panel, window_end, next_window_start, completed_on)",
-    "overdue_until first": "CREATE INDEX ix_bench_until ON slots (overdue_until, window_end)",
+    "covering open": "CREATE INDEX ix_bench_open_cover ON slots "
+    "(window_end, next_window_start, is_waived, is_cancelled, patient_id, panel, due_on) "
+    "WHERE completed_on IS NULL",
 }
 
 
@@ -563,7 +594,8 @@ def try_indexes(backend: Backend, args: argparse.Namespace, figures: Figures) ->
 
 def measure_schedule(backend: Backend, args: argparse.Namespace, figures: Figures) -> None:
     """`patient_schedule` for the patient with the most courses (the largest schedule), against
-    the four hand-written reads it needs (patient, infusions, results, waivers)."""
+    the hand-written reads it needs: the patient, its infusions (for the monitoring end) and its
+    stored slots (the view reads the slots table, rebuilt at every change)."""
     mrn, patient_id = raw_execute(
         backend,
         """
@@ -589,9 +621,12 @@ def measure_schedule(backend: Backend, args: argparse.Namespace, figures: Figure
                 params,
             ),
             raw_execute(
-                backend, "SELECT analyte, collected_on FROM results WHERE patient_id = :p", params
+                backend,
+                "SELECT panel, due_on, window_start, window_end, course, kind, "
+                "next_window_start, done_on, completed_on, is_waived, is_cancelled "
+                "FROM slots WHERE patient_id = :p ORDER BY due_on",
+                params,
             ),
-            raw_execute(backend, "SELECT panel, due_on FROM waivers WHERE patient_id = :p", params),
         )
 
     _, figures.schedule, view = timed(product, args.repeat * 4)

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from monitor.adapters.hl7 import Hl7Options, decode, parse_hl7
 from monitor.adapters.hl7_ack import ack_for
 from monitor.config import Config
+from monitor.errors import MonitorError
 from monitor.services.imports import ImportContext, ImportReport, import_items
 from monitor.store.db import unit_of_work
 
@@ -79,11 +80,11 @@ class Hl7Listener:
         self._error: BaseException | None = None
 
     def start(self) -> int:
-        """Listen; returns the bound port (useful with port 0). Raises if binding fails."""
+        """Listen; returns the bound port (useful with port 0). MonitorError if binding fails."""
         self._thread = threading.Thread(target=self._run, name="mllp", daemon=True)
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_SECONDS) or self._error is not None:
-            raise OSError(f"cannot listen on {self.host}:{self.port}: {self._error}")
+            raise MonitorError(f"cannot listen for HL7 on {self.host}:{self.port}: {self._error}")
         return self.port
 
     def stop(self) -> None:

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from monitor import clock
+from monitor.adapters.mllp import Hl7Listener
 from monitor.cli.context import AppState, print_json, reports_errors, state
 from monitor.config import Config, ConfigError
 from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
@@ -36,10 +37,28 @@ def run(ctx: typer.Context) -> None:
     timeout = startup_timeout()
     configure_logging(config.logging)
     engine = make_engine(app_state.url)
+    listener = hl7_listener(engine, app_state) if config.hl7.listen else None
     try:
+        if listener is not None:
+            listener.start()
         Daemon(config, engine, make_transport(config), startup_timeout=timeout).run()
     finally:
+        if listener is not None:
+            listener.stop()
         engine.dispose()
+
+
+def hl7_listener(engine: Engine, app_state: AppState) -> Hl7Listener:
+    """`[hl7] listen = true`: the daemon also takes HL7 results over MLLP (issue 5)."""
+    config = app_state.config
+    return Hl7Listener(
+        engine,
+        config,
+        config.hl7.host,
+        config.hl7.port,
+        now_fn=clock.now_utc,
+        today_fn=app_state.today,
+    )
 
 
 def startup_timeout() -> float:

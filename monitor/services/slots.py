@@ -67,7 +67,10 @@ def slot_rows(
 
 
 def domain_courses(patient: models.Patient) -> list[Course]:
-    return [Course(tuple(i.infused_on for i in course.infusions)) for course in patient.courses]
+    """The patient's courses in date order. Sorted here, not by the relationship's order_by: a
+    course appended in this session (added before existing ones) sits at the end of the list."""
+    courses = [Course(tuple(i.infused_on for i in course.infusions)) for course in patient.courses]
+    return sorted(courses, key=lambda course: course.first_on)
 
 
 def counted_results(session: Session, patient_id: int) -> list[CountedResult]:

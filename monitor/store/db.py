@@ -22,7 +22,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+    # JIT: the planner overestimates the overdue filter's rows and JIT-compiles every call,
+    # costing seconds for milliseconds of work (BENCHMARKS.md); these queries never need it.
+    return create_engine(
+        parsed, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **kwargs
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,24 +1,11 @@
 """`monitor patient add|status|show` through the real command (SPEC §2, §7, §9)."""
 
-import functools
 import json
 
-import pytest
-import typer.main
-import typer.testing
 from freezegun import freeze_time
 from sqlalchemy import Engine, func, select
 
 from monitor.store.models import Base
-
-# typer rebuilds the whole click command tree on every CliRunner.invoke (about 70 ms of CPU, most
-# of a test command's cost); build it once per module.
-_command_once = functools.cache(typer.main.get_command)
-
-
-@pytest.fixture(autouse=True)
-def _build_the_cli_once(monkeypatch):
-    monkeypatch.setattr(typer.testing, "_get_command", _command_once)
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -1,28 +1,15 @@
 """`monitor schedule` and `monitor overdue` through the real command (SPEC §3.2, §3.3, §7, §9)."""
 
-import functools
 import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import typer.main
-import typer.testing
 from freezegun import freeze_time
 
 from monitor.config import Config
 from monitor.services import courses, patients, results
 from monitor.services.results import ResultIn
 from monitor.store.db import unit_of_work
-
-# typer rebuilds the whole click command tree on every CliRunner.invoke (about 70 ms of CPU, most
-# of a test command's cost); build it once per module.
-_command_once = functools.cache(typer.main.get_command)
-
-
-@pytest.fixture(autouse=True)
-def _build_the_cli_once(monkeypatch):
-    monkeypatch.setattr(typer.testing, "_get_command", _command_once)
-
 
 PANELS = ("cbc", "creatinine", "urinalysis", "tsh", "lft", "skin")
 MONTHLY = ("cbc", "creatinine", "urinalysis", "lft")

@@ -57,9 +57,9 @@ CLINIC = {
     "P01": ("main", [days(date(2020, 1, 6), 5), days(date(2021, 2, 1), 3)], None, 0.8),
     "P02": ("north", [days(date(2021, 6, 14), 5)], None, 0.5),
     "P03": ("main", [days(date(2020, 3, 2), 5)], ("withdrawn", date(2022, 3, 1)), 0.7),
-    "P04": (
+    "P04": (  # courses recorded out of order: the first one last
         "main",
-        [days(date(2019, 12, 2), 4), days(date(2020, 12, 7), 3), days(date(2022, 6, 6), 3)],
+        [days(date(2022, 6, 6), 3), days(date(2020, 12, 7), 3), days(date(2019, 12, 2), 4)],
         None,
         0.9,
     ),
