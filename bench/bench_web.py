@@ -215,10 +215,28 @@ def database(args: argparse.Namespace) -> Iterator[tuple[str, bool]]:
         return
     if args.keep:
         path = Path(args.keep).resolve()
-        yield f"sqlite:///{path}", path.exists()
+        url = f"sqlite:///{path}"
+        if path.exists() and not _finished(url):
+            for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                stale.unlink(missing_ok=True)  # an interrupted build: start again
+        yield url, path.exists()
         return
     with tempfile.TemporaryDirectory(prefix="monitor-bench-web-") as folder:
         yield f"sqlite:///{Path(folder) / 'bench.db'}", False
+
+
+def _finished(url: str) -> bool:
+    """A kept file is reused only if its build got as far as adding the nurse (the last step)."""
+    engine = make_engine(url)
+    try:
+        with unit_of_work(engine) as session:
+            return (
+                session.scalar(select(models.User.id).where(models.User.name == "nina")) is not None
+            )
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:

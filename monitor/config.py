@@ -92,6 +92,12 @@ class StaffConfig(_Section):
     urgent_to: list[str] = ["clinicians@clinic.invalid"]
 
 
+class SourceConfig(_Section):
+    """One lab feed (a result's `source`: HL7 sending facility, FHIR/CSV source name)."""
+
+    stale_after_days: int = Field(ge=1)
+
+
 class RemindersConfig(_Section):
     days_before_due: int = Field(7, ge=0)
     overdue_days: list[int] = [1, 7]
@@ -230,6 +236,7 @@ class Config(_Section):
     codes: CodesConfig = CodesConfig()
     web: WebConfig = WebConfig()
     rules: dict[str, dict[str, float]] = {}
+    sources: dict[str, SourceConfig] = {}
 
     @field_validator("rules")
     @classmethod

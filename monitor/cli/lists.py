@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from monitor.cli.context import as_of, print_json, reports_errors, state, wide_console
+from monitor import clock
+from monitor.cli.context import as_of, print_json, reports_errors, state, warn, wide_console
 from monitor.domain.protocol import Protocol
+from monitor.services.feeds import late_feeds, patients_served_by
 from monitor.services.schedule import patient_schedule
 from monitor.store.db import unit_of_work
 from monitor.store.queries import open_alert_severity, overdue_list
@@ -87,12 +89,22 @@ def overdue(
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
     with unit_of_work(app_state.engine()) as session:
-        show_overdue(session, app_state.config.monitoring_protocol, on, site, as_json)
+        quiet = late_feeds(session, app_state.config, clock.now_utc())
+        feed_late = patients_served_by(session, [feed.source for feed in quiet])
+        show_overdue(session, app_state.config.monitoring_protocol, on, site, as_json, feed_late)
+    for feed in quiet:
+        warn(feed.describe())
 
 
 def show_overdue(
-    session: Session, protocol: Protocol, on: date, site: str | None, as_json: bool
+    session: Session,
+    protocol: Protocol,
+    on: date,
+    site: str | None,
+    as_json: bool,
+    feed_late: frozenset[int] | set[int] = frozenset(),
 ) -> None:
+    """The overdue list as JSON or a table; `feed_late` marks patients whose lab feed is quiet."""
     rows = overdue_list(session, on, protocol.panel_names, site)
     alerts = open_alert_severity(session, {r.patient_id for r in rows})
     if as_json:
@@ -106,6 +118,7 @@ def show_overdue(
                     "days_overdue": r.days_overdue,
                     "missed": r.missed,
                     "open_alert": alerts.get(r.patient_id),
+                    "feed_late": r.patient_id in feed_late,
                 }
                 for r in rows
             ]
@@ -129,7 +142,7 @@ def show_overdue(
             r.panel,
             str(r.due_on),
             str(r.days_overdue),
-            str(r.missed),
+            str(r.missed) + (" (results feed late)" if r.patient_id in feed_late else ""),
             f"[bold red]{alert.upper()}[/bold red]" if alert else "",
         )
     wide_console().print(table)

@@ -42,10 +42,7 @@ UNITS: dict[str, tuple[str, dict[str, float]]] = {
     "lymphocytes": ("10^9/L", _CELLS),
     "wbc": ("10^9/L", _CELLS),
     "hemoglobin": ("g/L", {"g/l": 1.0, "g/dl": 10.0, "mmol/l": 16.11}),
-    "creatinine": (
-        "umol/L",
-        {"umol/l": 1.0, "mcmol/l": 1.0, "mmol/l": 1000.0, "mg/dl": 88.4},
-    ),
+    "creatinine": ("umol/L", {"umol/l": 1.0, "mcmol/l": 1.0, "mg/dl": 88.4}),
     "bilirubin": ("umol/L", {"umol/l": 1.0, "mcmol/l": 1.0, "mg/dl": 17.1}),
     "alt": ("U/L", {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "ui/l": 1.0}),
     "ast": ("U/L", {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "ui/l": 1.0}),

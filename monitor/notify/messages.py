@@ -69,6 +69,7 @@ class DigestOverdue:
     days_overdue: int
     missed: int
     open_alert: str | None
+    feed_late: bool = False  # the lab feed that serves this patient has gone quiet
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def staff_daily_digest_context(
     unreachable: Sequence[DigestUnreachable],
     mail_problem: str | None = None,
     due_soon: Sequence[DigestDueSoon] = (),
+    late_feeds: Sequence[str] = (),
 ) -> dict[str, Any]:
     """`staff-daily-digest` for one site and day; rows stay in the order given.
 
@@ -203,9 +205,11 @@ def staff_daily_digest_context(
                 "days_overdue": row.days_overdue,
                 "missed": row.missed,
                 "open_alert": row.open_alert or "",
+                "feed_late": row.feed_late,
             }
             for row in overdue
         ],
+        "late_feeds": list(late_feeds),
         "alerts": [_alert_row(alert) for alert in alerts],
         "unreachable": [{"mrn": row.mrn, "reason": row.reason} for row in unreachable],
         "due_soon": [

@@ -19,6 +19,7 @@ from monitor.notify.messages import (
     staff_urgent_flag_context,
 )
 from monitor.notify.render import render_email
+from monitor.services.feeds import late_feeds, patients_served_by
 from monitor.services.outbox import queue_email
 from monitor.store.models import Flag, FlagStatus, OutboxMessage, OutboxStatus, Patient, Result
 from monitor.store.queries import open_alert_severity, overdue_list
@@ -32,16 +33,19 @@ def queue_digests(session: Session, *, on: date, config: Config, now: datetime) 
     """Queue one digest per site for `on` (none twice); returns how many were queued."""
     clinic = Clinic(config.clinic.name, config.clinic.phone)
     problem = mail_problem(session, now)
+    quiet = late_feeds(session, config, now)
+    feed_late = patients_served_by(session, [feed.source for feed in quiet])
     queued = 0
     for site in session.scalars(select(Patient.site).distinct().order_by(Patient.site)):
         context = staff_daily_digest_context(
             clinic,
             site,
             on,
-            overdue=_overdue(session, on, site, config),
+            overdue=_overdue(session, on, site, config, feed_late),
             alerts=open_alerts(session, site),
             unreachable=_unreachable(session, on, site),
             mail_problem=problem,
+            late_feeds=[feed.describe() for feed in quiet],
         )
         rendered = render_email(DIGEST, context)
         row = queue_email(
@@ -62,11 +66,21 @@ def queue_digests(session: Session, *, on: date, config: Config, now: datetime) 
     return queued
 
 
-def _overdue(session: Session, on: date, site: str, config: Config) -> list[DigestOverdue]:
+def _overdue(
+    session: Session, on: date, site: str, config: Config, feed_late: set[int]
+) -> list[DigestOverdue]:
     rows = overdue_list(session, on, config.monitoring_protocol.panel_names, site)
     alerts = open_alert_severity(session, {r.patient_id for r in rows})
     return [
-        DigestOverdue(r.mrn, r.panel, r.due_on, r.days_overdue, r.missed, alerts.get(r.patient_id))
+        DigestOverdue(
+            r.mrn,
+            r.panel,
+            r.due_on,
+            r.days_overdue,
+            r.missed,
+            alerts.get(r.patient_id),
+            feed_late=r.patient_id in feed_late,
+        )
         for r in rows
     ]
 

@@ -26,7 +26,7 @@ from monitor.config import Config
 from monitor.errors import NotFound
 from monitor.resources import resource_path
 from monitor.web.deps import WebDeps
-from monitor.web.render import bare_page
+from monitor.web.render import templates
 from monitor.web.secret import session_secret
 from monitor.web.security import SignInGate
 from monitor.web.views import actions, auth, lists, patient, today
@@ -92,9 +92,9 @@ async def _crash(request: Request, error: Exception) -> Response:
 
 
 def _error_page(request: Request, status: int, detail: str) -> Response:
-    return bare_page(
-        request, "error.html", {"status": status, "detail": detail}, status_code=status
-    )
+    """Rendered without the session: a crash is handled outside the session middleware."""
+    context = {"status": status, "detail": detail, "clinic": request.app.state.deps.config.clinic}
+    return templates().TemplateResponse(request, "error.html", context, status_code=status)
 
 
 def _route_of(request: Request) -> str:

@@ -4,6 +4,7 @@ token, admin pages refuse nurses, sessions end after the idle time, cookies are 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -164,3 +165,10 @@ def test_pages_carry_security_headers(nurse: TestClient) -> None:
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["cache-control"] == "no-store"
     assert headers["x-frame-options"] == "DENY"
+
+
+def test_every_form_on_every_page_carries_the_token(nurse: TestClient, clinic: Clinic) -> None:
+    for path in ("/", "/patients/A100", "/flags", "/quarantine", "/audit"):
+        page = nurse.get(path).text
+        forms = re.findall(r"<form[^>]*method=\"post\".*?</form>", page, flags=re.S)
+        assert all('name="csrf"' in form for form in forms), path

@@ -7,11 +7,16 @@ import csv
 import io
 
 from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from monitor.store.db import unit_of_work
 from monitor.store.models import QuarantineItem
 from tests.web.clinic import NOW, XSS_NAME, Clinic
+from tests.web.conftest import sign_in
 
 
 def test_today_lists_flags_overdue_unreachable_and_this_week(
@@ -112,3 +117,15 @@ def test_the_audit_filters_by_patient_through_the_path(nurse: TestClient, clinic
     page = nurse.get(response.headers["location"]).text
     assert "course.add" in page and "patient.add" not in page.split("<tbody>")[1]
     assert "user.login" in nurse.get("/audit?action=user.login").text
+
+
+def test_an_unexpected_error_shows_a_plain_page(app: Starlette) -> None:
+    def broken(request: Request) -> Response:
+        raise RuntimeError("boom, with a patient's name")
+
+    app.router.routes.insert(0, Route("/broken", broken))
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        sign_in(client)
+        response = client.get("/broken")
+    assert response.status_code == 500
+    assert "nothing was changed" in response.text and "boom" not in response.text
