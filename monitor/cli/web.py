@@ -26,7 +26,7 @@ def serve(
     """Serve the nurses' worklist (sign in with an account from `monitor user add`)."""
     import uvicorn
 
-    from monitor.web.app import create_app
+    from monitor.web.app import QuietErrors, create_app
 
     app_state = state(ctx)
     config = app_state.config
@@ -34,7 +34,7 @@ def serve(
     app = create_app(config, app_state.engine())
     # No access log: page paths carry MRNs, and log lines never carry patient identifiers.
     uvicorn.run(
-        app,
+        QuietErrors(app),
         host=host or config.web.host,
         port=port or config.web.port,
         access_log=False,

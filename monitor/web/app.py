@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monitor import clock
 from monitor.config import Config
@@ -105,3 +106,18 @@ def _route_of(request: Request) -> str:
         rest = path[len(head) :].partition("/")[2]
         return head + "{mrn}" + (f"/{rest}" if rest else "")
     return path
+
+
+class QuietErrors:
+    """The outermost layer under uvicorn: an exception that escaped has already been answered
+    with the 500 page and logged by type (`_crash`); uvicorn would log it again with its message
+    and traceback, which may hold a patient's data, so it stops here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            return  # reported by _crash, see the docstring

@@ -17,6 +17,7 @@ from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage
 
 NOW = datetime(2026, 3, 20, 9, tzinfo=UTC)
+COURSE = [date(2025, 1, 6) + timedelta(days=d) for d in range(5)]
 CONFIG = parse_config(
     {"sources": {"CITY-LAB": {"stale_after_days": 3}, "QUIET": {"stale_after_days": 5}}}
 )
@@ -31,8 +32,9 @@ def set_up(engine: Engine) -> None:
             add_course(session, mrn=mrn, infused_on=COURSE, protocol=CONFIG.monitoring_protocol,
                        actor="test", now=NOW)  # fmt: skip
             tsh = ResultIn(mrn, "tsh", "1.2", "mIU/L", date(2026, 3, 9), source=source)
-            add_results(session, [tsh], today=NOW.date(), now=received,
-                        protocol=CONFIG.monitoring_protocol, rules=CONFIG.rule_settings)  # fmt: skip
+            protocol, rules = CONFIG.monitoring_protocol, CONFIG.rule_settings
+            add_results(session, [tsh], today=NOW.date(), now=received, protocol=protocol,
+                        rules=rules)  # fmt: skip
 
 
 def test_a_quiet_feed_is_late_and_marks_the_patients_it_serves(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from monitor.store.db import unit_of_work
 from monitor.store.models import QuarantineItem
+from monitor.web.app import QuietErrors
 from tests.web.clinic import NOW, XSS_NAME, Clinic
 from tests.web.conftest import sign_in
 
@@ -124,7 +125,7 @@ def test_an_unexpected_error_shows_a_plain_page(app: Starlette) -> None:
         raise RuntimeError("boom, with a patient's name")
 
     app.router.routes.insert(0, Route("/broken", broken))
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+    with TestClient(QuietErrors(app), follow_redirects=False) as client:  # nothing re-raised
         sign_in(client)
         response = client.get("/broken")
     assert response.status_code == 500
