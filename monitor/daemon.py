@@ -212,8 +212,9 @@ def guarded(what: str, job: Callable[[], None]) -> None:
     """Run a job; an error is logged (no patient data) and the daemon carries on."""
     try:
         job()
-    except Exception:
-        log.exception("%s failed; will try again at the next tick", what)
+    except Exception as error:
+        # The type only: an exception's text (SQL parameters, values) may carry patient data.
+        log.error("%s failed (%s); will try again at the next tick", what, type(error).__name__)
 
 
 def daily_run_finished(engine: Engine, on: date) -> bool:

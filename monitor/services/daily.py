@@ -107,8 +107,14 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
             with session.begin_nested():
                 patient = session.get_one(Patient, patient_id)
                 sent, held = _queue_for_patient(session, patient, decisions, on, config, now)
-        except Exception:
-            log.exception("daily cycle for %s: patient_id=%d set aside", on, patient_id)
+        except Exception as error:
+            # The type only: an exception's text (SQL parameters, values) may carry patient data.
+            log.error(
+                "daily cycle for %s: patient_id=%d set aside (%s)",
+                on,
+                patient_id,
+                type(error).__name__,
+            )
             tally.set_aside.append(patient_id)
             continue
         tally.queued, tally.skipped = tally.queued + sent, tally.skipped + held

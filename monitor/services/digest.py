@@ -149,11 +149,18 @@ def mail_problem(session: Session, now: datetime) -> str | None:
             OutboxMessage.created_at >= now - timedelta(days=1),
         )
     )
-    if not retrying and not failed:
+    recovered = session.scalar(
+        select(func.count()).where(
+            OutboxMessage.status == OutboxStatus.SENT,
+            OutboxMessage.attempts > 1,
+            OutboxMessage.sent_at >= now - timedelta(days=1),
+        )
+    )
+    if not retrying and not failed and not recovered:
         return None
     return (
         f"Email delivery had problems: {retrying} message(s) waiting to be retried, "
-        f"{failed} failed in the last 24 hours."
+        f"{failed} failed and {recovered} delivered late after retries in the last 24 hours."
     )
 
 

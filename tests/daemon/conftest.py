@@ -35,6 +35,7 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.store.db import make_engine
 from monitor.store.migrate import upgrade
+from tests.conftest import Cli
 
 PG_URL_VARIABLE = "MONITOR_TEST_DATABASE_URL"
 REPO = Path(__file__).resolve().parents[2]
@@ -186,6 +187,24 @@ def db_engine(database: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+# The shared `engine` and `cli` fixtures (tests/conftest.py), on this folder's own databases: the
+# daily cycle reads every patient in the database, so nothing else may write to it meanwhile.
+
+
+@pytest.fixture
+def engine(db_engine: Engine) -> Engine:
+    return db_engine
+
+
+@pytest.fixture
+def cli(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The CLI in an empty folder (so no stray config.toml is read) on this test's database."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("MONITOR_CONFIG", "MONITOR_DATABASE_URL", "MONITOR_SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return Cli(CliRunner(), database)
 
 
 # --- configuration, patients -------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The overdue list in SQL agrees with the pure slot statuses (SPEC §3.2, §3.3, §9).
 
-`store.queries.overdue_list` answers from the cached slot rows with one query; the schedule view
-computes every status from the infusion dates and results. For a small clinic built through the
-services (courses, on-time, late and partial results, a waiver, stops) the two must give the same
-overdue slots and the same missed counts on every date checked.
+`store.queries.overdue_list` answers from the stored slot rows (a cache rebuilt on every change);
+the pure core computes every status from the infusion dates, results, waivers and stops. For a
+small clinic built through the services (courses recorded out of order, on-time, late and partial
+results, a waiver, stops) the list must hold exactly the pure `overdue` slots of the patients
+active on the date, with the pure count of `missed` slots, on every 5th day for 5 years; and
+`services.schedule.patient_schedule` must give the pure statuses too.
 """
 
 import random
@@ -22,7 +24,7 @@ from monitor.services.courses import add_course
 from monitor.services.patients import add_patient, change_status
 from monitor.services.results import ResultIn, add_results
 from monitor.services.schedule import patient_schedule
-from monitor.services.slots import counted_results, domain_courses, plan_slots, waived_keys
+from monitor.services.slots import counted_results, plan_slots, waived_keys
 from monitor.services.waivers import waive_slot
 from monitor.store.db import unit_of_work
 from monitor.store.queries import find_patient, overdue_list
@@ -72,7 +74,7 @@ WAIVED = ("P06", "cbc", date(2020, 2, 29))  # 31 January + 1 month
 def synthetic_results(rng: random.Random, mrn: str, courses: list[list[date]], share: float):
     """On time, late, partial or missing, slot by slot."""
     batch = []
-    for slot in build_schedule([Course(tuple(c)) for c in courses], PROTOCOL):
+    for slot in build_schedule([Course(tuple(c)) for c in sorted(courses)], PROTOCOL):
         roll = rng.random()
         if roll > share:
             continue
@@ -154,26 +156,22 @@ def is_active(mrn: str, on: date) -> bool:
 
 
 class PureStatuses:
-    """Each patient's slots as the pure core sees them, matched once, with a status per date.
-
-    This is `patient_schedule` with the matching hoisted out of the date loop (calling it for six
-    patients on 366 dates takes too long); `test_pure_statuses_are_those_of_patient_schedule`
-    checks the two agree.
-    """
+    """Each patient's slots as the pure core sees them, from the clinic's own infusion dates and
+    stops (not from what the database stored), matched once, with a status per date."""
 
     def __init__(self, session: Session) -> None:
         self.slots = {}
-        for mrn in CLINIC:
-            patient = find_patient(session, mrn)
-            progress = plan_slots(
-                domain_courses(patient), counted_results(session, patient.id), PROTOCOL
-            )
-            waived = waived_keys(session, patient.id)
+        for mrn, (_, courses, stop, _) in CLINIC.items():
+            patient_id = find_patient(session, mrn).id
+            ordered = [Course(tuple(dates)) for dates in sorted(courses)]
+            progress = plan_slots(ordered, counted_results(session, patient_id), PROTOCOL)
+            waived = waived_keys(session, patient_id)
+            stopped_on = stop[1] if stop else None
             self.slots[mrn] = [
                 (
                     item,
                     (item.slot.panel, item.slot.due_on) in waived,
-                    is_cancelled_by_stop(item.slot.due_on, patient.stopped_on),
+                    is_cancelled_by_stop(item.slot.due_on, stopped_on),
                 )
                 for item in progress
             ]
