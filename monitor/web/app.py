@@ -26,12 +26,12 @@ from monitor import clock
 from monitor.config import Config
 from monitor.errors import NotFound
 from monitor.resources import resource_path
+from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
 from monitor.web.render import templates
 from monitor.web.secret import session_secret
 from monitor.web.security import SignInGate
 from monitor.web.views import actions, auth, lists, patient, today
-from monitor.web.worklist import WorklistCache
 
 SESSION_COOKIE = "monitor_session"
 log = logging.getLogger("monitor.web")

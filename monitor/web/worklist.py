@@ -1,30 +1,23 @@
-"""The Today page's data: overdue and due-this-week lists, kept warm between requests.
+"""The Today page's lists: overdue and due this week, by patient, for all sites at once.
 
-The overdue list of a large clinic is an expensive query (BENCHMARKS.md: seconds for 10,000
-patients, because "overdue on D" is an interval test no B-tree answers quickly). The page asks
-for it on every visit, but it only changes when a result, waiver, course, patient or audited
-change is stored. So the lists are computed once per clinic date and kept until a cheap stamp
-(the highest id of each of those tables) moves, or at most `TTL_SECONDS`. The worklist's own
-changes are all audited, so a nurse always sees her change at once; changes by other processes
-(imports, the daemon) show within one stamp check.
+Computed whole by `take_snapshot` (the overdue list query plus one range query) and kept
+between requests by `web.cache`; a page then filters and pages them in memory.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
-from monitor.store.models import AuditEntry, Course, Patient, Result, Slot, Waiver
+from monitor.store.models import Patient, Slot
 from monitor.store.queries import active_on, overdue_list
 
-TTL_SECONDS = 300
 WEEK_DAYS = 7
 SEVERITY_ORDER = {"emergency": 0, "urgent": 1}
 
@@ -72,36 +65,6 @@ class Snapshot:
     sites: list[str]
 
 
-def data_stamp(session: Session) -> tuple[int, ...]:
-    """The highest id of every table whose new rows can change the lists (all indexed)."""
-    tables = (Result.id, Waiver.id, Course.id, Patient.id, AuditEntry.id)
-    row = session.execute(select(*(select(func.max(c)).scalar_subquery() for c in tables))).one()
-    return tuple(value or 0 for value in row)
-
-
-class WorklistCache:
-    """One Snapshot, recomputed when the date or the stamp changes (one computation at a time)."""
-
-    def __init__(self, ttl_seconds: float = TTL_SECONDS) -> None:
-        self._ttl = ttl_seconds
-        self._lock = threading.Lock()
-        self._snapshot: Snapshot | None = None
-
-    def get(self, session: Session, on: date, protocol: Protocol) -> Snapshot:
-        stamp = data_stamp(session)
-        with self._lock:
-            snap = self._snapshot
-            fresh = snap is not None and time.monotonic() - snap.taken_at < self._ttl
-            if snap is None or not fresh or snap.on != on or snap.stamp != stamp:
-                snap = take_snapshot(session, on, protocol, stamp)
-                self._snapshot = snap
-            return snap
-
-    def clear(self) -> None:
-        with self._lock:
-            self._snapshot = None
-
-
 def take_snapshot(
     session: Session, on: date, protocol: Protocol, stamp: tuple[int, ...]
 ) -> Snapshot:
@@ -110,9 +73,12 @@ def take_snapshot(
         on=on,
         stamp=stamp,
         taken_at=time.monotonic(),
-        overdue=group(
-            (r.patient_id, r.mrn, r.site, Item(r.panel, r.due_on, r.days_overdue, r.missed))
-            for r in overdue_list(session, on, protocol.panel_names)
+        overdue=sorted(
+            group(
+                (r.patient_id, r.mrn, r.site, Item(r.panel, r.due_on, r.days_overdue, r.missed))
+                for r in overdue_list(session, on, protocol.panel_names)
+            ),
+            key=overdue_order,
         ),
         week=due_this_week(session, on, protocol),
         sites=list(sites),
@@ -149,14 +115,21 @@ def due_this_week(session: Session, on: date, protocol: Protocol) -> list[Line]:
 
 
 def group(rows: Iterable[tuple[int, str, str, Item]]) -> list[Line]:
-    """Items by patient, in first-seen order; overdue lines then most overdue first."""
+    """Items by patient, in first-seen order."""
     found: dict[int, tuple[str, str, list[Item]]] = {}
     for pid, mrn, site, item in rows:
         found.setdefault(pid, (mrn, site, []))[2].append(item)
-    lines = [Line(pid, mrn, site, tuple(items)) for pid, (mrn, site, items) in found.items()]
-    if lines and lines[0].items[0].days_overdue > 0:
-        lines.sort(key=lambda line: (-line.worst, line.mrn))
-    return lines
+    return [Line(pid, mrn, site, tuple(items)) for pid, (mrn, site, items) in found.items()]
+
+
+def overdue_order(line: Line) -> tuple[int, str]:
+    """Most overdue first, then by MRN."""
+    return (-line.worst, line.mrn)
+
+
+def week_order(line: Line) -> tuple[date, str]:
+    """Soonest due first, then by MRN (the order of the week query)."""
+    return (line.first_due, line.mrn)
 
 
 def flagged_first(lines: Sequence[Line], alerts: dict[int, str]) -> list[Line]:

@@ -20,17 +20,11 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.store.models import Patient
 from monitor.web import lookups
+from monitor.web.cache import WorklistCache
 from monitor.web.deps import deps
 from monitor.web.forms import choice, paginate
 from monitor.web.render import page
-from monitor.web.worklist import (
-    Line,
-    Snapshot,
-    WorklistCache,
-    flagged_first,
-    for_display,
-    keep,
-)
+from monitor.web.worklist import Line, Snapshot, flagged_first, for_display, keep
 
 CSV_COLUMNS = ("mrn", "name", "site", "panel", "due_on", "days_overdue", "missed", "open_flag")
 
