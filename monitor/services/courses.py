@@ -24,14 +24,16 @@ def add_course(
     actor: str,
     now: datetime,
 ) -> list[str]:
-    """Add a course (planned dates allowed) and return the warnings of SPEC §3.1.
+    """Add a course (planned dates allowed) and return the new warnings of SPEC §3.1 (those
+    about earlier courses were shown when they were added).
 
     Refuses (InvalidInput) a course that repeats a date, spans over 14 days or overlaps another;
     nothing is written then.
     """
     patient = find_patient(session, mrn)
     course = make_course(infused_on)
-    ordered = order_courses([*domain_courses(patient), course])
+    existing = domain_courses(patient)
+    ordered = order_courses([*existing, course])
     row = Course(first_on=course.first_on, last_on=course.last_on, created_at=now)
     row.infusions = [Infusion(infused_on=d) for d in course.dates]
     patient.courses.append(row)
@@ -47,4 +49,5 @@ def add_course(
         patient_id=patient.id,
         after={"dates": [d.isoformat() for d in course.dates]},
     )
-    return course_warnings(ordered)
+    already_shown = set(course_warnings(existing))
+    return [line for line in course_warnings(ordered) if line not in already_shown]

@@ -27,7 +27,7 @@ def find_patient(session: Session, mrn: str) -> Patient:
     """The patient with this MRN, courses loaded; NotFound (exit 2) otherwise."""
     patient = session.scalar(
         select(Patient)
-        .where(Patient.mrn == mrn)
+        .where(Patient.mrn == mrn.strip())
         .options(selectinload(Patient.courses).selectinload(Course.infusions))
     )
     if patient is None:

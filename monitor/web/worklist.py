@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
@@ -93,6 +93,9 @@ def due_this_week(session: Session, on: date, protocol: Protocol) -> list[Line]:
     """
     last = on + timedelta(days=WEEK_DAYS - 1)
     longest_after = max(panel.window_after_days for panel in protocol.panels)
+    panel_rank = case(
+        {name: rank for rank, name in enumerate(protocol.panel_names)}, value=Slot.panel
+    )
     query = (
         select(Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on)
         .join(Patient, Patient.id == Slot.patient_id)
@@ -106,7 +109,7 @@ def due_this_week(session: Session, on: date, protocol: Protocol) -> list[Line]:
             or_(Slot.completed_on.is_(None), Slot.completed_on > on),
             active_on(on),
         )
-        .order_by(Slot.due_on, Patient.mrn)
+        .order_by(Slot.due_on, Patient.mrn, panel_rank)
     )
     rows = session.execute(query)
     return group(
