@@ -9,8 +9,15 @@ from rich.table import Table
 from sqlalchemy import select
 
 from monitor import clock
-from monitor.cli.context import parse_date, print_json, reports_errors, state, wide_console
-from monitor.services.intake import record_results
+from monitor.cli.context import (
+    cli_actor,
+    parse_date,
+    print_json,
+    reports_errors,
+    state,
+    wide_console,
+)
+from monitor.services.intake import audit_entry, record_results
 from monitor.services.results import ResultIn
 from monitor.store.db import unit_of_work
 from monitor.store.models import Result
@@ -54,6 +61,7 @@ def result_add(
             now=clock.now_utc(),
             config=app_state.config,
         )
+        audit_entry(session, recorded.results[0], actor=cli_actor(), now=clock.now_utc())
         result_id = recorded.results[0].id
         raised = [(f.id, f.severity.value, f.message) for f in recorded.flags]
     typer.echo(f"stored result {result_id} ({analyte}) for {mrn}")

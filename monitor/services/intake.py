@@ -11,8 +11,10 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
+from monitor.services.audit import record_change
 from monitor.services.digest import queue_flag_alerts
 from monitor.services.results import Recorded, ResultIn, add_results
+from monitor.store.models import Result
 
 
 def record_results(
@@ -29,3 +31,22 @@ def record_results(
     )
     queue_flag_alerts(session, recorded.flags, config=config, now=now)
     return recorded
+
+
+def audit_entry(session: Session, result: Result, *, actor: str, now: datetime) -> None:
+    """Audit a result a person typed in (imports are audited by source, not per result)."""
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action="result.add",
+        entity="result",
+        entity_id=result.id,
+        patient_id=result.patient_id,
+        after={
+            "analyte": result.analyte,
+            "value": result.value,
+            "unit": result.unit,
+            "collected_on": result.collected_on.isoformat(),
+        },
+    )

@@ -20,9 +20,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from monitor.errors import InvalidInput, NotFound
-from monitor.services.audit import record_change
 from monitor.services.flags import acknowledge_flag
-from monitor.services.intake import record_results
+from monitor.services.intake import audit_entry, record_results
 from monitor.services.patients import change_status, set_email_preference
 from monitor.services.results import ResultIn
 from monitor.services.waivers import waive_slot
@@ -122,22 +121,7 @@ async def add_result(request: Request) -> Response:
         given = _result_in(form, mrn)
         now = app.now()
         recorded = record_results(session, [given], today=app.today(), now=now, config=app.config)
-        row = recorded.results[0]
-        record_change(
-            session,
-            at=now,
-            actor=user.actor,
-            action="result.add",
-            entity="result",
-            entity_id=row.id,
-            patient_id=row.patient_id,
-            after={
-                "analyte": row.analyte,
-                "value": row.value,
-                "unit": row.unit,
-                "collected_on": row.collected_on.isoformat(),
-            },
-        )
+        audit_entry(session, recorded.results[0], actor=user.actor, now=now)
         flags = len(recorded.flags)
         return "Result recorded." + (f" It raised {flags} flag(s)." if flags else "")
 
