@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from monitor import clock
@@ -18,7 +19,7 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.cli.records import patient_app
-from monitor.services.flags import acknowledge_flag
+from monitor.services.flags import ResultFlags, acknowledge_flag, group_by_result
 from monitor.services.patients import add_pregnancy
 from monitor.services.waivers import waive_slot
 from monitor.store.db import unit_of_work
@@ -37,27 +38,41 @@ def flags(
     show_all: Annotated[bool, typer.Option("--all", help="include acknowledged flags")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Open safety flags (all flags with --all), most severe first."""
+    """Open safety flags (all flags with --all): one row per result, most severe first.
+
+    A result that fired several rules is one row with every rule; `flag ack` on any of its
+    open ids acknowledges the row. `--json` keeps one object per flag (SPEC §7).
+    """
     with unit_of_work(state(ctx).engine()) as session:
-        data = [flag_json(flag, mrn) for flag, mrn in flag_rows(session, include_closed=show_all)]
-    if as_json:
-        print_json(data)
-        return
-    table = Table("id", "MRN", "severity", "analyte", "value", "collected", "status", "message")
-    for item in data:
-        style = SEVERITY_STYLES[item["severity"]]
-        table.add_row(
-            str(item["id"]),
-            item["mrn"],
-            f"[{style}]{item['severity']}[/{style}]",
-            item["analyte"],
-            f"{item['value']} {item['unit']}",
-            str(item["collected_on"]),
-            item["status"],
-            item["message"],
+        rows = flag_rows(session, include_closed=show_all)
+        if as_json:
+            print_json([flag_json(flag, mrn) for flag, mrn in rows])
+            return
+        mrns = {flag.result_id: mrn for flag, mrn in rows}
+        groups = group_by_result(flag for flag, _ in rows)
+        table = Table(
+            "id", "MRN", "severity", "analyte", "value", "collected", "status", "findings"
         )
+        for group in groups:
+            table.add_row(*_group_cells(group, mrns[group.result.id]))
     wide_console().print(table)
-    typer.echo(f"{len(data)} flag(s)" if data else "no open flags")
+    typer.echo(f"{len(groups)} flagged result(s)" if groups else "no open flags")
+
+
+def _group_cells(group: ResultFlags, mrn: str) -> list[str]:
+    """One result's row: its flag ids, top severity, the value as received, every finding."""
+    style = SEVERITY_STYLES[group.severity.value]
+    result = group.result
+    return [
+        ", ".join(str(flag.id) for flag in group.flags),
+        mrn,
+        f"[{style}]{group.severity.value}[/{style}]",
+        result.analyte,
+        escape(f"{result.value} {result.unit}"),
+        str(result.collected_on),
+        "open" if group.is_open else "acknowledged",
+        escape("\n".join(f"{flag.severity.value}: {flag.message}" for flag in group.flags)),
+    ]
 
 
 def flag_json(flag: Flag, mrn: str) -> dict[str, Any]:
@@ -66,6 +81,7 @@ def flag_json(flag: Flag, mrn: str) -> dict[str, Any]:
     value: Any = result.value if result.ordinal is not None else float(result.value)
     return {
         "id": flag.id,
+        "result_id": flag.result_id,
         "mrn": mrn,
         "analyte": result.analyte,
         "severity": flag.severity.value,
@@ -89,10 +105,14 @@ def flag_ack(
     by: Annotated[str, typer.Option("--by", help="who acknowledges")],
     note: Annotated[str | None, typer.Option("--note")] = None,
 ) -> None:
-    """Acknowledge an open flag (recorded in the audit log)."""
+    """Acknowledge an open flag and the other open flags of its result (each audited)."""
     with unit_of_work(state(ctx).engine()) as session:
-        acknowledge_flag(session, flag_id=flag_id, by=by, note=note, now=clock.now_utc())
-    typer.echo(f"flag {flag_id} acknowledged by {by}")
+        closed = acknowledge_flag(session, flag_id=flag_id, by=by, note=note, now=clock.now_utc())
+        ids = [flag.id for flag in closed]
+    if len(ids) == 1:
+        typer.echo(f"flag {flag_id} acknowledged by {by}")
+    else:
+        typer.echo(f"flags {', '.join(map(str, ids))} (one result) acknowledged by {by}")
 
 
 @slot_app.command("waive")

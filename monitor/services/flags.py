@@ -9,12 +9,20 @@ same-day partner arrives only ever adds a new, higher flag (SPEC §9).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.domain.rules import Finding, PatientContext, ResultFact, RuleSettings, evaluate
+from monitor.domain.rules import (
+    Finding,
+    PatientContext,
+    ResultFact,
+    RuleSettings,
+    Severity,
+    evaluate,
+)
 from monitor.domain.units import unit_factor
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
@@ -112,10 +120,60 @@ def patient_context(session: Session, patient: Patient) -> PatientContext:
     )
 
 
+@dataclass(frozen=True)
+class ResultFlags:
+    """One abnormal result as a nurse sees it: every flag its rules raised, most severe first.
+
+    One result can fire several rules (creatinine 213 umol/L: an urgent rise and a review for
+    being above range), and the nurse reviews the result, not each rule: the lists show one row
+    per result and acknowledging the row acknowledges every open flag in it.
+    """
+
+    flags: tuple[Flag, ...]
+
+    @property
+    def lead(self) -> Flag:
+        """The most severe (then newest) flag: its id names the row."""
+        return self.flags[0]
+
+    @property
+    def result(self) -> Result:
+        return self.lead.result
+
+    @property
+    def severity(self) -> Severity:
+        return self.lead.severity
+
+    @property
+    def is_open(self) -> bool:
+        return any(flag.status is FlagStatus.OPEN for flag in self.flags)
+
+    @property
+    def rules(self) -> list[str]:
+        return [flag.rule for flag in self.flags]
+
+
+def group_by_result(flags: Iterable[Flag]) -> list[ResultFlags]:
+    """Flags gathered per result; rows ordered by their most severe, then newest, flag."""
+    by_result: dict[int, list[Flag]] = {}
+    for flag in flags:
+        by_result.setdefault(flag.result_id, []).append(flag)
+    groups = [ResultFlags(tuple(sorted(group, key=_worst_first))) for group in by_result.values()]
+    return sorted(groups, key=lambda group: _worst_first(group.lead))
+
+
+def _worst_first(flag: Flag) -> tuple[int, int]:
+    return (-flag.severity.rank, -flag.id)
+
+
 def acknowledge_flag(
     session: Session, *, flag_id: int, by: str, note: str | None, now: datetime
-) -> Flag:
-    """Close an open flag with who, when and an optional note; audited."""
+) -> list[Flag]:
+    """Close an open flag and every other open flag on the same result; each one audited.
+
+    The flag named must itself be open, so an id copied from an old list cannot close flags
+    raised since (a later, higher flag on the same result would be a new row to look at).
+    """
     if not by.strip():
         raise InvalidInput("--by must name who acknowledged the flag")
     flag = session.get(Flag, flag_id)
@@ -123,6 +181,17 @@ def acknowledge_flag(
         raise NotFound(f"unknown flag id {flag_id}")
     if flag.status is not FlagStatus.OPEN:
         raise InvalidInput(f"flag {flag_id} is already {flag.status.value}")
+    siblings = session.scalars(
+        select(Flag)
+        .where(Flag.result_id == flag.result_id, Flag.status == FlagStatus.OPEN)
+        .order_by(Flag.id)
+    ).all()
+    for each in siblings:
+        _acknowledge(session, each, by=by, note=note, now=now)
+    return list(siblings)
+
+
+def _acknowledge(session: Session, flag: Flag, *, by: str, note: str | None, now: datetime) -> None:
     flag.status = FlagStatus.ACKNOWLEDGED
     flag.acknowledged_by, flag.acknowledged_at, flag.acknowledged_note = by, now, note
     record_change(
@@ -136,4 +205,3 @@ def acknowledge_flag(
         before={"status": FlagStatus.OPEN.value},
         after={"status": flag.status.value, "note": note},
     )
-    return flag

@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from monitor.domain.rules import Severity
+from monitor.services.flags import ResultFlags, group_by_result
 from monitor.store.models import (
     AuditEntry,
     Flag,
@@ -34,7 +35,9 @@ UNREACHABLE_DAYS = 7
 
 @dataclass(frozen=True)
 class Alert:
-    flag: Flag
+    """A result with an open urgent or emergency flag, with all its open flags."""
+
+    group: ResultFlags
     patient_id: int
     mrn: str
     name: str
@@ -42,20 +45,23 @@ class Alert:
 
 
 def open_alerts(session: Session, site: str | None) -> list[Alert]:
-    """Open urgent and emergency flags with their patient, most severe then newest first."""
+    """Results with an open urgent or emergency flag, most severe then newest first."""
+    alerting = select(Flag.result_id).where(
+        Flag.status == FlagStatus.OPEN,
+        Flag.severity.in_([Severity.URGENT, Severity.EMERGENCY]),
+    )
     query = (
         select(Flag, Patient.id, Patient.mrn, Patient.name, Patient.site)
         .join(Patient, Patient.id == Flag.patient_id)
         .options(selectinload(Flag.result))
-        .where(
-            Flag.status == FlagStatus.OPEN,
-            Flag.severity.in_([Severity.URGENT, Severity.EMERGENCY]),
-        )
-        .order_by(severity_rank(Flag.severity).desc(), Flag.id.desc())
+        .where(Flag.status == FlagStatus.OPEN, Flag.result_id.in_(alerting))
     )
     if site is not None:
         query = query.where(Patient.site == site)
-    return [Alert(*row) for row in session.execute(query)]
+    rows = session.execute(query).all()
+    people = {flag.result_id: (pid, mrn, name, row_site) for flag, pid, mrn, name, row_site in rows}
+    groups = group_by_result(flag for flag, *_ in rows)
+    return [Alert(group, *people[group.result.id]) for group in groups]
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,14 @@ def patient_results(session: Session, patient_id: int) -> Sequence[Result]:
     ).all()
 
 
-def patient_flags(session: Session, patient_id: int) -> Sequence[Flag]:
-    return session.scalars(
-        select(Flag)
-        .where(Flag.patient_id == patient_id)
-        .options(selectinload(Flag.result))
-        .order_by(Flag.status, severity_rank(Flag.severity).desc(), Flag.id.desc())
+def patient_flags(session: Session, patient_id: int) -> list[ResultFlags]:
+    """The patient's flags, one row per result; rows with an open flag hold only open ones."""
+    flags = session.scalars(
+        select(Flag).where(Flag.patient_id == patient_id).options(selectinload(Flag.result))
     ).all()
+    opened = group_by_result(flag for flag in flags if flag.status is FlagStatus.OPEN)
+    closed = group_by_result(flag for flag in flags if flag.status is not FlagStatus.OPEN)
+    return opened + closed
 
 
 def patient_emails(session: Session, patient_id: int) -> Sequence[OutboxMessage]:
@@ -129,8 +136,12 @@ class FlagFilter:
     site: str | None
 
 
-def flags(session: Session, wanted: FlagFilter) -> list[tuple[Flag, str, str]]:
-    """Flags with MRN and name, most severe then newest first."""
+def flags(session: Session, wanted: FlagFilter) -> list[tuple[ResultFlags, str, str]]:
+    """Flagged results with MRN and name, most severe then newest first.
+
+    The status filter picks flags; the severity filter picks rows by their most severe flag,
+    so a result with an urgent and a review flag is never shown as a review.
+    """
     query = (
         select(Flag, Patient.mrn, Patient.name)
         .join(Patient, Patient.id == Flag.patient_id)
@@ -138,9 +149,15 @@ def flags(session: Session, wanted: FlagFilter) -> list[tuple[Flag, str, str]]:
         .order_by(severity_rank(Flag.severity).desc(), Flag.id.desc())
     )
     query = _where(query, Flag.status, wanted.status)
-    query = _where(query, Flag.severity, wanted.severity)
     query = _where(query, Patient.site, wanted.site)
-    return [(f, mrn, name) for f, mrn, name in session.execute(query.limit(LIMIT))]
+    rows = session.execute(query.limit(LIMIT)).all()
+    people = {flag.result_id: (mrn, name) for flag, mrn, name in rows}
+    groups = group_by_result(flag for flag, _, _ in rows)
+    return [
+        (group, *people[group.result.id])
+        for group in groups
+        if wanted.severity is None or group.severity.value == wanted.severity
+    ]
 
 
 def _where(query: _S, column: Any, value: object | None) -> _S:

@@ -593,6 +593,45 @@ def test_one_result_raises_one_flag_per_rule_that_fires(cli, patient):
     }
 
 
+def test_the_flag_list_shows_one_row_per_result_with_every_rule_that_fired(cli, patient):
+    add(cli, "platelets", "300", "K/uL", EARLIER)
+    add(cli, "platelets", "90", "K/uL")
+    add(cli, "tsh", "5", "mIU/L")
+    rows = flags(cli)
+    platelet_rows = [f for f in rows if f["analyte"] == "platelets"]
+    (tsh_row,) = [f for f in rows if f["analyte"] == "tsh"]
+
+    table = cli.ok("flags")
+
+    assert len(platelet_rows) == 2, "--json keeps one row per flag (SPEC §7)"
+    assert len({f["result_id"] for f in platelet_rows}) == 1
+    assert tsh_row["result_id"] != platelet_rows[0]["result_id"]
+    assert "2 flagged result(s)" in table
+    platelet_line = next(line for line in table.splitlines() if "platelets" in line)
+    shown_ids = platelet_line.split("│")[1].strip()
+    assert sorted(shown_ids.split(", ")) == sorted(str(f["id"]) for f in platelet_rows)
+    assert "urgent" in platelet_line and "platelets" in platelet_line
+    assert table.count("platelets") == 1, "one row for the result, not one per rule"
+    assert table.count("review:") == 2 and "urgent:" in table, "every rule, with its severity"
+
+
+def test_acknowledging_one_flag_of_a_result_acknowledges_the_row_each_flag_audited(cli, patient):
+    add(cli, "platelets", "300", "K/uL", EARLIER)
+    add(cli, "platelets", "90", "K/uL")
+    add(cli, "tsh", "5", "mIU/L")
+    platelet_rows = [f for f in flags(cli) if f["analyte"] == "platelets"]
+    rows_before = audit(cli)
+
+    out = cli.ok("flag", "ack", str(platelet_rows[0]["id"]), "--by", "Nurse Jo", "--note", "seen")
+
+    assert "(one result) acknowledged by Nurse Jo" in out
+    assert [f["analyte"] for f in flags(cli)] == ["tsh"]
+    new_rows = audit(cli)[len(rows_before) :]
+    assert sorted(r["entity_id"] for r in new_rows) == sorted(f["id"] for f in platelet_rows)
+    assert {(r["action"], r["actor"]) for r in new_rows} == {("flag.acknowledge", "Nurse Jo")}
+    assert all(r["after"] == {"status": "acknowledged", "note": "seen"} for r in new_rows)
+
+
 def test_flags_shows_open_flags_and_flags_all_also_acknowledged_ones(cli, patient):
     add(cli, "platelets", "90", "K/uL")
     add(cli, "tsh", "5", "mIU/L")

@@ -33,15 +33,33 @@ def post(client: TestClient, path: str, **data: str):  # type: ignore[no-untyped
 
 
 def test_acknowledging_a_flag(nurse: TestClient, engine: Engine, clinic: Clinic) -> None:
+    """Acknowledging a row closes every open flag of that result, each audited."""
     with unit_of_work(engine) as session:
-        flag_id = session.scalars(select(Flag.id).where(Flag.status == FlagStatus.OPEN)).first()
+        first = session.scalars(select(Flag).where(Flag.status == FlagStatus.OPEN)).first()
+        assert first is not None
+        flag_id, result_id = first.id, first.result_id
+        same_result = set(
+            session.scalars(
+                select(Flag.id).where(Flag.result_id == result_id, Flag.status == FlagStatus.OPEN)
+            )
+        )
+        others_open = set(
+            session.scalars(
+                select(Flag.id).where(Flag.result_id != result_id, Flag.status == FlagStatus.OPEN)
+            )
+        )
     back = f"/patients/{clinic.alex}"
     response = post(nurse, f"/flags/{flag_id}/acknowledge", note="called the patient", back=back)
     assert (response.status_code, response.headers["location"]) == (303, back)
     with unit_of_work(engine) as session:
-        flag = session.get_one(Flag, flag_id)
-        assert (flag.status, flag.acknowledged_by) == (FlagStatus.ACKNOWLEDGED, "web:nina")
-    assert [e.actor for e in audited(engine, "flag.acknowledge")] == ["web:nina"]
+        for each in same_result:
+            flag = session.get_one(Flag, each)
+            assert (flag.status, flag.acknowledged_by) == (FlagStatus.ACKNOWLEDGED, "web:nina")
+        still = session.scalars(select(Flag.id).where(Flag.status == FlagStatus.OPEN)).all()
+        assert set(still) == others_open
+    entries = audited(engine, "flag.acknowledge")
+    assert sorted(e.entity_id for e in entries) == sorted(same_result)
+    assert {e.actor for e in entries} == {"web:nina"}
     assert "acknowledged" in nurse.get(back).text
     again = post(nurse, f"/flags/{flag_id}/acknowledge", back=back)
     assert again.status_code == 400 and "already acknowledged" in again.text

@@ -33,6 +33,20 @@ def test_today_lists_flags_overdue_unreachable_and_this_week(
     assert "Sam Moss" in week and "Sam Moss" not in overdue
 
 
+def test_a_result_that_fired_several_rules_is_one_row_with_every_rule(
+    nurse: TestClient, clinic: Clinic
+) -> None:
+    """Alex's platelets 80 after 250: an urgent low count and a review for the fall."""
+    alerts = nurse.get("/").text.split('id="alerts"')[1].split('id="overdue"')[0]
+    flags = nurse.get("/flags").text.split("<tbody>")[1]
+    patient = nurse.get(f"/patients/{clinic.alex}").text.split('id="flags"')[1]
+    for shown in (alerts, flags, patient):
+        assert shown.count("platelets 80") == 1
+        assert shown.count('class="finding"') >= 2
+        assert "sev-urgent" in shown and "sev-review" in shown
+    assert flags.count("/acknowledge") == patient.split("</section>")[0].count("/acknowledge")
+
+
 def test_a_script_in_a_name_is_shown_as_text(nurse: TestClient, clinic: Clinic) -> None:
     for path in ("/", f"/patients/{clinic.probe}", "/flags?status="):
         page = nurse.get(path).text

@@ -74,8 +74,10 @@ async def acknowledge(request: Request) -> Response:
 
     def change(session: Session, app: WebDeps, user: WebUser) -> str:
         note = text(form, "note")
-        acknowledge_flag(session, flag_id=flag_id, by=user.actor, note=note, now=app.now())
-        return f"Flag {flag_id} acknowledged."
+        closed = acknowledge_flag(session, flag_id=flag_id, by=user.actor, note=note, now=app.now())
+        if len(closed) == 1:
+            return f"Flag {flag_id} acknowledged."
+        return f"Flags {', '.join(str(flag.id) for flag in closed)} (one result) acknowledged."
 
     mrn = back.removeprefix("/patients/") if back.startswith("/patients/") else None
     return await apply(request, change, back, mrn)

@@ -16,7 +16,7 @@ from monitor.domain.status import SlotStatus
 from monitor.domain.units import ANALYTES, ORDINAL_SCALES, UNITS
 from monitor.services.schedule import ScheduleView, derived_status, patient_schedule
 from monitor.services.slots import domain_courses
-from monitor.store.models import FlagStatus, PatientStatus
+from monitor.store.models import PatientStatus
 from monitor.store.queries import find_patient
 from monitor.web import lookups
 from monitor.web.charts import patient_charts
@@ -50,8 +50,8 @@ def patient_context(session: Session, app: WebDeps, mrn: str) -> dict[str, Any]:
         "results": results[:RECENT_RESULTS],
         "older_results": results[RECENT_RESULTS:],
         "charts": patient_charts(results, infusions, app.config.rule_settings, patient.sex, today),
-        "open_flags": [f for f in flags if f.status is FlagStatus.OPEN],
-        "closed_flags": [f for f in flags if f.status is not FlagStatus.OPEN],
+        "open_flags": [group for group in flags if group.is_open],
+        "closed_flags": [group for group in flags if not group.is_open],
         "waivable": waivable(view, today),
         "emails": lookups.patient_emails(session, patient.id),
         "analytes": ANALYTES,

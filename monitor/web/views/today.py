@@ -58,7 +58,7 @@ def today(request: Request) -> Response:
         snapshot = _snapshot(request, session)
         wanted = _filters(request, snapshot)
         alerts = lookups.open_alerts(session, wanted.site)
-        worst = {a.patient_id: a.flag.severity.value for a in reversed(alerts)}
+        worst = {a.patient_id: a.group.severity.value for a in reversed(alerts)}
         overdue = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
         overdue_page = paginate(overdue, request.query_params, "page")
         week_page = paginate(
@@ -89,7 +89,7 @@ def today_csv(request: Request) -> Response:
         snapshot = _snapshot(request, session)
         wanted = _filters(request, snapshot)
         worst = {
-            a.patient_id: a.flag.severity.value
+            a.patient_id: a.group.severity.value
             for a in reversed(lookups.open_alerts(session, wanted.site))
         }
         lines = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
