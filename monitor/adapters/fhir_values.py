@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.adapters.instants import to_utc
 from monitor.domain.codes import Code
 from monitor.store.models import ResultStatus
 
@@ -104,7 +105,7 @@ def collection_time(value: str, zone: str) -> tuple[date | None, datetime | None
         raise ValueError(f"collection time {value!r} has no day")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return None, moment.astimezone(UTC)
+    return None, to_utc(moment, value)
 
 
 def lab_flag(observation: dict[str, Any]) -> str | None:

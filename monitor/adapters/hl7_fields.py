@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.adapters.instants import to_utc
 from monitor.domain.codes import Code
 
 _TS = re.compile(
@@ -95,13 +96,15 @@ class LabTime:
     day: date
     time: datetime | None
 
+    written: str = ""
+
     def resolve(self, zone: str) -> tuple[date | None, datetime | None]:
         """(date, None) for a bare date; (None, UTC instant) for a time, read in the clinic's
-        zone when the lab sent no offset."""
+        zone when the lab sent no offset; ValueError when it is out of range in UTC."""
         if self.time is None:
             return self.day, None
         moment = self.time if self.time.tzinfo else self.time.replace(tzinfo=ZoneInfo(zone))
-        return None, moment.astimezone(UTC)
+        return None, to_utc(moment, self.written)
 
 
 def lab_time(segment: Any, number: int) -> LabTime | None:
@@ -115,13 +118,13 @@ def lab_time(segment: Any, number: int) -> LabTime | None:
     try:
         day = date(int(match["y"]), int(match["m"]), int(match["d"]))
         if match["H"] is None:
-            return LabTime(day, None)
+            return LabTime(day, None, text)
         offset = _offset(match["tz"])
         hour, minute, second = (int(match[k] or 0) for k in ("H", "M", "S"))
         moment = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=offset)
     except ValueError:
         raise ValueError(f"impossible date/time {text!r} in {segment[0]}-{number}") from None
-    return LabTime(day, moment)
+    return LabTime(day, moment, text)
 
 
 def _offset(text: str | None) -> timezone | None:

@@ -186,7 +186,12 @@ def _fallback(context: ImportContext) -> tuple[str, ...]:
 def _collected_on(item: Incoming, timezone: str) -> date:
     """The collection date in the clinic's time zone (clinical.md §8.17), never the UTC date."""
     if item.collected_at is not None:
-        return item.collected_at.astimezone(ZoneInfo(timezone)).date()
+        try:
+            return item.collected_at.astimezone(ZoneInfo(timezone)).date()
+        except OverflowError:
+            raise InvalidInput(
+                "collection time is out of range (after year 9999 in the clinic's time zone)"
+            ) from None
     if item.collected_on is None:
         raise InvalidInput("no collection date or time")
     return item.collected_on
@@ -198,6 +203,14 @@ def _unknown_code(item: Incoming) -> str:
         f"not a monitored analyte: code {codes} from source {item.source!r} is not in "
         "[codes.loinc] or [codes.local]"
     )
+
+
+def unreadable_document(error: Exception, source: str, fmt: str, text: str) -> Problem:
+    """A document whose reading or storing failed in a way no check foresaw: kept whole for a
+    person, so one file cannot stop a folder's import and one message cannot stop the MLLP
+    feed. Only the error's type is named: its text may quote the message's content."""
+    reason = f"could not be read ({type(error).__name__}); kept whole for a person to look at"
+    return Problem(reason, source, fmt, text, whole_message=True)
 
 
 def quarantine_problem(session: Session, problem: Problem, now: datetime) -> int:

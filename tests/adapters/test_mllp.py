@@ -95,3 +95,32 @@ def test_several_messages_on_one_connection(listener, engine):
         first = client.send_message(oru("M6", PLATELETS)).decode()
         second = client.send_message(oru("M7", UNKNOWN.replace("OBX|2", "OBX|1"))).decode()
     assert "MSA|AA|M6" in first and "MSA|AR|M7" in second
+
+
+def test_an_out_of_range_collection_time_is_quarantined_with_an_ack(listener, engine):
+    """Issue 11 item 5: OBR-7 99991231235959-1200 is past year 9999 in UTC. The message gets an
+    ACK (so the sender does not resend it forever) and the next one on the connection goes in."""
+    far = oru("M8", PLATELETS).replace("20240212083000", "99991231235959-1200")
+    with MLLPClient("127.0.0.1", listener.port) as client:
+        first = client.send_message(far).decode()
+        second = client.send_message(oru("M9", PLATELETS)).decode()
+    assert "MSA|AR|M8" in first and "out of range" in first
+    assert "MSA|AA|M9" in second
+    assert counts(engine) == (1, 1)
+
+
+def test_an_unexpected_error_is_quarantined_and_acked_not_left_unanswered(
+    listener, engine, monkeypatch
+):
+    """Only a database that cannot store the message withholds the ACK; a fault in reading it
+    quarantines the message whole and answers AR."""
+
+    def broken(*_args, **_kwargs):
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr("monitor.adapters.mllp.parse_hl7", broken)
+    ack = send(listener, oru("M10", PLATELETS))
+    assert "MSA|AR|M10" in ack and "could not be read" in ack
+    with Session(engine) as session:
+        [item] = session.scalars(select(QuarantineItem)).all()
+    assert item.raw.startswith("MSH|") and "OverflowError" in item.reason
