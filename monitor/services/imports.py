@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
+from monitor.domain.codes import mapping_line
 from monitor.errors import InvalidInput
 from monitor.services.corrections import replace_result, withdraw_result
 from monitor.services.identity import current_result, is_repeat
@@ -198,10 +199,15 @@ def _collected_on(item: Incoming, timezone: str) -> date:
 
 
 def _unknown_code(item: Incoming) -> str:
-    codes = ", ".join(str(code) for code in item.codes if code.code.strip()) or "none"
+    """Say that the code is not mapped (not that the analyte is not monitored: it may well be)
+    and give the exact config.toml line that would map it."""
+    codes = ", ".join(str(code) for code in item.codes if code.code.strip())
+    line = mapping_line(item.codes, item.source)
+    if line is None:
+        return "no test code in the result (OBX-3, Observation.code or analyte_or_loinc)"
     return (
-        f"not a monitored analyte: code {codes} from source {item.source!r} is not in "
-        "[codes.loinc] or [codes.local]"
+        f"code not mapped: {codes} from source {item.source!r} is in neither [codes.loinc] nor "
+        f"[codes.local]; to map it, add to config.toml: {line}, then `monitor quarantine retry`"
     )
 
 

@@ -77,7 +77,8 @@ def test_loinc_in_the_alternate_triplet_latin_1_units(cli):
     got = values(cli, "20013455")
     assert got == {"creatinine": (86.0, "2008-08-12"), "bilirubin": (11.0, "2008-08-12")}
     reasons = " ".join(item["reason"] for item in quarantine(cli))
-    assert "not a monitored analyte" in reasons and "14537 (ALT)" in reasons
+    assert "code not mapped" in reasons and "14537 (ALT)" in reasons
+    assert '[codes.local.12117] 14537 = "<analyte>"' in reasons
 
 
 def test_an_analyzer_message_with_loinc_in_obx_3_and_an_unescaped_unit(cli):
