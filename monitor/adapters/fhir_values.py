@@ -131,3 +131,14 @@ def identifiers(patient: dict[str, Any], identifier_type: str | None) -> tuple[s
         if value := text(identifier.get("value")):
             found.append(value)
     return tuple(dict.fromkeys(found))
+
+
+def family_names(patient: dict[str, Any]) -> tuple[str, ...]:
+    """`family` of every Patient.name (official, maiden, old ...); a list (as DSTU2 had) is
+    joined with spaces."""
+    found = []
+    for name in as_list(patient.get("name")):
+        family = as_dict(name).get("family")
+        words = [text(part) for part in family] if isinstance(family, list) else [text(family)]
+        found.append(" ".join(word for word in words if word))
+    return tuple(found)

@@ -16,6 +16,9 @@ _TS = re.compile(
     r"(?:(?P<H>\d{2})(?:(?P<M>\d{2})(?:(?P<S>\d{2})(?:\.\d{1,4})?)?)?)?"
     r"(?P<tz>[+-]\d{4})?"
 )
+_BIRTH = re.compile(
+    r"(?P<y>\d{4})(?:(?P<m>\d{2})(?P<d>\d{2})?)?(?:\d{2,6}(?:\.\d{1,4})?)?([+-]\d{4})?"
+)
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _BETWEEN = re.compile(rf"{_NUMBER}\s*(?:-|\u2013|_|to)\s*{_NUMBER}", re.IGNORECASE)
 _BELOW = re.compile(rf"(?:<|<=|≤)\s*{_NUMBER}")
@@ -87,6 +90,21 @@ def patient_ids(
         if mrn:
             found.append(mrn)
     return tuple(dict.fromkeys(found))
+
+
+def birth_of(pid: Any) -> str:
+    """PID-7 as ISO `YYYY[-MM[-DD]]` (its time of day dropped), its text as sent when it reads as
+    no date (e.g. a placeholder "DOB"), "" when absent. `domain.patient_match` compares it."""
+    text = field(pid, 7)
+    match = _BIRTH.fullmatch(text)
+    if match is None:
+        return text
+    return "-".join(part for part in (match["y"], match["m"], match["d"]) if part)
+
+
+def family_names(pid: Any) -> tuple[str, ...]:
+    """The family name (PID-5.1) of every PID-5 repetition: legal, maiden and other names."""
+    return tuple(field(pid, 5, repeat=r) for r in range(1, repetitions(pid, 5) + 1))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ exactly like typed ones. How repeats, corrections and withdrawals are told apart
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.domain.codes import mapping_line
+from monitor.domain.patient_match import IdentityCheck, identity_mismatch
 from monitor.errors import InvalidInput
 from monitor.services.corrections import replace_result, withdraw_result
 from monitor.services.identity import current_result, is_repeat
-from monitor.services.incoming import Incoming, Parsed, Problem, Skipped
+from monitor.services.incoming import Incoming, Parsed, Problem, Skipped, StatedPatient
 from monitor.services.intake import record_results
 from monitor.services.results import ResultIn
 from monitor.store.models import Patient, QuarantineItem, ResultStatus
@@ -47,6 +48,7 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)
     quarantine_ids: list[int] = field(default_factory=list)
     rejected: bool = False
+    held: list[Problem] = field(default_factory=list)  # not quarantined (a retry decides)
 
     def add(self, other: ImportReport) -> None:
         self.stored += other.stored
@@ -55,6 +57,7 @@ class ImportReport:
         self.skipped += other.skipped
         self.problems += other.problems
         self.quarantine_ids += other.quarantine_ids
+        self.held += other.held
         self.rejected = self.rejected or other.rejected
 
     def count(self, outcome: Outcome) -> None:
@@ -80,9 +83,10 @@ class ImportContext:
 def import_items(
     session: Session, items: Iterable[Parsed], context: ImportContext, *, quarantine: bool = True
 ) -> ImportReport:
-    """Take every parsed item in; problems are quarantined (or only reported, for a retry)."""
+    """Take every parsed item in; problems are quarantined (or held in the report, for a retry
+    to decide)."""
     report = ImportReport()
-    for item in items:
+    for item in confirm_identities(session, items, context):
         if isinstance(item, Skipped):
             report.skipped += 1
             continue
@@ -95,7 +99,53 @@ def import_items(
         report.quarantined += 1
         if quarantine:
             report.quarantine_ids.append(quarantine_problem(session, outcome, context.now))
+        else:
+            report.held.append(outcome)
     return report
+
+
+def confirm_identities(
+    session: Session, items: Iterable[Parsed], context: ImportContext
+) -> Iterator[Parsed]:
+    """The items as parsed, except that the items of a message whose date of birth or family
+    name disagrees with the record become one whole-message Problem: no result of it is
+    stored, and the quarantine keeps the message whole for a retry once the record is right."""
+    verdicts: dict[StatedPatient, Problem | None] = {}
+    for item in items:
+        stated = None if isinstance(item, Skipped) else item.stated
+        if stated is None:
+            yield item
+            continue
+        if stated not in verdicts:
+            verdict = verdicts[stated] = _identity_problem(session, stated, context)
+            if verdict is not None:
+                yield verdict
+        if verdicts[stated] is None:
+            yield item
+
+
+def _identity_problem(
+    session: Session, stated: StatedPatient, context: ImportContext
+) -> Problem | None:
+    """A Problem when the record the MRN names is not the patient the message describes. An
+    unknown or ambiguous MRN is left to each item, which says so."""
+    check = context.config.import_.identity_check
+    if check is IdentityCheck.OFF:
+        return None
+    try:
+        patient = resolve_patient(session, stated.mrns or _fallback(context))
+    except InvalidInput:
+        return None
+    reason = identity_mismatch(
+        check,
+        stated_born=stated.born,
+        stated_families=stated.family_names,
+        born_on=patient.born_on,
+        name=patient.name,
+    )
+    if reason is None:
+        return None
+    return Problem(reason, stated.source, stated.format, stated.raw, whole_message=True)
 
 
 def _take_in_savepoint(
