@@ -306,3 +306,15 @@ def test_a_csv_row_that_disagrees_is_quarantined_and_the_other_rows_go_in(cli, p
     cli.ok("patient", "edit", "A1", "--dob", "1984-05-09")
     out = cli.ok("quarantine", "retry")
     assert "retried" in out and "date of birth and family name differ" in out
+
+
+def test_the_patient_named_by_the_patient_option_is_checked_too(cli, patient, tmp_path):
+    """A file whose Patient has no identifier goes to `--patient`, but only if it is them."""
+    for family, name in (("Sample", "s.json"), ("Example", "e.json")):
+        anonymous = fhir_patient("p1", "unused", family, "1984-05-02")
+        del anonymous["identifier"]
+        path = tmp_path / name
+        path.write_text(bundle(anonymous))
+        out = cli.ok("import", str(path), "--patient", "A1")
+        assert ("identity mismatch: family name differs" in out) is (family == "Sample")
+    assert stored(cli) == ["hemoglobin", "platelets"]
