@@ -5,30 +5,31 @@ raw text and a plain reason) and the rest of the file or message still goes in. 
 through `record_results`, so imported results re-match slots, run the rules and alert staff
 exactly like typed ones. How repeats, corrections and withdrawals are told apart is in
 `services.identity`; what a correction or a withdrawal changes is in `services.corrections`.
+Before any result of a message is taken in, the patient the message describes (date of birth,
+family name) is checked against the record its MRN names (`services.identification`): on a
+mismatch the message goes to the quarantine whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.domain.codes import mapping_line
-from monitor.domain.patient_match import IdentityCheck, identity_mismatch
 from monitor.errors import InvalidInput
 from monitor.services.corrections import replace_result, withdraw_result
+from monitor.services.identification import confirm_identities, resolve_patient
 from monitor.services.identity import current_result, is_repeat
-from monitor.services.incoming import Incoming, Parsed, Problem, Skipped, StatedPatient
+from monitor.services.incoming import Incoming, Parsed, Problem, Skipped
 from monitor.services.intake import record_results
 from monitor.services.results import ResultIn
-from monitor.store.models import Patient, QuarantineItem, ResultStatus
-from monitor.store.queries import find_patient
+from monitor.store.models import QuarantineItem, ResultStatus
 
 
 class Outcome(StrEnum):
@@ -86,7 +87,8 @@ def import_items(
     """Take every parsed item in; problems are quarantined (or held in the report, for a retry
     to decide)."""
     report = ImportReport()
-    for item in confirm_identities(session, items, context):
+    checked = context.config.import_.identity_check
+    for item in confirm_identities(session, items, checked, _fallback(context)):
         if isinstance(item, Skipped):
             report.skipped += 1
             continue
@@ -102,50 +104,6 @@ def import_items(
         else:
             report.held.append(outcome)
     return report
-
-
-def confirm_identities(
-    session: Session, items: Iterable[Parsed], context: ImportContext
-) -> Iterator[Parsed]:
-    """The items as parsed, except that the items of a message whose date of birth or family
-    name disagrees with the record become one whole-message Problem: no result of it is
-    stored, and the quarantine keeps the message whole for a retry once the record is right."""
-    verdicts: dict[StatedPatient, Problem | None] = {}
-    for item in items:
-        stated = None if isinstance(item, Skipped) else item.stated
-        if stated is None:
-            yield item
-            continue
-        if stated not in verdicts:
-            verdict = verdicts[stated] = _identity_problem(session, stated, context)
-            if verdict is not None:
-                yield verdict
-        if verdicts[stated] is None:
-            yield item
-
-
-def _identity_problem(
-    session: Session, stated: StatedPatient, context: ImportContext
-) -> Problem | None:
-    """A Problem when the record the MRN names is not the patient the message describes. An
-    unknown or ambiguous MRN is left to each item, which says so."""
-    check = context.config.import_.identity_check
-    if check is IdentityCheck.OFF:
-        return None
-    try:
-        patient = resolve_patient(session, stated.mrns or _fallback(context))
-    except InvalidInput:
-        return None
-    reason = identity_mismatch(
-        check,
-        stated_born=stated.born,
-        stated_families=stated.family_names,
-        born_on=patient.born_on,
-        name=patient.name,
-    )
-    if reason is None:
-        return None
-    return Problem(reason, stated.source, stated.format, stated.raw, whole_message=True)
 
 
 def _take_in_savepoint(
@@ -200,21 +158,6 @@ def take(session: Session, item: Incoming, context: ImportContext) -> Outcome:
     if current is not None and previous is not None:
         replace_result(session, current, recorded.results[0], previous, context.now, actor)
     return Outcome.STORED
-
-
-def resolve_patient(session: Session, mrns: tuple[str, ...]) -> Patient:
-    """The one patient whose MRN is among the identifiers the message gives."""
-    wanted = [m.strip() for m in mrns if m.strip()]
-    if not wanted:
-        raise InvalidInput("no patient identifier (MRN) in the message")
-    known = session.scalars(select(Patient.mrn).where(Patient.mrn.in_(wanted))).all()
-    if not known:
-        raise InvalidInput(f"unknown patient: no patient with MRN {' or '.join(wanted)}")
-    if len(set(known)) > 1:
-        raise InvalidInput(
-            f"ambiguous patient: MRNs {', '.join(sorted(known))} are different patients"
-        )
-    return find_patient(session, known[0])
 
 
 def clean_text(text: str) -> str:
