@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from monitor.domain.codes import DEFAULT_LOINC, CodeMap
+from monitor.domain.patient_match import IdentityCheck
 from monitor.domain.protocol import DEFAULT_PANELS, PanelRule, Protocol
 from monitor.domain.rules import RuleSettings, rule_settings_from_mapping
 from monitor.domain.units import ANALYTES
@@ -173,6 +174,12 @@ class Hl7Config(_Section):
     assigning_authority: str | None = None
 
 
+class ImportConfig(_Section):
+    """How an imported result is matched to its patient (README "Lab results in")."""
+
+    identity_check: IdentityCheck = IdentityCheck.DOB_AND_FAMILY
+
+
 def _known_analyte_values(table: dict[str, str], where: str) -> None:
     unknown = sorted({a for a in table.values() if a not in ANALYTES})
     if unknown:
@@ -233,6 +240,7 @@ class Config(_Section):
     protocol: ProtocolConfig = ProtocolConfig()
     logging: LoggingConfig = LoggingConfig()
     hl7: Hl7Config = Hl7Config()
+    import_: ImportConfig = Field(ImportConfig(), alias="import")
     codes: CodesConfig = CodesConfig()
     web: WebConfig = WebConfig()
     rules: dict[str, dict[str, float]] = {}

@@ -2,7 +2,9 @@
 
 `mrn,analyte_or_loinc,value,unit,collected_on,ref_low,ref_high,source,accession`: one result
 per row; `analyte_or_loinc` is one of our analyte names or a code from `[codes]`;
-`collected_on` is YYYY-MM-DD; the last four columns may be empty. A row that cannot be read
+`collected_on` is YYYY-MM-DD; the last four columns may be empty. The identity columns `dob`
+(YYYY-MM-DD) and `family_name` may follow, either or both, in either order; empty cells are not
+compared (`domain.patient_match`). Any other header is refused whole. A row that cannot be read
 becomes a Problem whose raw text is the header plus that row, so a retry can read it alone.
 """
 
@@ -15,7 +17,7 @@ from datetime import date
 
 from monitor.domain.codes import ANALYTE_SYSTEM, Code
 from monitor.domain.units import ANALYTES
-from monitor.services.incoming import Incoming, Parsed, Problem
+from monitor.services.incoming import Incoming, Parsed, Problem, stated_patient
 from monitor.store.models import ResultStatus
 
 FORMAT = "csv"
@@ -30,6 +32,7 @@ HEADER = (
     "source",
     "accession",
 )
+IDENTITY_COLUMNS = ("dob", "family_name")
 
 
 def looks_like_csv(text: str) -> bool:
@@ -44,42 +47,62 @@ def parse_csv(text: str, *, source: str | None = None) -> list[Parsed]:
         rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
     except csv.Error as error:
         return [Problem(f"unreadable CSV ({error})", default_source, FORMAT, text, True)]
-    header = tuple(cell.strip().lower() for cell in rows[0]) if rows else ()
-    if header != HEADER:
-        reason = f"CSV header must be {','.join(HEADER)}"
+    columns = _columns(tuple(cell.strip().lower() for cell in rows[0]) if rows else ())
+    if columns is None:
+        reason = (
+            f"CSV header must be {','.join(HEADER)}, optionally followed by "
+            f"{' and/or '.join(IDENTITY_COLUMNS)} (each once)"
+        )
         return [Problem(reason, default_source, FORMAT, text, whole_message=True)]
     items: list[Parsed] = []
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
-        raw = _raw(row)
+        raw = _raw(columns, row)
         try:
-            items.append(_row(row, source, raw))
+            items.append(_row(columns, row, source, raw))
         except ValueError as error:
             items.append(Problem(f"row {number}: {error}", source or _cell(row, 7) or "csv",
                                  FORMAT, raw))  # fmt: skip
     return items
 
 
-def _row(row: list[str], source: str | None, raw: str) -> Incoming:
-    if len(row) != len(HEADER):
-        raise ValueError(f"{len(row)} columns, expected {len(HEADER)}")
-    mrn, code, value, unit, collected, low, high, row_source, accession = (c.strip() for c in row)
+def _columns(header: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The file's columns: exactly HEADER, or HEADER then identity columns; None otherwise."""
+    extra = header[len(HEADER) :]
+    if header[: len(HEADER)] != HEADER or len(set(extra)) != len(extra):
+        return None
+    return header if set(extra) <= set(IDENTITY_COLUMNS) else None
+
+
+def _row(columns: tuple[str, ...], row: list[str], source: str | None, raw: str) -> Incoming:
+    if len(row) != len(columns):
+        raise ValueError(f"{len(row)} columns, expected {len(columns)}")
+    cell = dict(zip(columns, (c.strip() for c in row), strict=True))
+    mrn, code = cell["mrn"], cell["analyte_or_loinc"]
     system = ANALYTE_SYSTEM if code in ANALYTES else ""
+    row_source = source or cell["source"] or "csv"
+    mrns = (mrn,) if mrn else ()
     return Incoming(
-        mrns=(mrn,) if mrn else (),
+        mrns=mrns,
         codes=(Code(system, code),),
-        value=value,
-        unit=unit or None,
-        collected_on=_date(collected),
+        value=cell["value"],
+        unit=cell["unit"] or None,
+        collected_on=_date(cell["collected_on"]),
         collected_at=None,
         status=ResultStatus.FINAL,
-        source=source or row_source or "csv",
+        source=row_source,
         format=FORMAT,
         raw=raw,
-        accession=accession or None,
-        ref_low=_bound(low, "ref_low"),
-        ref_high=_bound(high, "ref_high"),
+        accession=cell["accession"] or None,
+        ref_low=_bound(cell["ref_low"], "ref_low"),
+        ref_high=_bound(cell["ref_high"], "ref_high"),
+        stated=stated_patient(
+            mrns,
+            cell.get("dob", ""),
+            (cell.get("family_name", ""),),
+            (row_source, FORMAT, raw),
+        ),
     )
 
 
@@ -108,9 +131,9 @@ def _cell(row: list[str], index: int) -> str:
     return row[index].strip() if index < len(row) else ""
 
 
-def _raw(row: list[str]) -> str:
+def _raw(columns: tuple[str, ...], row: list[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
+    writer.writerow(columns)
     writer.writerow(row)
     return out.getvalue()

@@ -15,7 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from monitor.adapters import fhir_values as fv
-from monitor.services.incoming import Incoming, Parsed, Problem, Skipped
+from monitor.services.incoming import (
+    Incoming,
+    Parsed,
+    Problem,
+    Skipped,
+    StatedPatient,
+    stated_patient,
+)
 
 FORMAT = "fhir"
 MAX_DEPTH = 16
@@ -59,7 +66,11 @@ def parse_fhir(text: str, options: FhirOptions) -> list[Parsed]:
         return [Problem(reason, source, FORMAT, text, True)]
     walk = _Walk(options)
     _visit(walk, document, _Inherited(), 0)
-    items = walk.problems + [_item(walk, *found, source) for found in walk.found]
+    stated = _stated_patients(walk, source)
+    items = walk.problems + [
+        _item(walk, *found, source, stated.get(id(found[2])) if found[2] else None)
+        for found in walk.found
+    ]
     if not items:
         return [Problem("the document holds no Observations", source, FORMAT, text, True)]
     return items
@@ -144,24 +155,51 @@ def _resolve(walk: _Walk, reference: Any, holder: dict[str, Any]) -> dict[str, A
     return walk.index.get(ref, {})
 
 
+def _stated_patients(walk: _Walk, source: str) -> dict[int, StatedPatient]:
+    """Who each Patient in the file is (birthDate, name.family), by the Patient's id(): its
+    Observations share one StatedPatient whose raw text is a Bundle of the Patient and all of
+    them, what the quarantine keeps if the record disagrees."""
+    groups: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for obs, inherited, patient in walk.found:
+        if patient:
+            groups.setdefault(id(patient), (patient, []))[1].append(
+                _observation_copy(obs, inherited, patient)
+            )
+    found = {}
+    for key, (patient, observations) in groups.items():
+        mrns = _mrns(observations[0], patient, walk.options)
+        where = (source, FORMAT, _bundle_text(patient, observations))
+        stated = stated_patient(
+            mrns, fv.text(patient.get("birthDate")), fv.family_names(patient), where
+        )
+        if stated is not None:
+            found[key] = stated
+    return found
+
+
 def _item(
-    walk: _Walk, obs: dict[str, Any], inherited: _Inherited, patient: dict[str, Any], source: str
-) -> Parsed:
-    raw = _raw(obs, inherited, patient)
-    try:
-        return _observation(walk, obs, inherited, patient, source, raw)
-    except ValueError as error:
-        return Problem(str(error), source, FORMAT, raw)
-
-
-def _observation(
     walk: _Walk,
     obs: dict[str, Any],
     inherited: _Inherited,
     patient: dict[str, Any],
     source: str,
-    raw: str,
+    stated: StatedPatient | None,
 ) -> Parsed:
+    raw = _bundle_text(patient, [_observation_copy(obs, inherited, patient)])
+    try:
+        return _observation(walk, (obs, inherited, patient), source, raw, stated)
+    except ValueError as error:
+        return Problem(str(error), source, FORMAT, raw, stated=stated)
+
+
+def _observation(
+    walk: _Walk,
+    found: tuple[dict[str, Any], _Inherited, dict[str, Any]],
+    source: str,
+    raw: str,
+    stated: StatedPatient | None,
+) -> Parsed:
+    obs, inherited, patient = found
     status = fv.text(obs.get("status"))
     if status in fv.NOT_RESULTS:
         return Skipped(f"Observation status {status}")
@@ -195,6 +233,7 @@ def _observation(
         ref_low=low,
         ref_high=high,
         lab_flag=fv.lab_flag(obs),
+        stated=stated,
     )
 
 
@@ -211,19 +250,26 @@ def _mrns(obs: dict[str, Any], patient: dict[str, Any], options: FhirOptions) ->
     return (direct,) if direct else fv.identifiers(patient, options.identifier_type)
 
 
-def _raw(obs: dict[str, Any], inherited: _Inherited, patient: dict[str, Any]) -> str:
-    """A self-contained Bundle: the Patient (if any) and the Observation with what it inherited."""
+def _observation_copy(
+    obs: dict[str, Any], inherited: _Inherited, patient: dict[str, Any]
+) -> dict[str, Any]:
+    """The Observation with what it inherited, standing on its own (no hasMember)."""
     observation = dict(obs)
     observation.pop("hasMember", None)
     if inherited.effective and not fv.effective(obs):
         observation["effectiveDateTime"] = inherited.effective
     if inherited.accession:
         observation["identifier"] = [{"value": inherited.accession}]
-    entries = [{"resource": patient}] if patient else []
     if patient:
         reference = f"Patient/{fv.text(patient.get('id'))}"
         observation["subject"] = {**fv.as_dict(obs.get("subject")), "reference": reference}
-    entries.append({"resource": observation})
+    return observation
+
+
+def _bundle_text(patient: dict[str, Any], observations: list[dict[str, Any]]) -> str:
+    """A self-contained Bundle: the Patient (if any) and the Observations, for a retry."""
+    entries = [{"resource": patient}] if patient else []
+    entries += [{"resource": observation} for observation in observations]
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     return json.dumps(bundle, default=_json_number, ensure_ascii=False)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.adapters.instants import to_utc
 from monitor.domain.codes import Code
 from monitor.store.models import ResultStatus
 
@@ -104,7 +105,7 @@ def collection_time(value: str, zone: str) -> tuple[date | None, datetime | None
         raise ValueError(f"collection time {value!r} has no day")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return None, moment.astimezone(UTC)
+    return None, to_utc(moment, value)
 
 
 def lab_flag(observation: dict[str, Any]) -> str | None:
@@ -130,3 +131,14 @@ def identifiers(patient: dict[str, Any], identifier_type: str | None) -> tuple[s
         if value := text(identifier.get("value")):
             found.append(value)
     return tuple(dict.fromkeys(found))
+
+
+def family_names(patient: dict[str, Any]) -> tuple[str, ...]:
+    """`family` of every Patient.name (official, maiden, old ...); a list (as DSTU2 had) is
+    joined with spaces."""
+    found = []
+    for name in as_list(patient.get("name")):
+        family = as_dict(name).get("family")
+        words = [text(part) for part in family] if isinstance(family, list) else [text(family)]
+        found.append(" ".join(word for word in words if word))
+    return tuple(found)

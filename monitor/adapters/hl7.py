@@ -17,7 +17,9 @@ import hl7
 
 from monitor.adapters.hl7_fields import (
     LabTime,
+    birth_of,
     codes_of,
+    family_names,
     field,
     lab_time,
     patient_ids,
@@ -25,7 +27,14 @@ from monitor.adapters.hl7_fields import (
     unit_of,
     value_of,
 )
-from monitor.services.incoming import Incoming, Parsed, Problem, Skipped
+from monitor.services.incoming import (
+    Incoming,
+    Parsed,
+    Problem,
+    Skipped,
+    StatedPatient,
+    stated_patient,
+)
 from monitor.store.models import ResultStatus
 
 FORMAT = "hl7"
@@ -113,6 +122,7 @@ def _results(message: Any, options: Hl7Options, source: str, text: str) -> list[
     if not mrns:
         return [_whole("no patient identifier in PID-3", source, text)]
     msh, pid = str(message.segment("MSH")), str(pids[0])
+    stated = stated_patient(mrns, birth_of(pids[0]), family_names(pids[0]), (source, FORMAT, text))
     items: list[Parsed] = []
     obr: Any = None
     for segment in message:
@@ -121,7 +131,7 @@ def _results(message: Any, options: Hl7Options, source: str, text: str) -> list[
             obr = segment
         elif name == "OBX":
             raw = "\r".join(s for s in (msh, pid, str(obr) if obr else "", str(segment)) if s)
-            context = _Context(mrns, source, raw, options.timezone)
+            context = _Context(mrns, source, raw, options.timezone, stated)
             items.append(_observation(segment, obr, context))
     if not items:
         return [_whole("the message holds no results (no OBX segments)", source, text)]
@@ -134,6 +144,7 @@ class _Context:
     source: str
     raw: str
     timezone: str
+    stated: StatedPatient | None = None
 
 
 def _observation(obx: Any, obr: Any, context: _Context) -> Parsed:
@@ -141,7 +152,7 @@ def _observation(obx: Any, obr: Any, context: _Context) -> Parsed:
     try:
         return _incoming(obx, obr, context)
     except (ValueError, IndexError, TypeError) as error:
-        return Problem(str(error), context.source, FORMAT, context.raw)
+        return Problem(str(error), context.source, FORMAT, context.raw, stated=context.stated)
 
 
 def _incoming(obx: Any, obr: Any, context: _Context) -> Parsed:
@@ -172,6 +183,7 @@ def _incoming(obx: Any, obr: Any, context: _Context) -> Parsed:
         ref_low=low,
         ref_high=high,
         lab_flag=field(obx, 8) or None,
+        stated=context.stated,
     )
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.adapters.instants import to_utc
 from monitor.domain.codes import Code
 
 _TS = re.compile(
     r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"
     r"(?:(?P<H>\d{2})(?:(?P<M>\d{2})(?:(?P<S>\d{2})(?:\.\d{1,4})?)?)?)?"
     r"(?P<tz>[+-]\d{4})?"
+)
+_BIRTH = re.compile(
+    r"(?P<y>\d{4})(?:(?P<m>\d{2})(?P<d>\d{2})?)?(?:\d{2,6}(?:\.\d{1,4})?)?([+-]\d{4})?"
 )
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _BETWEEN = re.compile(rf"{_NUMBER}\s*(?:-|\u2013|_|to)\s*{_NUMBER}", re.IGNORECASE)
@@ -88,6 +92,21 @@ def patient_ids(
     return tuple(dict.fromkeys(found))
 
 
+def birth_of(pid: Any) -> str:
+    """PID-7 as ISO `YYYY[-MM[-DD]]` (its time of day dropped), its text as sent when it reads as
+    no date (e.g. a placeholder "DOB"), "" when absent. `domain.patient_match` compares it."""
+    text = field(pid, 7)
+    match = _BIRTH.fullmatch(text)
+    if match is None:
+        return text
+    return "-".join(part for part in (match["y"], match["m"], match["d"]) if part)
+
+
+def family_names(pid: Any) -> tuple[str, ...]:
+    """The family name (PID-5.1) of every PID-5 repetition: legal, maiden and other names."""
+    return tuple(field(pid, 5, repeat=r) for r in range(1, repetitions(pid, 5) + 1))
+
+
 @dataclass(frozen=True)
 class LabTime:
     """An HL7 TS: a date, or a local time with or without its UTC offset."""
@@ -95,13 +114,15 @@ class LabTime:
     day: date
     time: datetime | None
 
+    written: str = ""
+
     def resolve(self, zone: str) -> tuple[date | None, datetime | None]:
         """(date, None) for a bare date; (None, UTC instant) for a time, read in the clinic's
-        zone when the lab sent no offset."""
+        zone when the lab sent no offset; ValueError when it is out of range in UTC."""
         if self.time is None:
             return self.day, None
         moment = self.time if self.time.tzinfo else self.time.replace(tzinfo=ZoneInfo(zone))
-        return None, moment.astimezone(UTC)
+        return None, to_utc(moment, self.written)
 
 
 def lab_time(segment: Any, number: int) -> LabTime | None:
@@ -115,13 +136,13 @@ def lab_time(segment: Any, number: int) -> LabTime | None:
     try:
         day = date(int(match["y"]), int(match["m"]), int(match["d"]))
         if match["H"] is None:
-            return LabTime(day, None)
+            return LabTime(day, None, text)
         offset = _offset(match["tz"])
         hour, minute, second = (int(match[k] or 0) for k in ("H", "M", "S"))
         moment = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=offset)
     except ValueError:
         raise ValueError(f"impossible date/time {text!r} in {segment[0]}-{number}") from None
-    return LabTime(day, moment)
+    return LabTime(day, moment, text)
 
 
 def _offset(text: str | None) -> timezone | None:

@@ -2,9 +2,10 @@
 
 Each message is stored in one database transaction, and only after that transaction has
 committed is the ACK written: AA when everything was taken in, AE when part of it went to the
-quarantine, AR when the message could not be used at all (it is quarantined whole). When the
-database cannot store the message, no ACK is sent and the connection is closed, so the sender
-keeps the message and sends it again: nothing acknowledged is ever lost.
+quarantine, AR when the message could not be used at all (it is quarantined whole, also when
+reading it failed in a way no check foresaw). Only when the database cannot store the message
+is no ACK sent and the connection closed, so the sender keeps the message and sends it again:
+nothing acknowledged is ever lost, and nothing else holds the feed back.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from typing import Any
 
 from hl7.mllp import InvalidBlockError, start_hl7_server
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.adapters.hl7 import Hl7Options, decode, parse_hl7
 from monitor.adapters.hl7_ack import ack_for
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.services.imports import ImportContext, ImportReport, import_items
+from monitor.services.imports import (
+    ImportContext,
+    ImportReport,
+    import_items,
+    unreadable_document,
+)
 from monitor.store.db import unit_of_work
 
 log = logging.getLogger("monitor.mllp")
@@ -37,13 +44,30 @@ def acknowledge(engine: Engine, config: Config, data: bytes, now: datetime, toda
     text = decode(data)
     hl7 = config.hl7
     options = Hl7Options(config.clinic.timezone, None, hl7.identifier_type, hl7.assigning_authority)
-    with unit_of_work(engine) as session:
-        report = import_items(session, parse_hl7(text, options), ImportContext(config, today, now))
+    context = ImportContext(config, today, now)
+    try:
+        with unit_of_work(engine) as session:
+            report = import_items(session, parse_hl7(text, options), context)
+    except SQLAlchemyError:
+        raise  # the database cannot store it: no ACK, so the sender keeps it and resends it
+    except Exception as error:
+        report = _quarantine_whole(engine, text, error, context)
     code, note = ack_code(report)
     log.info(
         "MLLP message: %s (%d stored, %d quarantined)", code, report.stored, report.quarantined
     )
     return ack_for(text, code, note, now).encode("utf-8")
+
+
+def _quarantine_whole(
+    engine: Engine, text: str, error: Exception, context: ImportContext
+) -> ImportReport:
+    """A fault other than the database's must not leave the sender without an answer (it would
+    resend the message forever and hold back the ones queued behind it): keep it whole, AR."""
+    log.error("MLLP message could not be read (%s); quarantined whole", type(error).__name__)
+    problem = unreadable_document(error, "hl7", "hl7", text)
+    with unit_of_work(engine) as session:
+        return import_items(session, [problem], context)
 
 
 def ack_code(report: ImportReport) -> tuple[str, str]:

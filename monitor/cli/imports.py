@@ -9,16 +9,22 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from monitor import clock
-from monitor.adapters.formats import FORMATS, parse_text
+from monitor.adapters.formats import FORMATS, guess_format, parse_text
 from monitor.adapters.hl7 import decode
 from monitor.adapters.mllp import Hl7Listener
 from monitor.cli.context import AppState, reports_errors, state
-from monitor.errors import InvalidInput
+from monitor.errors import InvalidInput, MonitorError
 from monitor.log import configure_logging
-from monitor.services.imports import ImportContext, ImportReport, import_items
+from monitor.services.imports import (
+    ImportContext,
+    ImportReport,
+    import_items,
+    unreadable_document,
+)
 from monitor.services.incoming import Parsed
 from monitor.store.db import unit_of_work
 from monitor.store.queries import find_patient
@@ -49,14 +55,35 @@ def import_files(
             find_patient(session, patient)
     with Session(app_state.engine(), expire_on_commit=False) as session:
         for path, text in documents:
-            items = parse_text(text, fmt, app_state.config, source=source)
-            report = _import_one(session, items, context, dry_run=dry_run)
+            report = _import_document(session, text, (fmt, source), context, dry_run=dry_run)
             _print_report(str(path), report)
             total.add(report)
     if len(documents) > 1:
         _print_report("total", total)
     if dry_run:
         typer.echo("dry run: nothing was written")
+
+
+def _import_document(
+    session: Session,
+    text: str,
+    given: tuple[str | None, str | None],
+    context: ImportContext,
+    *,
+    dry_run: bool,
+) -> ImportReport:
+    """One file. A database error stops the import (exit 1); any other fault in reading or
+    storing it quarantines this file whole, and the next file is imported (issue 11 item 5)."""
+    fmt, source = given
+    try:
+        items = parse_text(text, fmt, context.config, source=source)
+        return _import_one(session, items, context, dry_run=dry_run)
+    except (SQLAlchemyError, MonitorError):
+        raise
+    except Exception as error:
+        kind = fmt or guess_format(text) or "unknown"
+        problem = unreadable_document(error, source or kind, kind, text)
+        return _import_one(session, [problem], context, dry_run=dry_run)
 
 
 def _import_one(

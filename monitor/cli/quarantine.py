@@ -1,4 +1,5 @@
-"""`monitor quarantine [--json]`, `quarantine retry [ID]`, `quarantine drop ID --reason`."""
+"""`monitor quarantine [--json]`, `quarantine retry [ID] [--patient MRN]`, `quarantine drop ID
+--reason`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import typer
 from monitor import clock
 from monitor.adapters.formats import parse_text
 from monitor.cli.context import cli_actor, print_json, reports_errors, state
+from monitor.errors import InvalidInput
 from monitor.services.imports import ImportContext
 from monitor.services.incoming import Parsed
 from monitor.services.quarantine import drop_item, open_items, retry_items
 from monitor.store.db import unit_of_work
 from monitor.store.models import QuarantineItem
+from monitor.store.queries import find_patient
 
 quarantine_app = typer.Typer(
     help="Results that could not be imported, with the reason.", invoke_without_command=True
@@ -56,17 +59,28 @@ def item_json(item: QuarantineItem) -> dict[str, Any]:
 
 @quarantine_app.command("retry")
 @reports_errors
-def retry(ctx: typer.Context, item_id: Annotated[int | None, typer.Argument()] = None) -> None:
+def retry(
+    ctx: typer.Context,
+    item_id: Annotated[int | None, typer.Argument()] = None,
+    patient: Annotated[
+        str | None,
+        typer.Option("--patient", help="MRN for an item that names no patient (needs an ID)"),
+    ] = None,
+) -> None:
     """Import an item (or every open one) again, e.g. after adding the patient or a code."""
     app_state = state(ctx)
     config = app_state.config
-    context = ImportContext(config, app_state.today(), clock.now_utc())
+    if patient is not None and item_id is None:
+        raise InvalidInput("--patient needs the ID of the one item it is for")
+    context = ImportContext(config, app_state.today(), clock.now_utc(), patient)
 
     def reparse(item: QuarantineItem) -> list[Parsed]:
         fmt = item.format if item.format in ("csv", "hl7", "fhir") else None
         return parse_text(item.raw, fmt, config, source=item.source)
 
     with unit_of_work(app_state.engine()) as session:
+        if patient is not None:
+            find_patient(session, patient)
         outcomes = retry_items(session, item_id, reparse, context, cli_actor())
         lines = [
             f"{item.id}: {item.status.value}"

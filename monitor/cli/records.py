@@ -1,4 +1,4 @@
-"""`monitor patient add|status|show` and `monitor course add`."""
+"""`monitor patient add|edit|status|show` and `monitor course add`."""
 
 from __future__ import annotations
 
@@ -59,6 +59,25 @@ def patient_add(
             now=clock.now_utc(),
         )
     typer.echo(f"added patient {mrn.strip()}")
+
+
+@patient_app.command("edit")
+@reports_errors
+def patient_edit(
+    ctx: typer.Context,
+    mrn: str,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    dob: Annotated[str | None, typer.Option("--dob", help="YYYY-MM-DD")] = None,
+) -> None:
+    """Correct a patient's name or date of birth (audited), e.g. after an identity mismatch."""
+    if name is None and dob is None:
+        raise InvalidInput("give --name and/or --dob")
+    born_on = optional_date(dob, "--dob")
+    with unit_of_work(state(ctx).engine()) as session:
+        patients.edit_identity(
+            session, mrn=mrn, name=name, born_on=born_on, actor=cli_actor(), now=clock.now_utc()
+        )
+    typer.echo(f"updated patient {mrn.strip()}")
 
 
 @patient_app.command("status")

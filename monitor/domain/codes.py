@@ -17,6 +17,7 @@ from monitor.domain.units import ANALYTES
 ANALYTE_SYSTEM = "analyte"  # a CSV row that names our analyte directly
 LOINC_SYSTEMS = frozenset({"ln", "loinc", "http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"})
 _LOINC_SHAPE = re.compile(r"\d{1,7}-\d")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 # clinical.md §4; both creatinine and both bilirubin codes (mass and molar) map to one analyte.
 DEFAULT_LOINC: dict[str, str] = {
@@ -88,3 +89,35 @@ def is_loinc(code: Code) -> bool:
     if system in LOINC_SYSTEMS:
         return True
     return not system and bool(_LOINC_SHAPE.fullmatch(code.code.strip()))
+
+
+def mapping_line(codes: Iterable[Code], source: str) -> str | None:
+    """The config.toml line that would map an unmapped result, e.g.
+    `[codes.local.citylab] PLT = "<analyte>"`: its first local code under the result's source
+    (the table `analyte_for` looks in first), else its LOINC code under `[codes.loinc]`.
+    None when the result carries no code at all."""
+    given = [c for c in codes if c.code.strip()]
+    local = [c for c in given if not is_loinc(c)]
+    if local:
+        table = f"[codes.local.{toml_key(source.strip() or 'unknown')}]"
+        return f'{table} {toml_key(local[0].code.strip())} = "<analyte>"'
+    if given:
+        return f'[codes.loinc] {_quoted(given[0].code.strip())} = "<analyte>"'
+    return None
+
+
+def toml_key(name: str) -> str:
+    """A TOML key as written: bare when it can be, else a quoted string ("NEUT%", "CITY LAB")."""
+    return name if _BARE_KEY.fullmatch(name) else _quoted(name)
+
+
+def _quoted(name: str) -> str:
+    return '"' + "".join(_toml_char(ch) for ch in name) + '"'
+
+
+def _toml_char(ch: str) -> str:
+    if ch in ('"', "\\"):
+        return "\\" + ch
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return f"\\u{ord(ch):04X}"
+    return ch

@@ -5,6 +5,9 @@ raw text and a plain reason) and the rest of the file or message still goes in. 
 through `record_results`, so imported results re-match slots, run the rules and alert staff
 exactly like typed ones. How repeats, corrections and withdrawals are told apart is in
 `services.identity`; what a correction or a withdrawal changes is in `services.corrections`.
+Before any result of a message is taken in, the patient the message describes (date of birth,
+family name) is checked against the record its MRN names (`services.identification`): on a
+mismatch the message goes to the quarantine whole.
 """
 
 from __future__ import annotations
@@ -15,18 +18,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
+from monitor.domain.codes import mapping_line
 from monitor.errors import InvalidInput
 from monitor.services.corrections import replace_result, withdraw_result
+from monitor.services.identification import confirm_identities, resolve_patient
 from monitor.services.identity import current_result, is_repeat
 from monitor.services.incoming import Incoming, Parsed, Problem, Skipped
 from monitor.services.intake import record_results
 from monitor.services.results import ResultIn
-from monitor.store.models import Patient, QuarantineItem, ResultStatus
-from monitor.store.queries import find_patient
+from monitor.store.models import QuarantineItem, ResultStatus
 
 
 class Outcome(StrEnum):
@@ -46,6 +49,7 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)
     quarantine_ids: list[int] = field(default_factory=list)
     rejected: bool = False
+    held: list[Problem] = field(default_factory=list)  # not quarantined (a retry decides)
 
     def add(self, other: ImportReport) -> None:
         self.stored += other.stored
@@ -54,6 +58,7 @@ class ImportReport:
         self.skipped += other.skipped
         self.problems += other.problems
         self.quarantine_ids += other.quarantine_ids
+        self.held += other.held
         self.rejected = self.rejected or other.rejected
 
     def count(self, outcome: Outcome) -> None:
@@ -79,9 +84,11 @@ class ImportContext:
 def import_items(
     session: Session, items: Iterable[Parsed], context: ImportContext, *, quarantine: bool = True
 ) -> ImportReport:
-    """Take every parsed item in; problems are quarantined (or only reported, for a retry)."""
+    """Take every parsed item in; problems are quarantined (or held in the report, for a retry
+    to decide)."""
     report = ImportReport()
-    for item in items:
+    checked = context.config.import_.identity_check
+    for item in confirm_identities(session, items, checked, _fallback(context)):
         if isinstance(item, Skipped):
             report.skipped += 1
             continue
@@ -94,6 +101,8 @@ def import_items(
         report.quarantined += 1
         if quarantine:
             report.quarantine_ids.append(quarantine_problem(session, outcome, context.now))
+        else:
+            report.held.append(outcome)
     return report
 
 
@@ -151,21 +160,6 @@ def take(session: Session, item: Incoming, context: ImportContext) -> Outcome:
     return Outcome.STORED
 
 
-def resolve_patient(session: Session, mrns: tuple[str, ...]) -> Patient:
-    """The one patient whose MRN is among the identifiers the message gives."""
-    wanted = [m.strip() for m in mrns if m.strip()]
-    if not wanted:
-        raise InvalidInput("no patient identifier (MRN) in the message")
-    known = session.scalars(select(Patient.mrn).where(Patient.mrn.in_(wanted))).all()
-    if not known:
-        raise InvalidInput(f"unknown patient: no patient with MRN {' or '.join(wanted)}")
-    if len(set(known)) > 1:
-        raise InvalidInput(
-            f"ambiguous patient: MRNs {', '.join(sorted(known))} are different patients"
-        )
-    return find_patient(session, known[0])
-
-
 def clean_text(text: str) -> str:
     """Text a database can hold: PostgreSQL refuses NUL characters."""
     return text.replace("\x00", "\ufffd")
@@ -186,18 +180,36 @@ def _fallback(context: ImportContext) -> tuple[str, ...]:
 def _collected_on(item: Incoming, timezone: str) -> date:
     """The collection date in the clinic's time zone (clinical.md §8.17), never the UTC date."""
     if item.collected_at is not None:
-        return item.collected_at.astimezone(ZoneInfo(timezone)).date()
+        try:
+            return item.collected_at.astimezone(ZoneInfo(timezone)).date()
+        except OverflowError:
+            raise InvalidInput(
+                "collection time is out of range (after year 9999 in the clinic's time zone)"
+            ) from None
     if item.collected_on is None:
         raise InvalidInput("no collection date or time")
     return item.collected_on
 
 
 def _unknown_code(item: Incoming) -> str:
-    codes = ", ".join(str(code) for code in item.codes if code.code.strip()) or "none"
+    """Say that the code is not mapped (not that the analyte is not monitored: it may well be)
+    and give the exact config.toml line that would map it."""
+    codes = ", ".join(str(code) for code in item.codes if code.code.strip())
+    line = mapping_line(item.codes, item.source)
+    if line is None:
+        return "no test code in the result (OBX-3, Observation.code or analyte_or_loinc)"
     return (
-        f"not a monitored analyte: code {codes} from source {item.source!r} is not in "
-        "[codes.loinc] or [codes.local]"
+        f"code not mapped: {codes} from source {item.source!r} is in neither [codes.loinc] nor "
+        f"[codes.local]; to map it, add to config.toml: {line}, then `monitor quarantine retry`"
     )
+
+
+def unreadable_document(error: Exception, source: str, fmt: str, text: str) -> Problem:
+    """A document whose reading or storing failed in a way no check foresaw: kept whole for a
+    person, so one file cannot stop a folder's import and one message cannot stop the MLLP
+    feed. Only the error's type is named: its text may quote the message's content."""
+    reason = f"could not be read ({type(error).__name__}); kept whole for a person to look at"
+    return Problem(reason, source, fmt, text, whole_message=True)
 
 
 def quarantine_problem(session: Session, problem: Problem, now: datetime) -> int:

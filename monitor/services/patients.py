@@ -1,4 +1,4 @@
-"""Patients: add one, change their status."""
+"""Patients: add one, correct their name or date of birth, change their status."""
 
 from __future__ import annotations
 
@@ -50,6 +50,42 @@ def add_patient(
         after={"mrn": mrn, "site": site},
     )
     return patient
+
+
+def edit_identity(
+    session: Session,
+    *,
+    mrn: str,
+    name: str | None,
+    born_on: date | None,
+    actor: str,
+    now: datetime,
+) -> Patient:
+    """Correct the name and/or date of birth a lab message is checked against (issue 10 item 1:
+    after an identity mismatch, fix the record, then `monitor quarantine retry`). Audited with
+    both values, like any change to a record."""
+    patient = find_patient(session, mrn)
+    name = patient.name if name is None else name.strip()
+    born_on = patient.born_on if born_on is None else born_on
+    _check_patient_fields(patient.mrn, name, None, born_on, None, now.date())
+    before = _identity_snapshot(patient)
+    patient.name, patient.born_on = name, born_on
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action="patient.edit",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+        before=before,
+        after=_identity_snapshot(patient),
+    )
+    return patient
+
+
+def _identity_snapshot(patient: Patient) -> dict[str, str | None]:
+    return {"name": patient.name, "dob": patient.born_on.isoformat() if patient.born_on else None}
 
 
 def _check_patient_fields(

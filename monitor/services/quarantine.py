@@ -1,9 +1,12 @@
 """The quarantine: what an import could not take in, until someone retries or drops it.
 
 A retry reads the kept raw text again (the caller passes the parser, so this module knows no
-format) and imports it without creating new quarantine rows: when everything in it is now
-stored or already there, the item is marked `retried`; otherwise it stays open with the new
-reason. Dropping needs a reason. Both are audited.
+format) and imports it. When the item itself fails again (its one problem, or a problem with
+the item's own raw text), it stays open with the new reason and nothing new is quarantined.
+Otherwise it is marked `retried`; when it was a whole message of which parts still fail (e.g. a
+message kept whole for an identity mismatch, whose record was then corrected, holding a code
+nobody mapped), those parts go to the quarantine as new items, as a first import would have
+put them. Dropping needs a reason. Both are audited.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.services.imports import ImportContext, ImportReport, import_items
+from monitor.services.imports import (
+    ImportContext,
+    ImportReport,
+    import_items,
+    quarantine_problem,
+)
 from monitor.services.incoming import Parsed
 from monitor.store.models import QuarantineItem, QuarantineStatus
 
@@ -42,10 +50,11 @@ def retry_items(
     outcomes = []
     for item in items:
         report = import_items(session, reparse(item), context, quarantine=False)
-        if report.problems:
+        if _fails_again(item, report):
             item.reason = "; ".join(dict.fromkeys(report.problems))
         else:
             _close(item, QuarantineStatus.RETRIED, context.now, actor, _summary(report))
+            _quarantine_parts(session, item, report, context)
             record_change(
                 session,
                 at=context.now,
@@ -59,6 +68,28 @@ def retry_items(
             )
         outcomes.append((item, report))
     return outcomes
+
+
+def _fails_again(item: QuarantineItem, report: ImportReport) -> bool:
+    """The item as a whole is refused again: it is the one problem and nothing of it went in,
+    or one of the problems is the item's own raw text."""
+    went_in = report.stored + report.duplicates + report.skipped
+    if len(report.held) == 1 and not went_in:
+        return True
+    return any(problem.raw == item.raw for problem in report.held)
+
+
+def _quarantine_parts(
+    session: Session, item: QuarantineItem, report: ImportReport, context: ImportContext
+) -> None:
+    """A whole message that now reads (its patient's record was corrected, say) is taken in as a
+    first import would take it: what still fails goes to the quarantine item by item, each with
+    its own raw text and reason, and the whole item is closed as retried, naming them."""
+    if not report.held:
+        return
+    ids = [quarantine_problem(session, problem, context.now) for problem in report.held]
+    report.quarantine_ids += ids
+    item.resolution = f"{item.resolution}; quarantined again as {', '.join(map(str, ids))}"
 
 
 def drop_item(

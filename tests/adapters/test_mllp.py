@@ -4,6 +4,7 @@ The listener runs in-process in its thread; every ACK is read only after the mes
 transaction has committed, so the rows must already be visible when the ACK arrives.
 """
 
+import logging
 import socket
 from datetime import UTC, date, datetime
 
@@ -19,12 +20,13 @@ from monitor.store.models import QuarantineItem, Result
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def oru(control: str, *obx: str, mrn: str = "A1") -> str:
+def oru(control: str, *obx: str, mrn: str = "A1", person: str = "") -> str:
+    """`person` is PID-5 onwards, e.g. "||Example^Ann||19840502"."""
     return (
         "\r".join(
             [
                 f"MSH|^~\\&|LAB|CITYLAB|MON|CLINIC|20240212100000||ORU^R01|{control}|P|2.5.1",
-                f"PID|1||{mrn}^^^CITY^MR",
+                f"PID|1||{mrn}^^^CITY^MR{person}",
                 "OBR|1||ACC-" + control + "|58410-2^CBC^LN|||20240212083000",
                 *obx,
             ]
@@ -95,3 +97,59 @@ def test_several_messages_on_one_connection(listener, engine):
         first = client.send_message(oru("M6", PLATELETS)).decode()
         second = client.send_message(oru("M7", UNKNOWN.replace("OBX|2", "OBX|1"))).decode()
     assert "MSA|AA|M6" in first and "MSA|AR|M7" in second
+
+
+def test_an_out_of_range_collection_time_is_quarantined_with_an_ack(listener, engine):
+    """Issue 11 item 5: OBR-7 99991231235959-1200 is past year 9999 in UTC. The message gets an
+    ACK (so the sender does not resend it forever) and the next one on the connection goes in."""
+    far = oru("M8", PLATELETS).replace("20240212083000", "99991231235959-1200")
+    with MLLPClient("127.0.0.1", listener.port) as client:
+        first = client.send_message(far).decode()
+        second = client.send_message(oru("M9", PLATELETS)).decode()
+    assert "MSA|AR|M8" in first and "out of range" in first
+    assert "MSA|AA|M9" in second
+    assert counts(engine) == (1, 1)
+
+
+def test_an_unexpected_error_is_quarantined_and_acked_not_left_unanswered(
+    listener, engine, monkeypatch
+):
+    """Only a database that cannot store the message withholds the ACK; a fault in reading it
+    quarantines the message whole and answers AR."""
+
+    def broken(*_args, **_kwargs):
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr("monitor.adapters.mllp.parse_hl7", broken)
+    ack = send(listener, oru("M10", PLATELETS))
+    assert "MSA|AR|M10" in ack and "could not be read" in ack
+    with Session(engine) as session:
+        [item] = session.scalars(select(QuarantineItem)).all()
+    assert item.raw.startswith("MSH|") and "OverflowError" in item.reason
+
+
+@pytest.mark.parametrize(
+    ("person", "reason"),
+    [
+        ("||Example^Ann||19840503", "date of birth differs"),
+        ("||Sample^Ann||19840502", "family name differs"),
+    ],
+)
+def test_a_message_for_someone_else_under_the_same_mrn_gets_ar_and_is_kept_whole(
+    listener, engine, cli, caplog, person, reason
+):
+    """Issue 10 item 1 over MLLP: AR, nothing stored, one quarantine item holding the whole
+    message; the values are in neither the ACK nor the log."""
+    cli.ok("patient", "edit", "A1", "--dob", "1984-05-02")
+    caplog.set_level(logging.DEBUG)
+    message = oru("M11", PLATELETS, UNKNOWN, person=person)
+    ack = send(listener, message)
+    assert "MSA|AR|M11" in ack and f"identity mismatch: {reason}" in ack
+    assert counts(engine) == (0, 1)
+    with Session(engine) as session:
+        [item] = session.scalars(select(QuarantineItem)).all()
+    assert item.raw == message.rstrip("\r")
+    for value in ("19840503", "Sample"):
+        assert value not in ack and value not in caplog.text
+    assert "MSA|AA|M12" in send(listener, oru("M12", PLATELETS, person="||EXAMPLE^ANN||19840502"))
+    assert counts(engine) == (1, 1)
