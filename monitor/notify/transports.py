@@ -231,7 +231,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class FileTransport:
-    """Write each message as `<UTC timestamp>-<message id>.eml` into a folder (SPEC §5)."""
+    """Write each message as `<UTC timestamp>-<message id>.eml` into a folder (SPEC §5).
+
+    The bytes are exactly what SMTP would carry: CRLF line ends (RFC 5322 §2.1), so the .ics
+    inside keeps the CRLF content lines RFC 5545 §3.1 requires, and a mail client or a pickup
+    folder reads the file as sent.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -242,7 +247,7 @@ class FileTransport:
         ident = _UNSAFE.sub("_", str(message.get("Message-ID", "")).strip("<> ")) or "message"
         target = self.folder / f"{stamp}-{ident[:150]}.eml"
         temporary = target.with_name(f".{target.name}.tmp")
-        data = message.as_bytes(policy=SMTP_POLICY.clone(linesep="\n"))
+        data = message.as_bytes(policy=SMTP_POLICY)
         try:
             with temporary.open("wb") as handle:
                 handle.write(data)
