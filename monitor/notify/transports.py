@@ -66,7 +66,7 @@ class Transport(Protocol):
 
 
 # Socket waits in one submission besides the final reply: connect, greeting, EHLO, STARTTLS and
-# its handshake, EHLO, AUTH, MAIL, DATA, the body, QUIT, and up to 20 RCPTs.
+# its handshake, EHLO, AUTH, MAIL, DATA, the body, QUIT, and about 20 RCPTs.
 SOCKET_WAITS_PER_SEND = 30
 
 
