@@ -79,6 +79,9 @@ class SmtpConfig(_Section):
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str = ""
     timeout_seconds: float = Field(30.0, gt=0)
+    # After the whole message is sent, the server's reply is waited for this long (RFC 5321
+    # §4.5.3.2.6, "DATA Termination: 10 minutes"); no reply then means "not confirmed".
+    final_reply_timeout_seconds: float = Field(600.0, gt=0, le=3600)
 
 
 class EmailConfig(_Section):

@@ -1,4 +1,4 @@
-"""`monitor outbox` and `monitor send`."""
+"""`monitor outbox` (with `confirm` and `resend` for unconfirmed emails) and `monitor send`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from rich.table import Table
 from sqlalchemy import select
 
 from monitor import clock
-from monitor.cli.context import print_json, reports_errors, state, wide_console
+from monitor.cli.context import cli_actor, print_json, reports_errors, state, wide_console
 from monitor.notify.transports import make_transport
-from monitor.services.outbox import drain_outbox
+from monitor.services.outbox import DeliveryCounts, drain_outbox
+from monitor.services.unconfirmed import CHECK_HINT, confirm_delivered, resend
 from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage
 
@@ -21,16 +22,25 @@ STATUS_STYLES = {
     "sent": "green",
     "failed": "bold red",
     "skipped": "dim",
+    "unconfirmed": "bold yellow",
 }
 
+outbox_app = typer.Typer(
+    help="Every email decided, with its status; confirm or re-send an unconfirmed one.",
+    invoke_without_command=True,
+)
 
+
+@outbox_app.callback()
 @reports_errors
 def outbox(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="newest N only")] = None,
 ) -> None:
-    """Queued, sent, failed and skipped emails, newest first."""
+    """Queued, sent, failed, skipped and unconfirmed emails, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
     with unit_of_work(state(ctx).engine()) as session:
         query = select(OutboxMessage).order_by(
             OutboxMessage.created_at.desc(), OutboxMessage.id.desc()
@@ -64,12 +74,31 @@ def outbox_json(row: OutboxMessage) -> dict[str, Any]:
         "subject": row.subject,
         "status": row.status.value,
         "dedupe_key": row.dedupe_key,
+        "message_id": row.message_id,
         "reason": row.reason,
         "attempts": row.attempts,
         "last_error": row.last_error,
         "created_at": row.created_at,
         "sent_at": row.sent_at,
     }
+
+
+@outbox_app.command("confirm")
+@reports_errors
+def confirm(ctx: typer.Context, outbox_id: int) -> None:
+    """An unconfirmed email did arrive (the mail server's log has its Message-ID): mark it sent."""
+    with unit_of_work(state(ctx).engine()) as session:
+        confirm_delivered(session, outbox_id, actor=cli_actor(), now=clock.now_utc())
+    typer.echo(f"outbox {outbox_id}: marked sent")
+
+
+@outbox_app.command("resend")
+@reports_errors
+def resend_unconfirmed(ctx: typer.Context, outbox_id: int) -> None:
+    """An unconfirmed email did not arrive: send it again (same Message-ID) at the next drain."""
+    with unit_of_work(state(ctx).engine()) as session:
+        resend(session, outbox_id, actor=cli_actor(), now=clock.now_utc())
+    typer.echo(f"outbox {outbox_id}: queued to be sent again")
 
 
 @reports_errors
@@ -81,9 +110,16 @@ def send(ctx: typer.Context) -> None:
     counts = drain_outbox(
         app_state.engine(), transport, now_fn=clock.now_utc, sender=config.email.from_
     )
-    typer.echo(f"sent {counts.sent}, to retry later {counts.retried}, failed {counts.failed}")
+    typer.echo(describe_counts(counts))
+
+
+def describe_counts(counts: DeliveryCounts) -> str:
+    line = f"sent {counts.sent}, to retry later {counts.retried}, failed {counts.failed}"
+    if counts.unconfirmed:
+        line += f", not confirmed by the mail server {counts.unconfirmed} (to check: {CHECK_HINT})"
+    return line
 
 
 def register(app: typer.Typer) -> None:
-    app.command("outbox")(outbox)
+    app.add_typer(outbox_app, name="outbox")
     app.command("send")(send)

@@ -19,6 +19,7 @@ from monitor.config import Config, ConfigError
 from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
 from monitor.log import configure_logging
 from monitor.notify.transports import make_transport
+from monitor.services.unconfirmed import count_unconfirmed, unconfirmed_problem
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.lock import describe_holder
 from monitor.store.migrate import current_revision, head_revision
@@ -139,6 +140,7 @@ def _outbox(session: Session, now: datetime) -> dict[str, Any]:
         "retrying": retrying or 0,
         "failing_for_seconds": _age(failing_since, now),
         "failed_last_24h": failed or 0,
+        "unconfirmed": count_unconfirmed(session),
     }
 
 
@@ -163,6 +165,8 @@ def _problems(session: Session, config: Config, report: dict[str, Any], now: dat
     failing = report["outbox"]["failing_for_seconds"]
     if failing is not None and failing > MAIL_FAILING_FOR.total_seconds():
         problems.append("email delivery has been failing for over an hour")
+    if (unconfirmed := unconfirmed_problem(session)) is not None:
+        problems.append(unconfirmed)
     return problems
 
 

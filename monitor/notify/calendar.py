@@ -1,27 +1,76 @@
-"""The iCalendar (.ics) file attached to a patient reminder: one all-day event per due date.
+"""The iCalendar (.ics) file attached to a patient reminder: all-day events a patient can act on.
 
 Like the email it rides on, it says only what a patient needs: the tests in plain words, the
-due-by date, the clinic's name and phone. No drug, no diagnosis, no identifier. The UID is
-derived from the clinic, the date and the panels, so a later reminder for the same tests
-updates the event in the patient's calendar instead of adding a second one.
+due-by date, the clinic's name and phone. No drug, no diagnosis, no identifier.
+
+- A due reminder (`build_calendar`) has one event per due date, on that date (SPEC §9).
+- An overdue reminder (`build_overdue_calendar`) has nothing to do on a date already past, so its
+  event is "Book your tests" on the day after the email: a nudge for a patient who has not booked
+  yet (docs/decisions.md, "Overdue reminders' calendar entry").
+
+The UID is derived from the clinic, the due date and the panels, so every reminder about the same
+tests carries the same UID. The overdue event has a SEQUENCE that grows with each later reminder
+(days from the due date to the booking day), so a calendar that honours updates moves the entry
+from the due date to the booking day instead of adding a second one.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from icalendar import Calendar, Event
 
-from monitor.notify.messages import Clinic, TestDue, describe_panels, group_by_date, join_words
+from monitor.notify.messages import (
+    Clinic,
+    TestDue,
+    describe_panels,
+    group_by_date,
+    it_or_them,
+    join_words,
+    long_date,
+)
 
 PRODID = "-//monitor//Clinic reminders//EN"
 UID_DOMAIN = "reminders.invalid"
+BOOK_AFTER_EMAIL = timedelta(days=1)
 
 
 def build_calendar(clinic: Clinic, tests: Sequence[TestDue], *, stamp: datetime) -> str:
     """The serialized VCALENDAR; `stamp` (aware) becomes every event's DTSTAMP, in UTC."""
+    calendar = _calendar(stamp, tests)
+    for due_on, panels in group_by_date(tests).items():
+        words = join_words(describe_panels(panels))
+        event = _all_day_event(clinic, due_on, panels, on=due_on, stamp=stamp)
+        event.add("summary", f"Tests due - {clinic.name}")
+        event.add("description", f"{_capital(words)}, due by this date.{_call(clinic)}")
+        calendar.add_component(event)
+    return _serialize(calendar)
+
+
+def build_overdue_calendar(
+    clinic: Clinic, tests: Sequence[TestDue], *, emailed_on: date, stamp: datetime
+) -> str:
+    """The VCALENDAR for an overdue reminder queued on `emailed_on`: "book" on the day after."""
+    calendar = _calendar(stamp, tests)
+    book_on = emailed_on + BOOK_AFTER_EMAIL
+    for due_on, panels in group_by_date(tests).items():
+        whats = describe_panels(panels)
+        pronoun = it_or_them(whats)
+        event = _all_day_event(clinic, due_on, panels, on=book_on, stamp=stamp)
+        event.add("sequence", max((book_on - due_on).days, 1))
+        event.add("summary", f"Book your tests - {clinic.name}")
+        event.add(
+            "description",
+            f"{_capital(join_words(whats))}, due by {long_date(due_on)}: if you have not had "
+            f"{pronoun} done yet, please book {pronoun} now.{_call(clinic)}",
+        )
+        calendar.add_component(event)
+    return _serialize(calendar)
+
+
+def _calendar(stamp: datetime, tests: Sequence[TestDue]) -> Calendar:
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError("stamp must be an aware datetime")
     if not tests:
@@ -30,20 +79,30 @@ def build_calendar(clinic: Clinic, tests: Sequence[TestDue], *, stamp: datetime)
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
-    for due_on, panels in group_by_date(tests).items():
-        words = join_words(describe_panels(panels))
-        event = Event()
-        event.add("uid", _uid(clinic, due_on.isoformat(), panels))
-        event.add("dtstamp", stamp.astimezone(UTC))
-        event.add("dtstart", due_on)
-        event.add("dtend", due_on + timedelta(days=1))
-        event.add("summary", f"Tests due - {clinic.name}")
-        event.add(
-            "description",
-            f"{words[:1].upper()}{words[1:]}, due by this date.\nQuestions? Call {clinic.phone}.",
-        )
-        event.add("transp", "TRANSPARENT")
-        calendar.add_component(event)
+    return calendar
+
+
+def _all_day_event(
+    clinic: Clinic, due_on: date, panels: Sequence[str], *, on: date, stamp: datetime
+) -> Event:
+    event = Event()
+    event.add("uid", _uid(clinic, due_on.isoformat(), panels))
+    event.add("dtstamp", stamp.astimezone(UTC))
+    event.add("dtstart", on)
+    event.add("dtend", on + timedelta(days=1))
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
+def _capital(words: str) -> str:
+    return f"{words[:1].upper()}{words[1:]}"
+
+
+def _call(clinic: Clinic) -> str:
+    return f"\nQuestions? Call {clinic.phone}."
+
+
+def _serialize(calendar: Calendar) -> str:
     serialized: bytes = calendar.to_ical()
     return serialized.decode("utf-8")
 

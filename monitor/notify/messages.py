@@ -136,15 +136,19 @@ def _patient_items(tests: Sequence[TestDue]) -> list[dict[str, str]]:
     return items
 
 
+def it_or_them(whats: Sequence[str]) -> str:
+    """ "it" for one thing ("your thyroid blood test"), "them" otherwise (the tests are plural)."""
+    return "it" if len(whats) == 1 and whats[0] in (THYROID, SKIN) else "them"
+
+
 def _patient_context(first_name: str, clinic: Clinic, tests: Sequence[TestDue]) -> dict[str, Any]:
     items = _patient_items(tests)
-    is_one_thing = len(items) == 1 and items[0]["what"] in (THYROID, SKIN)
     return {
         "first_name": first_name.strip(),
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
         "items": items,
-        "it_or_them": "it" if is_one_thing else "them",
+        "it_or_them": it_or_them([item["what"] for item in items]),
     }
 
 

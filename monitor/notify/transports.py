@@ -4,6 +4,12 @@ A transport either returns (the message was handed over) or raises `DeliveryErro
 whether trying again later can help. SMTP replies are classified by their code: 5xx is permanent,
 4xx (greylisting, a full queue) and network or TLS trouble are temporary. The outbox decides what
 to do with that; transports never touch the database.
+
+One SMTP moment is neither: once the message and its terminating "." are sent, the server may
+already have taken responsibility for it (RFC 5321 §6.1) and only its reply is missing. So the
+reply to the "." gets its own, long wait (RFC 5321 §4.5.3.2.6: 10 minutes), and if the
+connection times out or drops before it comes, `DeliveryUnconfirmed` says so: sending again could
+deliver a second copy, so a person decides.
 """
 
 from __future__ import annotations
@@ -13,14 +19,18 @@ import re
 import smtplib
 import ssl
 import sys
+from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from monitor import clock
 from monitor.config import Config, SmtpConfig
 from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 class DeliveryError(Exception):
@@ -36,6 +46,17 @@ class DeliveryError(Exception):
         self.code = code
 
 
+class DeliveryUnconfirmed(DeliveryError):
+    """The whole message was sent but the server's reply never came: it may have arrived.
+
+    Never retried on its own (`permanent` is True): the outbox marks the row for a person to check
+    the mail server's log for the Message-ID.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
 class TransportError(MonitorError):
     """The configured transport cannot be set up (for example the SMTP password is missing)."""
 
@@ -44,8 +65,17 @@ class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
 
+# Socket waits in one submission besides the final reply: connect, greeting, EHLO, STARTTLS and
+# its handshake, EHLO, AUTH, MAIL, DATA, the body, QUIT, and about 20 RCPTs.
+SOCKET_WAITS_PER_SEND = 30
+
+
 class SmtpTransport:
-    """Submit each message to the clinic's mail server on its own connection."""
+    """Submit each message to the clinic's mail server on its own connection.
+
+    Every connection step and command waits up to `timeout_seconds`; the reply to the end of the
+    message waits up to `final_reply_timeout_seconds` (see the module docstring).
+    """
 
     def __init__(
         self,
@@ -62,9 +92,18 @@ class SmtpTransport:
         self._password = password or ""
         self._context = context
 
+    @property
+    def longest_send(self) -> timedelta:
+        """An upper bound on one `send`: the outbox's claim on a row must outlast it."""
+        settings = self._settings
+        waits = settings.timeout_seconds * SOCKET_WAITS_PER_SEND
+        return timedelta(seconds=waits + settings.final_reply_timeout_seconds)
+
     def send(self, message: EmailMessage) -> None:
         try:
             refused = self._submit(message)
+        except DeliveryUnconfirmed:
+            raise
         except smtplib.SMTPRecipientsRefused as error:
             raise _refused(error.recipients, everyone=True) from None
         except smtplib.SMTPResponseException as error:
@@ -88,12 +127,15 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         settings = self._settings
-        timeout = settings.timeout_seconds
+        timeout, final = settings.timeout_seconds, settings.final_reply_timeout_seconds
         if settings.security == "ssl":
-            return smtplib.SMTP_SSL(
+            secure = _SmtpSslClient(
                 settings.host, settings.port, timeout=timeout, context=self._tls_context()
             )
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+            secure.final_reply_timeout = final
+            return secure
+        smtp = _SmtpClient(settings.host, settings.port, timeout=timeout)
+        smtp.final_reply_timeout = final
         if settings.security == "starttls":
             try:
                 smtp.ehlo()
@@ -106,6 +148,53 @@ class SmtpTransport:
 
     def _tls_context(self) -> ssl.SSLContext:
         return self._context or ssl.create_default_context()
+
+
+class _SmtpClient(smtplib.SMTP):
+    """smtplib's client, with the reply to the end of the message waited for separately.
+
+    Only `data` differs from smtplib's: the same DATA command, 354 check and dot-stuffed body
+    (RFC 5321 §4.5.2), then the socket's timeout is raised to `final_reply_timeout` for the one
+    reply that says whether the server took the message. A timeout or a dropped connection
+    before that reply raises `DeliveryUnconfirmed`; one before the "." was sent stays an ordinary
+    network error (the server cannot have the message, so a retry is safe).
+    """
+
+    final_reply_timeout: float = 600.0  # set by SmtpTransport from the configuration
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        # `sendmail` (and so `send_message`) always passes bytes with CRLF line ends.
+        body = msg.encode("ascii") if isinstance(msg, str) else bytes(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self.send(_terminated(body))
+        if self.sock is None:
+            raise smtplib.SMTPServerDisconnected("the connection closed while sending")
+        self.sock.settimeout(self.final_reply_timeout)
+        try:
+            return self.getreply()
+        except smtplib.SMTPServerDisconnected as error:
+            raise DeliveryUnconfirmed(
+                f"the message was sent but the server did not confirm it ({_describe(error)}); "
+                "it may have been delivered: check the mail server's log for its Message-ID"
+            ) from None
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
+
+
+class _SmtpSslClient(smtplib.SMTP_SSL, _SmtpClient):
+    """Implicit TLS (`security = "ssl"`) with the same final-reply wait."""
+
+
+def _terminated(body: bytes) -> bytes:
+    """The body dot-stuffed and ended with CRLF "." CRLF, as smtplib's own `data` sends it."""
+    stuffed = re.sub(rb"(?m)^\.", b"..", body)
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:
@@ -142,7 +231,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class FileTransport:
-    """Write each message as `<UTC timestamp>-<message id>.eml` into a folder (SPEC §5)."""
+    """Write each message as `<UTC timestamp>-<message id>.eml` into a folder (SPEC §5).
+
+    The bytes are exactly what SMTP would carry: CRLF line ends (RFC 5322 §2.1), so the .ics
+    inside keeps the CRLF content lines RFC 5545 §3.1 requires, and a mail client or a pickup
+    folder reads the file as sent.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -153,7 +247,7 @@ class FileTransport:
         ident = _UNSAFE.sub("_", str(message.get("Message-ID", "")).strip("<> ")) or "message"
         target = self.folder / f"{stamp}-{ident[:150]}.eml"
         temporary = target.with_name(f".{target.name}.tmp")
-        data = message.as_bytes(policy=SMTP_POLICY.clone(linesep="\n"))
+        data = message.as_bytes(policy=SMTP_POLICY)
         try:
             with temporary.open("wb") as handle:
                 handle.write(data)

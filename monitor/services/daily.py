@@ -27,7 +27,7 @@ from monitor.domain.reminders import (
     first_name,
 )
 from monitor.domain.status import slot_status
-from monitor.notify.calendar import build_calendar
+from monitor.notify.calendar import build_calendar, build_overdue_calendar
 from monitor.notify.messages import (
     Clinic,
     TestDue,
@@ -225,6 +225,11 @@ def _queue_patient_email(
     clinic = Clinic(config.clinic.name, config.clinic.phone)
     build = patient_tests_due_context if message == TESTS_DUE else patient_tests_overdue_context
     rendered = render_email(message, build(first_name(patient.name), clinic, tests))
+    calendar = (
+        build_calendar(clinic, tests, stamp=now)
+        if message == TESTS_DUE
+        else build_overdue_calendar(clinic, tests, emailed_on=on, stamp=now)
+    )
     row = queue_email(
         session,
         message=message,
@@ -232,7 +237,7 @@ def _queue_patient_email(
         subject=rendered.subject,
         body_text=rendered.text,
         body_html=rendered.html,
-        calendar=build_calendar(clinic, tests, stamp=now),
+        calendar=calendar,
         dedupe_key=dedupe_key,
         now=now,
         mail_domain=config.mail_domain,

@@ -21,6 +21,7 @@ from monitor.notify.messages import (
 from monitor.notify.render import render_email
 from monitor.services.feeds import late_feeds, patients_served_by
 from monitor.services.outbox import queue_email
+from monitor.services.unconfirmed import count_unconfirmed
 from monitor.store.models import Flag, FlagStatus, OutboxMessage, OutboxStatus, Patient, Result
 from monitor.store.queries import open_alert_severity, overdue_list
 
@@ -156,12 +157,19 @@ def mail_problem(session: Session, now: datetime) -> str | None:
             OutboxMessage.sent_at >= now - timedelta(days=1),
         )
     )
-    if not retrying and not failed and not recovered:
+    unconfirmed = count_unconfirmed(session)
+    if not retrying and not failed and not recovered and not unconfirmed:
         return None
-    return (
+    line = (
         f"Email delivery had problems: {retrying} message(s) waiting to be retried, "
         f"{failed} failed and {recovered} delivered late after retries in the last 24 hours."
     )
+    if unconfirmed:
+        line += (
+            f" {unconfirmed} message(s) were sent but never confirmed by the mail server and may"
+            " not have arrived: an administrator checks them (`monitor outbox`)."
+        )
+    return line
 
 
 def queue_flag_alerts(

@@ -10,7 +10,11 @@ Delivery is claim, send, record:
   serialises writers). Two senders never hold the same row.
 - `deliver_claimed` renews the claim just before each send, sends outside any transaction, then
   records the outcome only if the row is still ours: sent, back to pending with exponential
-  backoff (temporary failure), or failed (permanent failure, or too many attempts).
+  backoff (temporary failure), failed (permanent failure, or too many attempts), or unconfirmed
+  (the whole message went out but the server's reply never came: a person checks it, it is never
+  re-sent on its own). Each renewal covers the rest of the batch too, for the longest a send can
+  take (`longest_send` of the transport, when it has one), so a slow server cannot make the
+  claims of the rows still waiting run out under a sender that is alive.
 The one duplicate window is a crash after the server accepted a message and before `sent` was
 written: the row's claim expires and it is sent again with the same Message-ID.
 
@@ -35,13 +39,14 @@ from sqlalchemy.orm import Session
 
 from monitor.config import EmailConfig
 from monitor.notify.mime import build_message, new_message_id
-from monitor.notify.transports import DeliveryError, Transport
+from monitor.notify.transports import DeliveryError, DeliveryUnconfirmed, Transport
 from monitor.store.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger("monitor.notify")
 
 MAX_ATTEMPTS = 10
 DEFAULT_LEASE = timedelta(minutes=5)
+CLAIM_MARGIN = timedelta(minutes=1)
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY_DELAY = timedelta(hours=6)
 _ERROR_LIMIT = 2000
@@ -53,11 +58,13 @@ class DeliveryCounts:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    unconfirmed: int = 0
 
     def __iadd__(self, other: DeliveryCounts) -> DeliveryCounts:
         self.sent += other.sent
         self.retried += other.retried
         self.failed += other.failed
+        self.unconfirmed += other.unconfirmed
         return self
 
 
@@ -223,15 +230,41 @@ def _ours(row_id: int, owner: str) -> ColumnElement[bool]:
     )
 
 
-def _renew_claim(engine: Engine, row_id: int, owner: str, until: datetime) -> OutboxMessage | None:
-    """Extend our claim right before sending; None if the row is no longer ours."""
+def _renew_claims(
+    engine: Engine, row_ids: Sequence[int], owner: str, until: datetime
+) -> OutboxMessage | None:
+    """Extend our claims on `row_ids` right before sending the first; None if it is not ours."""
+    row_id = row_ids[0]
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        renewed = session.connection().execute(
+        connection = session.connection()
+        renewed = connection.execute(
             update(OutboxMessage).where(_ours(row_id, owner)).values(claimed_until=until)
         )
+        if len(row_ids) > 1:  # the rest of the batch waits behind this send
+            connection.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(row_ids[1:]),
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    OutboxMessage.claimed_by == owner,
+                    OutboxMessage.claimed_until < until,
+                )
+                .values(claimed_until=until)
+            )
         if renewed.rowcount != 1:
             return None
         return session.get(OutboxMessage, row_id)
+
+
+def claim_span(transport: Transport, lease: timedelta) -> timedelta:
+    """How long a claim renewed before a send must last: `lease`, or the transport's longest send.
+
+    `longest_send` is optional on a transport (only SMTP can take minutes), hence the lookup.
+    """
+    longest = getattr(transport, "longest_send", None)
+    if isinstance(longest, timedelta):
+        return max(lease, longest + CLAIM_MARGIN)
+    return lease
 
 
 # --- delivering --------------------------------------------------------------------------------
@@ -252,8 +285,9 @@ def deliver_claimed(
     `sender` is the From address: pass `config.email.from_` (the default is the embedded one).
     """
     counts = DeliveryCounts()
-    for row_id in ids:
-        row = _renew_claim(engine, row_id, owner, now_fn() + lease)
+    span = claim_span(transport, lease)
+    for index, row_id in enumerate(ids):
+        row = _renew_claims(engine, ids[index:], owner, now_fn() + span)
         if row is None:
             log.warning("outbox %d: claim lost before sending; left alone", row_id)
             continue
@@ -308,6 +342,17 @@ def _record(
         values.update(status=OutboxStatus.SENT, sent_at=now)
         counts.sent += 1
         log.info("outbox %d sent (attempt %d)", row.id, attempts)
+    elif isinstance(outcome, DeliveryUnconfirmed):
+        values.update(
+            status=OutboxStatus.UNCONFIRMED, claimed_by=None, last_error=str(outcome)[:_ERROR_LIMIT]
+        )
+        counts.unconfirmed += 1
+        log.warning(
+            "outbox %d: sent but not confirmed by the server (attempt %d); not re-sent, a person "
+            "must check it",
+            row.id,
+            attempts,
+        )
     elif outcome.permanent or attempts >= MAX_ATTEMPTS:
         values.update(status=OutboxStatus.FAILED, last_error=str(outcome)[:_ERROR_LIMIT])
         counts.failed += 1

@@ -312,6 +312,9 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # Sent whole, but the server's reply never came: it may have arrived. Never re-sent on its
+    # own; a person checks the mail server's log and confirms or re-sends it (services.unconfirmed).
+    UNCONFIRMED = "unconfirmed"
 
 
 class OutboxMessage(Base):

@@ -1,4 +1,4 @@
-"""The .ics attachment: one all-day event per due date, neutral words, stable UIDs."""
+"""The .ics attachment: all-day events on the due date (due) or the booking day (overdue)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from icalendar import Calendar
 
-from monitor.notify.calendar import build_calendar
+from monitor.notify.calendar import build_calendar, build_overdue_calendar
 from monitor.notify.messages import Clinic, TestDue
 
 CLINIC = Clinic("Riverside Neurology", "020 7946 0000")
@@ -89,3 +89,61 @@ def test_a_naive_stamp_is_refused():
 def test_no_tests_no_calendar():
     with pytest.raises(ValueError):
         build_calendar(CLINIC, [], stamp=STAMP)
+
+
+# --- overdue reminders: "book your tests" on the day after the email --------------------------
+
+EMAILED_ON = date(2026, 3, 20)  # eight days after the 12 March tests were due
+
+
+def overdue(tests: list[TestDue] = TESTS[:3], emailed_on: date = EMAILED_ON) -> list:
+    return events(build_overdue_calendar(CLINIC, tests, emailed_on=emailed_on, stamp=STAMP))
+
+
+def test_an_overdue_event_is_an_all_day_booking_nudge_on_the_day_after_the_email():
+    (event,) = overdue()
+    assert event.decoded("DTSTART") == date(2026, 3, 21)
+    assert type(event.decoded("DTSTART")) is date
+    assert event["DTSTART"].params["VALUE"] == "DATE"
+    assert event.decoded("DTEND") == date(2026, 3, 22)
+    assert str(event["SUMMARY"]) == "Book your tests - Riverside Neurology"
+    assert str(event["DESCRIPTION"]) == (
+        "Your routine blood and urine tests and your thyroid blood test, due by Thursday 12 March "
+        "2026: if you have not had them done yet, please book them now.\n"
+        "Questions? Call 020 7946 0000."
+    )
+
+
+def test_an_overdue_event_is_never_on_a_past_date_whatever_the_due_dates():
+    emailed_on = date(2026, 5, 1)
+    found = overdue(TESTS, emailed_on=emailed_on)
+    assert len(found) == 2  # one per due date, as in the due reminder
+    assert {e.decoded("DTSTART") for e in found} == {emailed_on + timedelta(days=1)}
+    assert "Your yearly skin check, due by Thursday 2 April 2026: if you have not had it done" in (
+        str(found[1]["DESCRIPTION"])
+    )
+
+
+def test_an_overdue_event_updates_the_due_event_of_the_same_tests():
+    (due_event, _) = events(build_calendar(CLINIC, TESTS, stamp=STAMP))
+    (first,) = overdue(emailed_on=date(2026, 3, 20))
+    (second,) = overdue(emailed_on=date(2026, 3, 26))
+
+    assert str(first["UID"]) == str(second["UID"]) == str(due_event["UID"])
+    assert "SEQUENCE" not in due_event  # 0
+    assert 0 < first.decoded("SEQUENCE") < second.decoded("SEQUENCE")
+
+
+def test_an_overdue_calendar_says_nothing_a_patient_email_may_not_say():
+    text = build_overdue_calendar(CLINIC, TESTS, emailed_on=EMAILED_ON, stamp=STAMP)
+    forbidden = r"alemtuzumab|lemtrada|campath|sclerosis|\bms\b|mrn|urgent|emergency|flag|result"
+    assert not re.search(forbidden, text, re.IGNORECASE)
+    assert "\r\n" in text and not re.search(r"(?<!\r)\n", text)  # RFC 5545 content lines
+
+
+def test_an_overdue_calendar_needs_tests_and_an_aware_stamp():
+    with pytest.raises(ValueError):
+        build_overdue_calendar(CLINIC, [], emailed_on=EMAILED_ON, stamp=STAMP)
+    with pytest.raises(ValueError, match="aware"):
+        naive = datetime(2026, 3, 5, 6, 30)  # noqa: DTZ001
+        build_overdue_calendar(CLINIC, TESTS, emailed_on=EMAILED_ON, stamp=naive)

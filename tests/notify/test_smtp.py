@@ -6,10 +6,12 @@ self-signed certificate made for the test by `openssl req -x509`.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,12 +24,18 @@ from typing import Any, Protocol
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session, syntax
 from sqlalchemy import Engine
 
 from monitor.config import SmtpConfig
-from monitor.notify.transports import DeliveryError, SmtpTransport
-from monitor.services.outbox import DeliveryCounts, drain_outbox, queue_email
+from monitor.notify.transports import SOCKET_WAITS_PER_SEND, DeliveryError, SmtpTransport
+from monitor.services.outbox import (
+    CLAIM_MARGIN,
+    DeliveryCounts,
+    claim_span,
+    drain_outbox,
+    queue_email,
+)
 from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage, OutboxStatus
 
@@ -53,6 +61,8 @@ class Mailbox:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_replies: dict[str, str] = field(default_factory=dict)
     logins: list[str] = field(default_factory=list)
+    reply_after_seconds: float = 0.0  # keep the message, then wait this long before the 250
+    hold_reply: threading.Event | None = None  # keep the message, answer only once this is set
 
     async def handle_RCPT(
         self,
@@ -74,6 +84,10 @@ class Mailbox:
         content = envelope.original_content
         assert isinstance(content, bytes)
         self.messages.append(content)
+        if self.reply_after_seconds:
+            await asyncio.sleep(self.reply_after_seconds)
+        if self.hold_reply is not None:
+            await asyncio.to_thread(self.hold_reply.wait, 120)
         return "250 Message accepted for delivery"
 
     def authenticate(
@@ -412,3 +426,112 @@ def test_an_untrusted_certificate_is_temporary(start_server: StartServer) -> Non
     assert caught.value.permanent is False
     assert "SSLCertVerificationError" in str(caught.value)
     assert server.mailbox.messages == []
+
+
+# --- a slow final reply (after the message has been sent) ------------------------------------
+
+
+def test_a_final_reply_slower_than_the_command_timeout_is_waited_for_and_sent_once(
+    engine: Engine, start_server: StartServer, client_context: ssl.SSLContext
+) -> None:
+    server = start_server("starttls")
+    server.mailbox.reply_after_seconds = 2.5  # longer than timeout_seconds, as in the issue
+    settings = server.settings().model_copy(
+        update={"timeout_seconds": 1, "final_reply_timeout_seconds": 30}
+    )
+    transport = SmtpTransport(settings, PASSWORD, context=client_context)
+    row = queue(engine, "k1")
+
+    first = drain(engine, transport)
+    later = drain_outbox(engine, transport, now_fn=lambda: NOW + timedelta(days=1), sender=SENDER)
+
+    assert (first, later) == (DeliveryCounts(sent=1), DeliveryCounts())
+    assert len(server.mailbox.messages) == 1
+    stored = reload(engine, row.id)
+    assert (stored.status, stored.attempts) == (OutboxStatus.SENT, 1)
+
+
+def test_no_final_reply_marks_the_message_unconfirmed_and_it_is_never_sent_again(
+    engine: Engine, start_server: StartServer
+) -> None:
+    server = start_server("none")
+    server.mailbox.hold_reply = threading.Event()  # keeps the message, never answers in time
+    settings = server.settings(username="").model_copy(
+        update={"timeout_seconds": 1, "final_reply_timeout_seconds": 1.5}
+    )
+    transport = SmtpTransport(settings, None)
+    row = queue(engine, "k1")
+
+    try:
+        counts = drain(engine, transport)
+        days_later = [
+            drain_outbox(
+                engine, transport, now_fn=lambda d=d: NOW + timedelta(days=d), sender=SENDER
+            )
+            for d in (1, 2, 7)
+        ]
+    finally:
+        server.mailbox.hold_reply.set()
+
+    assert counts == DeliveryCounts(unconfirmed=1)
+    assert days_later == [DeliveryCounts()] * 3
+    assert len(server.mailbox.messages) == 1  # it did arrive: a blind retry would duplicate it
+    stored = reload(engine, row.id)
+    assert (stored.status, stored.attempts, stored.claimed_by) == (
+        OutboxStatus.UNCONFIRMED,
+        1,
+        None,
+    )
+    assert stored.last_error is not None
+    assert "did not confirm it" in stored.last_error and "Message-ID" in stored.last_error
+
+
+class HoldsTheDataCommand(SMTPServer):
+    """An aiosmtpd server that does not answer DATA (no 354) until `hold` is set."""
+
+    hold: threading.Event
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        await asyncio.to_thread(self.hold.wait, 120)
+        await super().smtp_DATA(arg)
+
+
+class HoldingController(Controller):
+    hold: threading.Event
+
+    def factory(self) -> SMTPServer:
+        server = HoldsTheDataCommand(self.handler, **self.SMTP_kwargs)
+        server.hold = self.hold
+        return server
+
+
+def test_no_answer_to_the_data_command_is_an_ordinary_retry(engine: Engine) -> None:
+    """Before the message's final "." the server cannot have it, so a retry is safe."""
+    mailbox, port = Mailbox(), free_port()
+    controller = HoldingController(mailbox, hostname="127.0.0.1", port=port)
+    controller.hold = threading.Event()
+    controller.start()
+    settings = SmtpConfig(host="127.0.0.1", port=port, security="none", timeout_seconds=1)
+    row = queue(engine, "k1")
+    try:
+        counts = drain(engine, SmtpTransport(settings, None))
+    finally:
+        controller.hold.set()
+        controller.stop()
+
+    assert counts == DeliveryCounts(retried=1)
+    stored = reload(engine, row.id)
+    assert (stored.status, stored.attempts) == (OutboxStatus.PENDING, 1)
+    assert stored.last_error is not None and "SMTPServerDisconnected" in stored.last_error
+    assert mailbox.messages == []
+
+
+def test_a_long_final_reply_wait_lengthens_the_claim_on_the_row(engine: Engine) -> None:
+    settings = SmtpConfig(
+        host="127.0.0.1", security="none", timeout_seconds=5, final_reply_timeout_seconds=600
+    )
+    transport = SmtpTransport(settings, None)
+
+    assert transport.longest_send == timedelta(seconds=5 * SOCKET_WAITS_PER_SEND + 600)
+    assert claim_span(transport, timedelta(minutes=5)) == transport.longest_send + CLAIM_MARGIN

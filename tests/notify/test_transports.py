@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from icalendar import Calendar
 
 from monitor.config import Config, parse_config
+from monitor.notify.calendar import build_overdue_calendar
+from monitor.notify.messages import Clinic, TestDue
 from monitor.notify.mime import build_message, domain_of, new_message_id
 from monitor.notify.transports import (
     ConsoleTransport,
@@ -147,6 +151,34 @@ def test_the_file_transport_writes_parseable_eml_files(tmp_path: Path) -> None:
     body = parsed[0].get_body(preferencelist=("plain",))
     assert body is not None and "your tests are due" in body.get_content()
     assert not list(folder.glob(".*"))  # no temporary files left behind
+
+
+BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+@pytest.mark.parametrize(
+    "clinic_name",
+    ["Riverside Neurology", "Clinique Saint-Éloi"],  # 7bit, and a non-ASCII (encoded) part
+)
+def test_an_eml_file_and_its_calendar_have_crlf_line_ends_and_parse_back(
+    tmp_path: Path, clinic_name: str
+) -> None:
+    clinic = Clinic(clinic_name, "020 7946 0000")
+    tests = [TestDue("cbc", date(2026, 3, 12)), TestDue("tsh", date(2026, 3, 12))]
+    ics = build_overdue_calendar(clinic, tests, emailed_on=date(2026, 3, 20), stamp=NOW)
+    FileTransport(tmp_path).send(message(calendar=ics))
+
+    (eml,) = tmp_path.glob("*.eml")
+    data = eml.read_bytes()
+    assert b"\r\n" in data and not BARE_LF.search(data)  # RFC 5322 lines end in CRLF
+    (attachment,) = parse(data).iter_attachments()
+    assert attachment.get_content_type() == "text/calendar"
+    ics_bytes = attachment.get_payload(decode=True)
+    assert isinstance(ics_bytes, bytes)
+    assert ics_bytes.endswith(b"\r\n") and not BARE_LF.search(ics_bytes)  # RFC 5545 §3.1
+    (event,) = Calendar.from_ical(ics_bytes).walk("VEVENT")
+    assert event.decoded("DTSTART") == date(2026, 3, 21)
+    assert str(event["SUMMARY"]) == f"Book your tests - {clinic_name}"
 
 
 # --- console ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import Engine, select, update
 
-from monitor.notify.transports import DeliveryError
+from monitor.notify.transports import DeliveryError, DeliveryUnconfirmed
 from monitor.services.outbox import (
     MAX_ATTEMPTS,
     DeliveryCounts,
@@ -380,3 +380,45 @@ def test_the_claim_is_renewed_just_before_each_send(engine: Engine) -> None:
 
     assert counts == DeliveryCounts(sent=2)
     assert leases == [NOW + timedelta(minutes=9), NOW + timedelta(minutes=13)]
+
+
+def test_a_slow_send_keeps_the_rest_of_the_batch_claimed_for_the_transports_longest_send(
+    engine: Engine,
+) -> None:
+    for key in ("a", "b"):
+        queue(engine, key)
+    ids = claim_batch(engine, now=NOW, owner="me")  # a 5-minute lease
+    during_first_send: list[list[int]] = []
+
+    class Slow(Recording):
+        longest_send = timedelta(minutes=20)
+
+        def send(self, message: EmailMessage) -> None:
+            super().send(message)
+            if len(self.sent) == 1:  # 12 minutes into the first send, another sender looks
+                later = NOW + timedelta(minutes=12)
+                during_first_send.append(claim_batch(engine, now=later, owner="other"))
+
+    counts = deliver_claimed(engine, ids, Slow(), now_fn=lambda: NOW, owner="me")
+
+    assert counts == DeliveryCounts(sent=2)
+    assert during_first_send == [[]]  # neither row could be taken over while "me" was at work
+    assert {row.claimed_by for row in rows(engine)} == {"me"}
+
+
+def test_an_unconfirmed_delivery_is_recorded_and_never_claimed_again(engine: Engine) -> None:
+    row = queue(engine, "k")
+    assert row is not None
+    transport = Recording(DeliveryUnconfirmed("no reply after the message was sent"))
+
+    assert drain(engine, transport, at=NOW) == DeliveryCounts(unconfirmed=1)
+    assert drain(engine, Recording(), at=NOW + timedelta(days=30)) == DeliveryCounts()
+
+    (stored,) = rows(engine)
+    assert (stored.status, stored.attempts, stored.claimed_by, stored.claimed_until) == (
+        OutboxStatus.UNCONFIRMED,
+        1,
+        None,
+        None,
+    )
+    assert stored.last_error == "no reply after the message was sent"
