@@ -8,15 +8,22 @@ import typer
 
 from monitor import clock
 from monitor.adapters.formats import parse_text
-from monitor.cli.context import cli_actor, print_json, reports_errors, state
+from monitor.cli.context import (
+    JsonFlag,
+    cli_actor,
+    command_group,
+    print_json,
+    reports_errors,
+    state,
+)
 from monitor.services.imports import ImportContext
 from monitor.services.incoming import Parsed
 from monitor.services.quarantine import drop_item, open_items, retry_items
 from monitor.store.db import unit_of_work
 from monitor.store.models import QuarantineItem
 
-quarantine_app = typer.Typer(
-    help="Results that could not be imported, with the reason.", invoke_without_command=True
+quarantine_app = command_group(
+    "Results that could not be imported, with the reason.", invoke_without_command=True
 )
 
 
@@ -24,7 +31,7 @@ quarantine_app = typer.Typer(
 @reports_errors
 def quarantine(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
     show_all: Annotated[bool, typer.Option("--all", help="retried and dropped too")] = False,
 ) -> None:
     """List open quarantine items (oldest first)."""

@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from monitor import clock
 from monitor.cli.context import (
+    JsonFlag,
     cli_actor,
+    command_group,
     parse_date,
     print_json,
     reports_errors,
@@ -23,7 +25,7 @@ from monitor.store.db import unit_of_work
 from monitor.store.models import Result
 from monitor.store.queries import find_patient
 
-result_app = typer.Typer(help="Lab results.", no_args_is_help=True)
+result_app = command_group("Lab results.", no_args_is_help=True)
 
 
 @result_app.command("add")
@@ -70,9 +72,7 @@ def result_add(
 
 
 @reports_errors
-def results(
-    ctx: typer.Context, mrn: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+def results(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> None:
     """Every stored result of a patient, newest first."""
     with unit_of_work(state(ctx).engine()) as session:
         patient = find_patient(session, mrn)

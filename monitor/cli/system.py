@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from monitor import clock
-from monitor.cli.context import reports_errors, state
+from monitor.cli.context import command_group, reports_errors, state
 from monitor.cli.lists import show_overdue
 from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic
 from monitor.notify.transports import FileTransport
@@ -19,7 +19,7 @@ from monitor.services.slots import rebuild_all_slots
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import current_revision, upgrade
 
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = command_group("Database schema.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -44,7 +44,7 @@ def db_rebuild(ctx: typer.Context) -> None:
 @reports_errors
 def demo(
     ctx: typer.Context,
-    patients: Annotated[int, typer.Option(min=1, max=2000)] = 50,
+    patients: Annotated[int, typer.Option(min=1, max=2000, metavar="<int>")] = 50,
     seed: Annotated[int, typer.Option()] = 2026,
 ) -> None:
     """Build a synthetic clinic in ./monitor-demo.db, print today's overdue list, run one
