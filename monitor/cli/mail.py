@@ -75,7 +75,7 @@ def outbox_json(row: OutboxMessage) -> dict[str, Any]:
 
 
 @reports_errors
-def send(ctx: typer.Context) -> None:
+def send(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Deliver what is pending now through the configured transport."""
     app_state = state(ctx)
     config = app_state.config
@@ -83,6 +83,9 @@ def send(ctx: typer.Context) -> None:
     counts = drain_outbox(
         app_state.engine(), transport, now_fn=clock.now_utc, sender=config.email.from_
     )
+    if as_json:
+        print_json({"sent": counts.sent, "retried": counts.retried, "failed": counts.failed})
+        return
     typer.echo(f"sent {counts.sent}, to retry later {counts.retried}, failed {counts.failed}")
 
 

@@ -20,7 +20,7 @@ from monitor.services.imports import ImportContext
 from monitor.services.incoming import Parsed
 from monitor.services.quarantine import drop_item, open_items, retry_items
 from monitor.store.db import unit_of_work
-from monitor.store.models import QuarantineItem
+from monitor.store.models import QuarantineItem, QuarantineStatus
 
 quarantine_app = command_group(
     "Results that could not be imported, with the reason.", invoke_without_command=True
@@ -63,7 +63,11 @@ def item_json(item: QuarantineItem) -> dict[str, Any]:
 
 @quarantine_app.command("retry")
 @reports_errors
-def retry(ctx: typer.Context, item_id: Annotated[int | None, typer.Argument()] = None) -> None:
+def retry(
+    ctx: typer.Context,
+    item_id: Annotated[int | None, typer.Argument()] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Import an item (or every open one) again, e.g. after adding the patient or a code."""
     app_state = state(ctx)
     config = app_state.config
@@ -75,13 +79,30 @@ def retry(ctx: typer.Context, item_id: Annotated[int | None, typer.Argument()] =
 
     with unit_of_work(app_state.engine()) as session:
         outcomes = retry_items(session, item_id, reparse, context, cli_actor())
+        retried = [retry_json(item) for item, _report in outcomes]
         lines = [
             f"{item.id}: {item.status.value}"
             + (f" ({item.resolution})" if item.resolution else f": {item.reason}")
             for item, _report in outcomes
         ]
+    if as_json:
+        still_open = sum(item["status"] == QuarantineStatus.OPEN.value for item in retried)
+        print_json(
+            {"retried": len(retried) - still_open, "still_open": still_open, "items": retried}
+        )
+        return
     for line in lines or ["nothing to retry"]:
         typer.echo(line)
+
+
+def retry_json(item: QuarantineItem) -> dict[str, Any]:
+    """One retried item: `retried` (taken in) or still `open` with the reason why."""
+    return {
+        "id": item.id,
+        "status": item.status.value,
+        "reason": item.reason,
+        "resolution": item.resolution,
+    }
 
 
 @quarantine_app.command("drop")

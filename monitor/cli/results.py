@@ -19,6 +19,7 @@ from monitor.cli.context import (
     state,
     wide_console,
 )
+from monitor.domain.rules.context import fmt
 from monitor.services.intake import audit_entry, record_results
 from monitor.services.results import ResultIn
 from monitor.store.db import unit_of_work
@@ -92,10 +93,15 @@ def results(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> None:
             item["analyte"],
             str(item["value"]),
             item["unit"],
-            str(item["canonical_value"]),
+            _readable(item["canonical_value"]),
             item["source"],
         )
     wide_console().print(table)
+
+
+def _readable(canonical: float | str | None) -> str:
+    """Rounded for a person (70.72, not 70.72000000000001); `--json` gives the stored value."""
+    return fmt(canonical) if isinstance(canonical, float) else str(canonical)
 
 
 def result_json(row: Result) -> dict[str, Any]:
