@@ -25,8 +25,18 @@ DEMO_DATABASE = "monitor-demo.db"
 DEMO_MAIL_DIR = "monitor-demo-mail"
 DEMO_ACTOR = "demo"
 
-FIRST_NAMES = ("Alex", "Sam", "Jo", "Robin", "Kim", "Lee", "Morgan", "Charlie", "Ash", "Remy")
-LAST_NAMES = ("Rivers", "Stone", "Hale", "Moss", "Reed", "Lane", "Frost", "Wells", "Shaw", "Vale")
+# 50 x 50 invented names: enough for the largest demo (2000 patients) without a repeat.
+FIRST_NAMES = """
+Alex Sam Jo Robin Kim Lee Morgan Charlie Ash Remy Avery Blair Casey Dana Drew Eden Ellis Emery
+Finley Frankie Harper Hayden Jamie Jesse Jordan Jules Kai Kendall Logan Marley Micah Nico Noa
+Oakley Parker Peyton Quinn Reese Riley Rowan Rory Sage Sasha Skyler Taylor Toni Val Wren Yael Ari
+""".split()
+LAST_NAMES = """
+Rivers Stone Hale Moss Reed Lane Frost Wells Shaw Vale Ashby Banks Brook Carter Dale Dawson
+Fairley Field Fox Garner Glen Grove Hart Hayes Holt Irwin Keane Kerr Lake Marsh Meadows Nash
+North Oakes Park Pike Rowe Sands Thorne Tate Underwood Vance Ward West Wilde York Yates Hollis
+Fenn Corby
+""".split()
 
 # analyte -> (unit, low, high): each patient gets a personal level in this normal range
 NORMAL_VALUES = {
@@ -40,6 +50,11 @@ NORMAL_VALUES = {
     "tsh": ("mIU/L", 0.8, 3.0),
 }
 ORDINAL_NORMAL = {"urine_protein": "negative", "urine_blood": "negative", "skin_exam": "normal"}
+
+
+def synthetic_names(rng: random.Random, count: int) -> list[str]:
+    """`count` different names, so no two demo patients can be mistaken for each other."""
+    return rng.sample([f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES], count)
 
 
 def synthetic_courses(rng: random.Random, today: date) -> list[Course]:
@@ -103,9 +118,9 @@ def build_demo_clinic(
 ) -> int:
     """Add `patients` synthetic patients with courses and results; returns how many."""
     rng = random.Random(seed)
-    for number in range(1, patients + 1):
+    names = synthetic_names(rng, patients)
+    for number, name in enumerate(names, 1):
         mrn = f"DEMO{number:04d}"
-        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         email = f"patient{number:04d}@example.invalid" if rng.random() < 0.85 else None
         add_patient(
             session,

@@ -21,11 +21,11 @@ from monitor.cli import (
     system,
     web,
 )
-from monitor.cli.context import AppState
+from monitor.cli.context import AppState, command_group
 
-app = typer.Typer(
+app = command_group(
+    "Alemtuzumab safety monitor: schedules, results and the nurses' overdue list.",
     name="monitor",
-    help="Alemtuzumab safety monitor: schedules, results and the nurses' overdue list.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

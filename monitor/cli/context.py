@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,7 +28,19 @@ from monitor.store.migrate import is_at_head
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# `--json` on every command that has it: the keys are a stable contract (SPEC §7).
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def command_group(help_text: str, **options: Any) -> typer.Typer:
+    """A group of commands whose `--help` prints the help as written.
+
+    Typer's Rich help reads `[protocol]` or `[hl7]` as markup and drops it, and shows every flag
+    as `<bool>`; the plain help keeps both right (tests/cli/test_help.py).
+    """
+    return typer.Typer(help=help_text, rich_markup_mode=None, **options)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +16,7 @@ from monitor import clock
 from monitor.adapters.formats import FORMATS, guess_format, parse_text
 from monitor.adapters.hl7 import decode
 from monitor.adapters.mllp import Hl7Listener
-from monitor.cli.context import AppState, reports_errors, state
+from monitor.cli.context import AppState, JsonFlag, print_json, reports_errors, state
 from monitor.errors import InvalidInput, MonitorError
 from monitor.log import configure_logging
 from monitor.services.imports import (
@@ -42,6 +42,7 @@ def import_files(
         str | None, typer.Option("--patient", help="MRN for results that name no patient")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show, write nothing")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Import lab results; what cannot be taken in goes to the quarantine with a reason."""
     if fmt is not None and fmt not in FORMATS:
@@ -53,11 +54,17 @@ def import_files(
     if patient is not None:
         with unit_of_work(app_state.engine()) as session:
             find_patient(session, patient)
+    per_file = []
     with Session(app_state.engine(), expire_on_commit=False) as session:
         for path, text in documents:
             report = _import_document(session, text, (fmt, source), context, dry_run=dry_run)
-            _print_report(str(path), report)
+            if not as_json:
+                _print_report(str(path), report)
+            per_file.append({"file": str(path), **report_json(report)})
             total.add(report)
+    if as_json:
+        print_json({"files": per_file, **report_json(total, with_items=False), "dry_run": dry_run})
+        return
     if len(documents) > 1:
         _print_report("total", total)
     if dry_run:
@@ -119,6 +126,22 @@ def _read(path: Path) -> str:
         return decode(path.read_bytes())
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def report_json(report: ImportReport, *, with_items: bool = True) -> dict[str, Any]:
+    """The counts `_print_report` prints, and each quarantined item's id and reason."""
+    counts: dict[str, Any] = {
+        "stored": report.stored,
+        "duplicates": report.duplicates,
+        "quarantined": report.quarantined,
+        "skipped": report.skipped,
+    }
+    if with_items:
+        counts["quarantine"] = [
+            {"id": item_id, "reason": reason}
+            for item_id, reason in zip(report.quarantine_ids, report.problems, strict=False)
+        ]
+    return counts
 
 
 def _print_report(label: str, report: ImportReport) -> None:

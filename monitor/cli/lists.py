@@ -10,7 +10,15 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from monitor import clock
-from monitor.cli.context import as_of, print_json, reports_errors, state, warn, wide_console
+from monitor.cli.context import (
+    JsonFlag,
+    as_of,
+    print_json,
+    reports_errors,
+    state,
+    warn,
+    wide_console,
+)
 from monitor.domain.protocol import Protocol
 from monitor.services.feeds import late_feeds, patients_served_by
 from monitor.services.schedule import patient_schedule
@@ -34,7 +42,7 @@ def schedule(
     ctx: typer.Context,
     mrn: str,
     as_of_date: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """A patient's slots with their status as of a date (default today)."""
     app_state = state(ctx)
@@ -83,7 +91,7 @@ def overdue(
     ctx: typer.Context,
     as_of_date: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
     site: Annotated[str | None, typer.Option("--site")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """The nurses' list: every overdue slot of every active patient, most overdue first."""
     app_state = state(ctx)

@@ -9,7 +9,15 @@ from rich.table import Table
 from sqlalchemy import select
 
 from monitor import clock
-from monitor.cli.context import cli_actor, print_json, reports_errors, state, wide_console
+from monitor.cli.context import (
+    JsonFlag,
+    cli_actor,
+    command_group,
+    print_json,
+    reports_errors,
+    state,
+    wide_console,
+)
 from monitor.notify.transports import make_transport
 from monitor.services.outbox import DeliveryCounts, drain_outbox
 from monitor.services.unconfirmed import CHECK_HINT, confirm_delivered, resend
@@ -25,8 +33,8 @@ STATUS_STYLES = {
     "unconfirmed": "bold yellow",
 }
 
-outbox_app = typer.Typer(
-    help="Every email decided, with its status; confirm or re-send an unconfirmed one.",
+outbox_app = command_group(
+    "Every email decided, with its status; confirm or re-send an unconfirmed one.",
     invoke_without_command=True,
 )
 
@@ -35,8 +43,10 @@ outbox_app = typer.Typer(
 @reports_errors
 def outbox(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="newest N only")] = None,
+    as_json: JsonFlag = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, metavar="N", help="newest N only")
+    ] = None,
 ) -> None:
     """Queued, sent, failed, skipped and unconfirmed emails, newest first."""
     if ctx.invoked_subcommand is not None:
@@ -102,7 +112,7 @@ def resend_unconfirmed(ctx: typer.Context, outbox_id: int) -> None:
 
 
 @reports_errors
-def send(ctx: typer.Context) -> None:
+def send(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Deliver what is pending now through the configured transport."""
     app_state = state(ctx)
     config = app_state.config
@@ -110,6 +120,16 @@ def send(ctx: typer.Context) -> None:
     counts = drain_outbox(
         app_state.engine(), transport, now_fn=clock.now_utc, sender=config.email.from_
     )
+    if as_json:
+        print_json(
+            {
+                "sent": counts.sent,
+                "retried": counts.retried,
+                "failed": counts.failed,
+                "unconfirmed": counts.unconfirmed,
+            }
+        )
+        return
     typer.echo(describe_counts(counts))
 
 

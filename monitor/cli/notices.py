@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from monitor import clock
-from monitor.cli.context import as_of, cli_actor, reports_errors, state
+from monitor.cli.context import JsonFlag, as_of, cli_actor, print_json, reports_errors, state
 from monitor.cli.records import patient_app
 from monitor.errors import InvalidInput
 from monitor.services.daily import run_daily
@@ -19,11 +19,22 @@ from monitor.store.db import unit_of_work
 def daily(
     ctx: typer.Context,
     as_of_date: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """One daily cycle: decide reminders and digests as of a date and queue them."""
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
     report = run_daily(app_state.engine(), on=on, config=app_state.config, now=clock.now_utc())
+    if as_json:
+        print_json(
+            {
+                "run_on": report.run_on,
+                "queued": report.queued,
+                "skipped": report.skipped,
+                "set_aside": len(report.set_aside),
+            }
+        )
+        return
     typer.echo(
         f"daily cycle for {report.run_on}: {report.queued} message(s) queued, "
         f"{report.skipped} skipped; `monitor send` delivers them"

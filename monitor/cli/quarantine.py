@@ -9,17 +9,24 @@ import typer
 
 from monitor import clock
 from monitor.adapters.formats import parse_text
-from monitor.cli.context import cli_actor, print_json, reports_errors, state
+from monitor.cli.context import (
+    JsonFlag,
+    cli_actor,
+    command_group,
+    print_json,
+    reports_errors,
+    state,
+)
 from monitor.errors import InvalidInput
 from monitor.services.imports import ImportContext
 from monitor.services.incoming import Parsed
 from monitor.services.quarantine import drop_item, open_items, retry_items
 from monitor.store.db import unit_of_work
-from monitor.store.models import QuarantineItem
+from monitor.store.models import QuarantineItem, QuarantineStatus
 from monitor.store.queries import find_patient
 
-quarantine_app = typer.Typer(
-    help="Results that could not be imported, with the reason.", invoke_without_command=True
+quarantine_app = command_group(
+    "Results that could not be imported, with the reason.", invoke_without_command=True
 )
 
 
@@ -27,7 +34,7 @@ quarantine_app = typer.Typer(
 @reports_errors
 def quarantine(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
     show_all: Annotated[bool, typer.Option("--all", help="retried and dropped too")] = False,
 ) -> None:
     """List open quarantine items (oldest first)."""
@@ -66,6 +73,7 @@ def retry(
         str | None,
         typer.Option("--patient", help="MRN for an item that names no patient (needs an ID)"),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Import an item (or every open one) again, e.g. after adding the patient or a code."""
     app_state = state(ctx)
@@ -82,13 +90,30 @@ def retry(
         if patient is not None:
             find_patient(session, patient)
         outcomes = retry_items(session, item_id, reparse, context, cli_actor())
+        retried = [retry_json(item) for item, _report in outcomes]
         lines = [
             f"{item.id}: {item.status.value}"
             + (f" ({item.resolution})" if item.resolution else f": {item.reason}")
             for item, _report in outcomes
         ]
+    if as_json:
+        still_open = sum(item["status"] == QuarantineStatus.OPEN.value for item in retried)
+        print_json(
+            {"retried": len(retried) - still_open, "still_open": still_open, "items": retried}
+        )
+        return
     for line in lines or ["nothing to retry"]:
         typer.echo(line)
+
+
+def retry_json(item: QuarantineItem) -> dict[str, Any]:
+    """One retried item: `retried` (taken in) or still `open` with the reason why."""
+    return {
+        "id": item.id,
+        "status": item.status.value,
+        "reason": item.reason,
+        "resolution": item.resolution,
+    }
 
 
 @quarantine_app.command("drop")

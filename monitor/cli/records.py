@@ -10,7 +10,9 @@ from rich.table import Table
 
 from monitor import clock
 from monitor.cli.context import (
+    JsonFlag,
     cli_actor,
+    command_group,
     optional_date,
     parse_date,
     print_json,
@@ -28,8 +30,8 @@ from monitor.services.slots import domain_courses
 from monitor.store.db import unit_of_work
 from monitor.store.queries import find_patient, flag_rows
 
-patient_app = typer.Typer(help="Patients.", no_args_is_help=True)
-course_app = typer.Typer(help="Infusion courses.", no_args_is_help=True)
+patient_app = command_group("Patients.", no_args_is_help=True)
+course_app = command_group("Infusion courses.", no_args_is_help=True)
 
 
 @patient_app.command("add")
@@ -108,9 +110,7 @@ def patient_status(
 
 @patient_app.command("show")
 @reports_errors
-def patient_show(
-    ctx: typer.Context, mrn: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+def patient_show(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> None:
     """A patient's record: status, courses, monitoring end."""
     app_state = state(ctx)
     with unit_of_work(app_state.engine()) as session:

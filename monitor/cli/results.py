@@ -10,20 +10,23 @@ from sqlalchemy import select
 
 from monitor import clock
 from monitor.cli.context import (
+    JsonFlag,
     cli_actor,
+    command_group,
     parse_date,
     print_json,
     reports_errors,
     state,
     wide_console,
 )
+from monitor.domain.rules.context import fmt
 from monitor.services.intake import audit_entry, record_results
 from monitor.services.results import ResultIn
 from monitor.store.db import unit_of_work
 from monitor.store.models import Result
 from monitor.store.queries import find_patient
 
-result_app = typer.Typer(help="Lab results.", no_args_is_help=True)
+result_app = command_group("Lab results.", no_args_is_help=True)
 
 
 @result_app.command("add")
@@ -70,9 +73,7 @@ def result_add(
 
 
 @reports_errors
-def results(
-    ctx: typer.Context, mrn: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+def results(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> None:
     """Every stored result of a patient, newest first."""
     with unit_of_work(state(ctx).engine()) as session:
         patient = find_patient(session, mrn)
@@ -92,10 +93,15 @@ def results(
             item["analyte"],
             str(item["value"]),
             item["unit"],
-            str(item["canonical_value"]),
+            _readable(item["canonical_value"]),
             item["source"],
         )
     wide_console().print(table)
+
+
+def _readable(canonical: float | str | None) -> str:
+    """Rounded for a person (70.72, not 70.72000000000001); `--json` gives the stored value."""
+    return fmt(canonical) if isinstance(canonical, float) else str(canonical)
 
 
 def result_json(row: Result) -> dict[str, Any]:

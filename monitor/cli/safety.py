@@ -10,7 +10,9 @@ from rich.table import Table
 
 from monitor import clock
 from monitor.cli.context import (
+    JsonFlag,
     cli_actor,
+    command_group,
     optional_date,
     parse_date,
     print_json,
@@ -26,8 +28,8 @@ from monitor.store.db import unit_of_work
 from monitor.store.models import AuditEntry, Flag
 from monitor.store.queries import audit_rows, find_patient, flag_rows
 
-flag_app = typer.Typer(help="Safety flags.", no_args_is_help=True)
-slot_app = typer.Typer(help="Schedule slots.", no_args_is_help=True)
+flag_app = command_group("Safety flags.", no_args_is_help=True)
+slot_app = command_group("Schedule slots.", no_args_is_help=True)
 
 SEVERITY_STYLES = {"review": "yellow", "urgent": "bold red", "emergency": "bold white on red"}
 
@@ -36,7 +38,7 @@ SEVERITY_STYLES = {"review": "yellow", "urgent": "bold red", "emergency": "bold 
 def flags(
     ctx: typer.Context,
     show_all: Annotated[bool, typer.Option("--all", help="include acknowledged flags")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Open safety flags (all flags with --all): one row per result, most severe first.
 
@@ -168,7 +170,7 @@ def patient_pregnancy(
 def audit(
     ctx: typer.Context,
     mrn: Annotated[str | None, typer.Argument()] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """The audit log (every change a person made), oldest first; one patient's with MRN."""
     with unit_of_work(state(ctx).engine()) as session:

@@ -182,7 +182,7 @@ def _print_status(report: dict[str, Any]) -> None:
     else:
         typer.echo("last daily run: never")
     typer.echo(
-        f"outbox: {outbox['pending']} pending (oldest {outbox['oldest_pending_age_seconds']} s), "
+        f"outbox: {outbox['pending']} pending{_oldest(outbox['oldest_pending_age_seconds'])}, "
         f"{outbox['retrying']} retrying, {outbox['failed_last_24h']} failed in 24 h"
     )
     typer.echo(f"daemon: {report['lock_holder'] or 'not running'}")
@@ -190,6 +190,10 @@ def _print_status(report: dict[str, Any]) -> None:
         typer.echo(f"problem: {problem}")
     if not report["problems"]:
         typer.echo("ok")
+
+
+def _oldest(age_seconds: int | None) -> str:
+    return "" if age_seconds is None else f" (oldest {age_seconds} s)"
 
 
 def register(app: typer.Typer) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from monitor import clock
-from monitor.cli.context import reports_errors, state
+from monitor.cli.context import command_group, reports_errors, state
 from monitor.cli.lists import show_overdue
+from monitor.config import WebConfig
 from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic
 from monitor.notify.transports import FileTransport
 from monitor.services.daily import run_daily
@@ -19,7 +22,7 @@ from monitor.services.slots import rebuild_all_slots
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import current_revision, upgrade
 
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = command_group("Database schema.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -44,12 +47,14 @@ def db_rebuild(ctx: typer.Context) -> None:
 @reports_errors
 def demo(
     ctx: typer.Context,
-    patients: Annotated[int, typer.Option(min=1, max=2000)] = 50,
+    patients: Annotated[int, typer.Option(min=1, max=2000, metavar="<int>")] = 50,
     seed: Annotated[int, typer.Option()] = 2026,
 ) -> None:
     """Build a synthetic clinic in ./monitor-demo.db, print today's overdue list, run one
-    daily cycle and write its emails to ./monitor-demo-mail/."""
-    config = state(ctx).config
+    daily cycle, write its emails to ./monitor-demo-mail/ and print the commands that open it
+    in the nurses' worklist."""
+    app_state = state(ctx)
+    config = app_state.config
     path = Path(DEMO_DATABASE)
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)
@@ -80,8 +85,36 @@ def demo(
         f"Daily cycle: {report.queued} email(s) queued, {report.skipped} skipped (no address "
         f"or opted out); {delivered.sent} written as .eml files to {mail_dir.resolve()}"
     )
-    typer.echo(f"Explore: monitor --database sqlite:///{path} flags | schedule DEMO0001 | outbox")
     engine.dispose()
+    given = app_state.config_path
+    config_option = "" if given is None else f" --config {shlex.quote(str(given))}"
+    _print_next_steps(
+        f"{_monitor_command()}{config_option} --database sqlite:///{path}", config.web
+    )
+
+
+def _print_next_steps(on_demo: str, web: WebConfig) -> None:
+    """Commands to copy as printed, one per line: the demo clinic on the command line and in
+    the nurses' worklist (whose account the first worklist command makes)."""
+    typer.echo("\nLook around (one command per line):")
+    for command in ("flags", "schedule DEMO0001", "outbox"):
+        typer.echo(f"  {on_demo} {command}")
+    typer.echo("\nOpen the nurses' worklist on the demo clinic (the first asks for a password):")
+    typer.echo(f"  {on_demo} user add demo --role admin")
+    typer.echo(f"  {on_demo} serve")
+    typer.echo(f"then sign in as demo at http://{web.host}:{web.port} (Ctrl-C stops it).")
+
+
+def _monitor_command() -> str:
+    """`monitor` as this process was called: `monitor` when that name finds this program on
+    PATH, else the path it was called by (`.venv/bin/monitor` before the venv is activated)."""
+    called = Path(sys.argv[0])
+    if called.name != "monitor":
+        return "monitor"
+    on_path = shutil.which("monitor")
+    if on_path is not None and Path(on_path).resolve() == called.resolve():
+        return "monitor"
+    return shlex.quote(str(called))
 
 
 def register(app: typer.Typer) -> None:

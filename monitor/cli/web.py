@@ -8,20 +8,23 @@ from typing import Annotated
 import typer
 
 from monitor import clock
-from monitor.cli.context import cli_actor, reports_errors, state
+from monitor.cli.context import cli_actor, command_group, reports_errors, state
 from monitor.errors import InvalidInput
 from monitor.log import configure_logging
 from monitor.services.users import add_user
 from monitor.store.db import unit_of_work
 
-user_app = typer.Typer(help="Worklist accounts.", no_args_is_help=True)
+user_app = command_group("Worklist accounts.", no_args_is_help=True)
 
 
 @reports_errors
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option("--host", help="default [web] host")] = None,
-    port: Annotated[int | None, typer.Option("--port", min=1, max=65535)] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, metavar="<int>", help="default [web] port"),
+    ] = None,
 ) -> None:
     """Serve the nurses' worklist (sign in with an account from `monitor user add`)."""
     import uvicorn

@@ -11,7 +11,7 @@ from monitor.domain.codes import CodeMap
 from monitor.services.incoming import Incoming, Problem, Skipped
 from monitor.store.models import ResultStatus
 
-SAMPLES = Path(__file__).resolve().parents[2] / "../shared/samples/hl7"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples" / "hl7"
 OPTIONS = Hl7Options(timezone="Europe/London")
 
 MSH = "MSH|^~\\&|LAB|CITYLAB|MON|CLINIC|20240212100000||ORU^R01|C1|P|2.5.1"

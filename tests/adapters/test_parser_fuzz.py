@@ -16,7 +16,7 @@ from monitor.services.imports import ImportContext, import_items
 from monitor.services.incoming import Incoming, Problem, Skipped
 from monitor.store.models import QuarantineItem, Result
 
-SAMPLES = Path(__file__).resolve().parents[2] / "../shared/samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 CONFIG = Config()
 SMALL = [
     decode(p.read_bytes())

@@ -1,4 +1,4 @@
-"""The real public sample files (../shared/samples, see its PROVENANCE.md) through `monitor import`.
+"""The real public sample files (tests/data/samples, with PROVENANCE.md) through `monitor import`.
 
 Every file imports (exit 0, nothing crashes); ours are stored with the right analyte, canonical
 value and date; analytes we do not monitor, near-miss codes and unknown patients end in the
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SAMPLES = (Path(__file__).resolve().parents[2] / "../shared/samples").resolve()
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 ALL_FILES = sorted(p for p in SAMPLES.glob("*/*") if p.suffix in (".hl7", ".json"))
 
 SWISS_CODES = """
