@@ -11,7 +11,7 @@ import typer
 from monitor import clock
 from monitor.cli.context import reports_errors, state
 from monitor.cli.lists import show_overdue
-from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic
+from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic, demo_config
 from monitor.notify.transports import FileTransport
 from monitor.services.daily import run_daily
 from monitor.services.outbox import drain_outbox
@@ -49,7 +49,7 @@ def demo(
 ) -> None:
     """Build a synthetic clinic in ./monitor-demo.db, print today's overdue list, run one
     daily cycle and write its emails to ./monitor-demo-mail/."""
-    config = state(ctx).config
+    config = demo_config(state(ctx).config)
     path = Path(DEMO_DATABASE)
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)
