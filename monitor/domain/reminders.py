@@ -25,6 +25,7 @@ from monitor.domain.status import SlotStatus
 
 TESTS_DUE = "patient-tests-due"
 TESTS_OVERDUE = "patient-tests-overdue"
+PATIENT_MESSAGES = (TESTS_DUE, TESTS_OVERDUE)
 
 NoticeKey = tuple[str, str, date, int]  # (message, panel, due_on, step)
 

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.domain.reminders import is_timing_skip
+from monitor.domain.reminders import PATIENT_MESSAGES, is_timing_skip
 from monitor.domain.rules import Severity
 from monitor.notify.messages import (
     Clinic,
@@ -177,6 +177,7 @@ def _unreachable(session: Session, on: date, site: str) -> list[DigestUnreachabl
         .join(Patient, Patient.id == OutboxMessage.patient_id)
         .where(
             Patient.site == site,
+            OutboxMessage.message.in_(PATIENT_MESSAGES),
             OutboxMessage.status.in_([OutboxStatus.SKIPPED, OutboxStatus.FAILED]),
             OutboxMessage.run_on >= since,
             OutboxMessage.run_on <= on,
