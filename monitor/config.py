@@ -273,6 +273,45 @@ class Config(_Section):
     def smtp_password(self) -> str | None:
         return os.environ.get("MONITOR_SMTP_PASSWORD")
 
+    @property
+    def unconfigured_keys(self) -> list[str]:
+        """The clinic's own keys that still hold a placeholder (see `holds_placeholder`)."""
+        values: dict[str, list[str]] = {
+            "clinic.name": [self.clinic.name],
+            "clinic.phone": [self.clinic.phone],
+            "email.from": [self.email.from_],
+            "staff.digest_to": self.staff.digest_to,
+            "staff.urgent_to": self.staff.urgent_to,
+        }
+        return [key for key, given in values.items() if holds_placeholder(key, given)]
+
+
+# What a key holds until the clinic sets it: the model's defaults above, which the shipped
+# config.toml repeats, so a clinic with no config file and one with the file as shipped are
+# equally unconfigured (tests/cli/test_config.py keeps the two the same).
+PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "clinic.name": frozenset({ClinicConfig().name}),
+    "clinic.phone": frozenset({ClinicConfig().phone}),
+    "email.from": frozenset({EmailConfig().from_}),
+    "staff.digest_to": frozenset(StaffConfig().digest_to),
+    "staff.urgent_to": frozenset(StaffConfig().urgent_to),
+}
+ADDRESS_KEYS = frozenset({"email.from", "staff.digest_to", "staff.urgent_to"})
+
+
+def holds_placeholder(key: str, given: list[str]) -> bool:
+    """True when `key` is empty, or any of its values is the shipped placeholder or (for an
+    address) one that can never be delivered: a domain under `.invalid` (RFC 2606)."""
+    if not [value for value in given if value.strip()]:
+        return True
+    for value in given:
+        if value.strip() in PLACEHOLDERS[key]:
+            return True
+        domain = parseaddr(value)[1].rpartition("@")[2].lower().rstrip(".")
+        if key in ADDRESS_KEYS and f".{domain}".endswith(".invalid"):
+            return True
+    return False
+
 
 def resolve_config_path(given: Path | None) -> tuple[Path, bool]:
     """`--config`, else `$MONITOR_CONFIG`, else ./config.toml; says if the user named it."""

@@ -38,6 +38,7 @@ from monitor.errors import MonitorError
 from monitor.notify.transports import Transport
 from monitor.services.daily import run_daily
 from monitor.services.outbox import claim_batch, default_owner, deliver_claimed
+from monitor.services.readiness import reminders_hold
 from monitor.store.db import unit_of_work
 from monitor.store.lock import daemon_lock
 from monitor.store.migrate import is_at_head
@@ -155,6 +156,8 @@ class Daemon:
                 report.skipped,
                 len(report.set_aside),
             )
+            if (hold := reminders_hold(self.config)) is not None:
+                log.warning("%s (%d patient(s) waiting)", hold, report.held)
         self._drain()
 
     def drain_job(self) -> None:

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
+from monitor.config import Config
 from monitor.domain.courses import Course
 from monitor.domain.protocol import Protocol
 from monitor.domain.rules import RuleSettings
@@ -24,6 +25,13 @@ from monitor.services.results import ResultIn, add_results
 DEMO_DATABASE = "monitor-demo.db"
 DEMO_MAIL_DIR = "monitor-demo-mail"
 DEMO_ACTOR = "demo"
+
+# The demo is a made-up clinic of its own, so its emails carry these values rather than the
+# placeholders that hold a real clinic's reminders back (01632 960xxx is a UK range for drama).
+DEMO_CLINIC_NAME = "Demo MS Clinic"
+DEMO_CLINIC_PHONE = "01632 960000"
+DEMO_SENDER = "monitor@demo-clinic.example"
+DEMO_STAFF = ["nurses@demo-clinic.example"]
 
 # 50 x 50 invented names: enough for the largest demo (2000 patients) without a repeat.
 FIRST_NAMES = """
@@ -55,6 +63,21 @@ ORDINAL_NORMAL = {"urine_protein": "negative", "urine_blood": "negative", "skin_
 def synthetic_names(rng: random.Random, count: int) -> list[str]:
     """`count` different names, so no two demo patients can be mistaken for each other."""
     return rng.sample([f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES], count)
+
+
+def demo_config(config: Config) -> Config:
+    """`config` with the demo clinic's name, phone, sender and staff addresses."""
+    return config.model_copy(
+        update={
+            "clinic": config.clinic.model_copy(
+                update={"name": DEMO_CLINIC_NAME, "phone": DEMO_CLINIC_PHONE}
+            ),
+            "email": config.email.model_copy(update={"from_": DEMO_SENDER}),
+            "staff": config.staff.model_copy(
+                update={"digest_to": DEMO_STAFF, "urgent_to": DEMO_STAFF}
+            ),
+        }
+    )
 
 
 def synthetic_courses(rng: random.Random, today: date) -> list[Course]:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer.main
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.config import Config, parse_config
 from monitor.store.db import make_engine
 from monitor.store.migrate import upgrade
 from monitor.store.models import Base
@@ -116,3 +118,35 @@ def cli(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
     monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
     return Cli(CliRunner(), str(engine.url.render_as_string(hide_password=False)))
+
+
+# --- a configured clinic ----------------------------------------------------------------------
+# Until a clinic sets its own name, phone, sender and staff addresses, the daily cycle holds
+# patient reminders back and skips staff emails (issue 10 item 3). Tests that expect reminders
+# use these values (the shipped placeholders are what `Config()` holds).
+
+CLINIC_SETTINGS: dict[str, dict[str, Any]] = {
+    "clinic": {"name": "Test MS Clinic", "phone": "0100 000 0000"},
+    "email": {"from": "monitor@clinic.example"},
+    "staff": {"digest_to": ["nurses@clinic.example"], "urgent_to": ["clinicians@clinic.example"]},
+}
+CLINIC_TOML = """
+[clinic]
+name = "Test MS Clinic"
+phone = "0100 000 0000"
+
+[email]
+from = "monitor@clinic.example"
+
+[staff]
+digest_to = ["nurses@clinic.example"]
+urgent_to = ["clinicians@clinic.example"]
+"""
+
+
+def clinic_config(overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """A Config with the clinic's own values, each section of `overrides` merged on top."""
+    data = {section: dict(values) for section, values in CLINIC_SETTINGS.items()}
+    for section, values in (overrides or {}).items():
+        data[section] = {**data.get(section, {}), **values}
+    return parse_config(data)

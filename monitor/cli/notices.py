@@ -12,6 +12,7 @@ from monitor.cli.records import patient_app
 from monitor.errors import InvalidInput
 from monitor.services.daily import run_daily
 from monitor.services.patients import set_email_preference
+from monitor.services.readiness import reminders_hold
 from monitor.store.db import unit_of_work
 
 
@@ -39,6 +40,8 @@ def daily(
         f"daily cycle for {report.run_on}: {report.queued} message(s) queued, "
         f"{report.skipped} skipped; `monitor send` delivers them"
     )
+    if (hold := reminders_hold(app_state.config)) is not None:
+        typer.echo(f"warning: {hold} ({report.held} patient(s) waiting)", err=True)
 
 
 @patient_app.command("email")

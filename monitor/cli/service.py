@@ -19,6 +19,8 @@ from monitor.config import Config, ConfigError
 from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
 from monitor.log import configure_logging
 from monitor.notify.transports import make_transport
+from monitor.services.digest import DIGEST, NOT_BUILT, digest_key, failed_since
+from monitor.services.readiness import reminders_hold
 from monitor.services.unconfirmed import count_unconfirmed, unconfirmed_problem
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.lock import describe_holder
@@ -27,6 +29,7 @@ from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus, Patient
 
 GRACE_AFTER_DAILY = timedelta(hours=1)
 MAIL_FAILING_FOR = timedelta(hours=1)
+FAILED_WITHIN = timedelta(days=1)
 STARTUP_TIMEOUT_VARIABLE = "MONITOR_STARTUP_TIMEOUT"
 
 
@@ -78,7 +81,8 @@ def startup_timeout() -> float:
 
 @reports_errors
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Health of the service; exits 1 when today's cycle is missing or mail keeps failing."""
+    """Health of the service; exits 1 when a problem is listed: today's cycle missing or setting
+    patients aside, mail failing, a digest not built, or placeholders in config.toml."""
     app_state = state(ctx)
     report = service_status(app_state)
     if as_json:
@@ -98,6 +102,7 @@ def service_status(app_state: AppState) -> dict[str, Any]:
             "last_daily_run": _last_run(session),
             "outbox": _outbox(session, now),
             "lock_holder": describe_holder(engine),
+            "unconfigured": config.unconfigured_keys,
         }
         report["problems"] = _problems(session, config, report, now)
     return report
@@ -125,23 +130,31 @@ def _outbox(session: Session, now: datetime) -> dict[str, Any]:
     backlog = session.scalar(select(func.count()).where(pending)) or 0
     oldest = session.scalar(select(func.min(OutboxMessage.created_at)).where(pending))
     retrying = session.scalar(select(func.count()).where(pending, OutboxMessage.attempts > 0))
+    first_failure = func.coalesce(OutboxMessage.first_failed_at, OutboxMessage.created_at)
     failing_since = session.scalar(
-        select(func.min(OutboxMessage.created_at)).where(pending, OutboxMessage.attempts > 0)
+        select(func.min(first_failure)).where(pending, OutboxMessage.attempts > 0)
     )
-    failed = session.scalar(
-        select(func.count()).where(
-            OutboxMessage.status == OutboxStatus.FAILED,
-            OutboxMessage.created_at >= now - timedelta(days=1),
-        )
-    )
+    failed = _failed_by_kind(session, now)
     return {
         "pending": backlog,
         "oldest_pending_age_seconds": _age(oldest, now),
         "retrying": retrying or 0,
         "failing_for_seconds": _age(failing_since, now),
-        "failed_last_24h": failed or 0,
+        "failed_last_24h": sum(failed.values()),
+        "failed_last_24h_by_kind": failed,
         "unconfirmed": count_unconfirmed(session),
     }
+
+
+def _failed_by_kind(session: Session, now: datetime) -> dict[str, int]:
+    """Messages marked failed for good in the last day, per message kind."""
+    rows = session.execute(
+        select(OutboxMessage.message, func.count())
+        .where(OutboxMessage.status == OutboxStatus.FAILED, failed_since(now - FAILED_WITHIN))
+        .group_by(OutboxMessage.message)
+        .order_by(OutboxMessage.message)
+    )
+    return {message: count for message, count in rows}
 
 
 def _age(since: datetime | None, now: datetime) -> int | None:
@@ -153,21 +166,89 @@ def _age(since: datetime | None, now: datetime) -> int | None:
 
 
 def _problems(session: Session, config: Config, report: dict[str, Any], now: datetime) -> list[str]:
-    problems = []
-    if report["schema"]["current"] != report["schema"]["head"]:
-        problems.append("database schema is not at the latest revision: run `monitor db upgrade`")
+    """Every reason to page, each from its own check, in a stable order."""
+    found = [
+        _schema_problem(report),
+        _missing_cycle_problem(session, config, now),
+        _set_aside_problem(report),
+        *_digest_problems(session, report),
+        _mail_failing_problem(report),
+        _failed_mail_problem(report),
+        unconfirmed_problem(session),
+        reminders_hold(config),
+    ]
+    return [problem for problem in found if problem is not None]
+
+
+def _schema_problem(report: dict[str, Any]) -> str | None:
+    if report["schema"]["current"] == report["schema"]["head"]:
+        return None
+    return "database schema is not at the latest revision: run `monitor db upgrade`"
+
+
+def _missing_cycle_problem(session: Session, config: Config, now: datetime) -> str | None:
     zone = ZoneInfo(config.clinic.timezone)
     today = now.astimezone(zone).date()
     due_at = datetime.combine(today, time.fromisoformat(config.clinic.daily_at), zone)
     finished = session.scalar(select(DailyRun.finished_at).where(DailyRun.run_on == today))
     if finished is None and now > due_at + GRACE_AFTER_DAILY:
-        problems.append(f"today's daily cycle ({today}) has not run")
+        return f"today's daily cycle ({today}) has not run"
+    return None
+
+
+def _set_aside_problem(report: dict[str, Any]) -> str | None:
+    """The last cycle could not remind some patients (their data broke it): a person must look."""
+    run = report["last_daily_run"]
+    if not run or not run["set_aside"]:
+        return None
+    return (
+        f"the daily cycle for {run['run_on']} set aside {len(run['set_aside'])} patient(s) "
+        f"({' '.join(run['set_aside'])}): their reminders were not sent; see the log"
+    )
+
+
+def _digest_problems(session: Session, report: dict[str, Any]) -> list[str]:
+    """Sites whose digest for the last cycle's day could not be built (and still is not)."""
+    run = report["last_daily_run"]
+    if not run:
+        return []
+    on = datetime.fromisoformat(run["run_on"]).date()
+    rows = session.execute(
+        select(OutboxMessage.site, OutboxMessage.reason).where(
+            OutboxMessage.message == DIGEST,
+            OutboxMessage.run_on == on,
+            OutboxMessage.status == OutboxStatus.SKIPPED,
+            OutboxMessage.reason.startswith(NOT_BUILT),
+        )
+    ).all()
+    keys = [digest_key(site or "", on) for site, _ in rows]
+    built = set(session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.dedupe_key.in_(keys))))  # fmt: skip
+    return [
+        f"the daily digest for site {site} on {on} could not be built"
+        f"{(reason or '').removeprefix(NOT_BUILT)}: see the log"
+        for (site, reason), key in zip(rows, keys, strict=True)
+        if key not in built
+    ]
+
+
+def _mail_failing_problem(report: dict[str, Any]) -> str | None:
     failing = report["outbox"]["failing_for_seconds"]
     if failing is not None and failing > MAIL_FAILING_FOR.total_seconds():
-        problems.append("email delivery has been failing for over an hour")
-    if (unconfirmed := unconfirmed_problem(session)) is not None:
-        problems.append(unconfirmed)
-    return problems
+        return "email delivery has been failing for over an hour"
+    return None
+
+
+def _failed_mail_problem(report: dict[str, Any]) -> str | None:
+    """Any message the mail server refused for good in the last day, named by kind."""
+    by_kind = report["outbox"]["failed_last_24h_by_kind"]
+    if not by_kind:
+        return None
+    kinds = ", ".join(f"{count} {kind}" for kind, count in by_kind.items())
+    return (
+        f"emails failed for good in the last 24 hours: {kinds}; "
+        "see `monitor outbox` for the server's reply"
+    )
 
 
 def _print_status(report: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from monitor import clock
 from monitor.cli.context import command_group, reports_errors, state
 from monitor.cli.lists import show_overdue
 from monitor.config import WebConfig
-from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic
+from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic, demo_config
 from monitor.notify.transports import FileTransport
 from monitor.services.daily import run_daily
 from monitor.services.outbox import drain_outbox
@@ -54,7 +54,7 @@ def demo(
     daily cycle, write its emails to ./monitor-demo-mail/ and print the commands that open it
     in the nurses' worklist."""
     app_state = state(ctx)
-    config = app_state.config
+    config = demo_config(app_state.config)
     path = Path(DEMO_DATABASE)
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)

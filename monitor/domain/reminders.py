@@ -6,7 +6,10 @@ The run decides from the state as of D, so a run after downtime catches up witho
   while the slot is not done (upcoming or due);
 * an **overdue** step s goes out on any run with D >= `window_end + s` while the slot is still
   overdue; when several steps are reached at once only the highest is sent and the lower ones
-  are recorded as skipped.
+  are recorded as skipped ("superseded by the 7-day overdue reminder");
+* a due reminder that no run could send before the due date passed (downtime, a slot added late,
+  reminders on hold) is recorded as skipped on the first run that sees the slot after it, so the
+  outbox shows every decision (issue 10 item 10).
 
 Each (message, slot, step) is decided at most once, ever: `already` holds what earlier runs
 decided, so running the same D twice decides nothing new.
@@ -22,6 +25,7 @@ from monitor.domain.status import SlotStatus
 
 TESTS_DUE = "patient-tests-due"
 TESTS_OVERDUE = "patient-tests-overdue"
+PATIENT_MESSAGES = (TESTS_DUE, TESTS_OVERDUE)
 
 NoticeKey = tuple[str, str, date, int]  # (message, panel, due_on, step)
 
@@ -36,15 +40,20 @@ class SlotState:
     status: SlotStatus
 
 
+DUE_DATE_PASSED = "the due date passed before a daily cycle could send it"
+SUPERSEDED = "superseded by the {step}-day overdue reminder"
+
+
 @dataclass(frozen=True)
 class Decision:
-    """Remind the patient about one slot (`send`), or record a step as skipped."""
+    """Remind the patient about one slot (`send`), or record it as skipped and why (`reason`)."""
 
     message: str
     panel: str
     due_on: date
     step: int
     send: bool
+    reason: str | None = None
 
     @property
     def key(self) -> NoticeKey:
@@ -62,9 +71,9 @@ def decide_reminders(
     """Everything this run must send or skip for one patient's slots."""
     decisions: list[Decision] = []
     for slot in slots:
-        if slot.status in (SlotStatus.UPCOMING, SlotStatus.DUE):
+        if slot.status in (SlotStatus.UPCOMING, SlotStatus.DUE, SlotStatus.OVERDUE):
             decisions.extend(_due_reminder(slot, on, days_before_due, already))
-        elif slot.status is SlotStatus.OVERDUE:
+        if slot.status is SlotStatus.OVERDUE:
             decisions.extend(_overdue_steps(slot, on, overdue_days, already))
     return decisions
 
@@ -72,9 +81,12 @@ def decide_reminders(
 def _due_reminder(
     slot: SlotState, on: date, days_before_due: int, already: set[NoticeKey]
 ) -> list[Decision]:
-    if not slot.due_on - timedelta(days=days_before_due) <= on <= slot.due_on:
+    if on < slot.due_on - timedelta(days=days_before_due):
         return []
-    decision = Decision(TESTS_DUE, slot.panel, slot.due_on, 0, send=True)
+    if on <= slot.due_on:
+        decision = Decision(TESTS_DUE, slot.panel, slot.due_on, 0, send=True)
+    else:
+        decision = Decision(TESTS_DUE, slot.panel, slot.due_on, 0, False, DUE_DATE_PASSED)
     return [] if decision.key in already else [decision]
 
 
@@ -84,13 +96,22 @@ def _overdue_steps(
     reached = sorted(s for s in set(overdue_days) if on >= slot.window_end + timedelta(days=s))
     if not reached or (TESTS_OVERDUE, slot.panel, slot.due_on, reached[-1]) in already:
         return []
+    superseded = SUPERSEDED.format(step=reached[-1])
     decisions = [
-        Decision(TESTS_OVERDUE, slot.panel, slot.due_on, step, send=False)
+        Decision(TESTS_OVERDUE, slot.panel, slot.due_on, step, False, superseded)
         for step in reached[:-1]
         if (TESTS_OVERDUE, slot.panel, slot.due_on, step) not in already
     ]
     decisions.append(Decision(TESTS_OVERDUE, slot.panel, slot.due_on, reached[-1], send=True))
     return decisions
+
+
+def is_timing_skip(reason: str | None) -> bool:
+    """A skip these rules chose (a step superseded, a due date passed), as opposed to a patient
+    who cannot be emailed: the patient is still reminded by another message."""
+    if reason is None:
+        return False
+    return reason == DUE_DATE_PASSED or reason.startswith(SUPERSEDED.partition("{")[0])
 
 
 def first_name(name: str) -> str:

@@ -189,6 +189,7 @@ def staff_daily_digest_context(
     mail_problem: str | None = None,
     due_soon: Sequence[DigestDueSoon] = (),
     late_feeds: Sequence[str] = (),
+    on_hold: str | None = None,
 ) -> dict[str, Any]:
     """`staff-daily-digest` for one site and day; rows stay in the order given.
 
@@ -196,6 +197,8 @@ def staff_daily_digest_context(
     carries the all-clear line. `mail_problem` is the detail of the delivery line (for example
     "3 messages are waiting to be retried"; the "Email delivery had problems: " prefix is added
     unless already there); None leaves the line out. `due_soon` is an optional, informational list.
+    `on_hold` says why patient reminders are held back (the configuration is not the clinic's
+    own yet); while they are, the digest never claims "all clear".
     """
     return {
         "clinic_name": clinic.name,
@@ -220,8 +223,9 @@ def staff_daily_digest_context(
             {"mrn": row.mrn, "panel": row.panel, "due_on": row.due_on.isoformat()}
             for row in due_soon
         ],
-        "all_clear": ALL_CLEAR if not (overdue or alerts or unreachable) else "",
+        "all_clear": ALL_CLEAR if not (overdue or alerts or unreachable or on_hold) else "",
         "mail_problem": _mail_problem_line(mail_problem),
+        "on_hold": on_hold or "",
     }
 
 

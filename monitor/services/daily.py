@@ -4,11 +4,17 @@ One transaction: the decisions (notices), the rendered messages (outbox rows) an
 commit together or not at all. Idempotent: notices and dedupe keys make a second run for the
 same D queue nothing new; an earlier D after a later one is allowed and dedupes the same way.
 Delivery happens later (`services.outbox`).
+
+Every decision not to send leaves an outbox row `skipped` with its reason (SPEC §5, §9): a
+patient with no address, opted out or stopped; a lower overdue step superseded by a higher one;
+a due reminder whose date passed before any cycle could send it. While the configuration still
+holds the shipped placeholders nothing is decided for patients (`services.readiness`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,9 +43,10 @@ from monitor.notify.messages import (
 from monitor.notify.render import render_email
 from monitor.services.digest import queue_digests
 from monitor.services.outbox import queue_email, record_skipped
+from monitor.services.readiness import reminders_hold
 from monitor.store.db import unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
-from monitor.store.queries import active_on, overdue_on
+from monitor.store.queries import overdue_on
 
 log = logging.getLogger("monitor.daily")
 
@@ -50,6 +57,7 @@ class DailyReport:
     queued: int
     skipped: int
     set_aside: list[int]
+    held: int = 0  # patients whose reminders wait for the clinic's own configuration
 
 
 def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> DailyReport:
@@ -57,10 +65,11 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
     with unit_of_work(engine) as session:
         run = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
-        queued = tally.queued + queue_digests(session, on=on, config=config, now=now)
+        digests = queue_digests(session, on=on, config=config, now=now, held=tally.held)
+        queued = tally.queued + digests
         run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
         run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
-    return DailyReport(on, queued, tally.skipped, tally.set_aside)
+    return DailyReport(on, queued, tally.skipped, tally.set_aside, tally.held)
 
 
 def _start_run(session: Session, on: date, now: datetime) -> DailyRun:
@@ -79,19 +88,22 @@ class Tally:
     queued: int = 0
     skipped: int = 0
     set_aside: list[int] = field(default_factory=list)
+    held: int = 0
 
 
 def queue_patient_reminders(session: Session, *, on: date, config: Config, now: datetime) -> Tally:
     """Decide and queue each patient's reminders as of `on`.
 
     A patient whose data breaks the cycle is rolled back alone (a savepoint), logged by internal
-    id, and set aside for a person to look at; everyone else is still reminded.
+    id, and set aside for a person to look at; everyone else is still reminded. While the
+    configuration holds placeholders nothing is decided, only counted (`Tally.held`).
     """
     reminders = config.reminders
     slots_by_patient = _candidate_slots(
         session, on, reminders.days_before_due, reminders.overdue_days
     )
     already = _notices(session, list(slots_by_patient))
+    on_hold = reminders_hold(config) is not None
     tally = Tally()
     for patient_id, states in slots_by_patient.items():
         decisions = decide_reminders(
@@ -102,6 +114,9 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
             already=already[patient_id],
         )
         if not decisions:
+            continue
+        if on_hold:
+            tally.held += any(decision.send for decision in decisions)
             continue
         try:
             with session.begin_nested():
@@ -124,10 +139,11 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
 def _candidate_slots(
     session: Session, on: date, days_before_due: int, overdue_days: Sequence[int]
 ) -> dict[int, list[SlotState]]:
-    """Slots that may need a reminder on `on`, for patients not stopped by then."""
+    """Slots that may need a reminder (or a skipped one) on `on`: due soon, in their window
+    after the due date, or overdue. Stopped patients too: their skips are recorded."""
     first_step = timedelta(days=min(overdue_days, default=0))
     due_soon = and_(
-        Slot.due_on >= on,
+        or_(Slot.due_on >= on, Slot.window_end >= on),
         Slot.due_on <= on + timedelta(days=days_before_due),
         or_(Slot.completed_on.is_(None), Slot.completed_on > on),
         Slot.is_waived.is_(False),
@@ -135,9 +151,7 @@ def _candidate_slots(
     )
     overdue = and_(overdue_on(Slot, on), Slot.window_end <= on - first_step)
     condition = or_(due_soon, overdue) if overdue_days else due_soon
-    rows = session.scalars(
-        select(Slot).join(Patient, Patient.id == Slot.patient_id).where(condition, active_on(on))
-    )
+    rows = session.scalars(select(Slot).where(condition))
     grouped: dict[int, list[SlotState]] = defaultdict(list)
     for slot in rows:
         grouped[slot.patient_id].append(_state(slot, on))
@@ -180,21 +194,49 @@ def _queue_for_patient(
     config: Config,
     now: datetime,
 ) -> tuple[int, int]:
-    """One email per message kind for this patient and run, grouping every slot it covers."""
-    queued = skipped = 0
+    """One email per message kind for this patient and run, grouping every slot it covers, and
+    one skipped row per message kind and reason for what the rules decided not to send."""
+    queued = 0
     by_message: dict[str, list[Decision]] = defaultdict(list)
+    not_sent: dict[tuple[str, str], list[Decision]] = defaultdict(list)
     for decision in decisions:
         if decision.send:
             by_message[decision.message].append(decision)
         else:
-            _record_notice(session, patient.id, decision, on, None, "a higher overdue step was due")
+            not_sent[(decision.message, decision.reason or "not sent")].append(decision)
+    skipped = _record_not_sent(session, patient, not_sent, on, now)
     for message, group in by_message.items():
         tests = [TestDue(d.panel, d.due_on) for d in group]
-        row_id, reason = _queue_patient_email(session, patient, message, tests, on, config, now)
+        row_id, why = _queue_patient_email(session, patient, message, tests, on, config, now)
         for decision in group:
-            _record_notice(session, patient.id, decision, on, row_id, reason)
-        queued, skipped = (queued + 1, skipped) if reason is None else (queued, skipped + 1)
+            _record_notice(session, patient.id, decision, on, row_id, why)
+        queued, skipped = (queued + 1, skipped) if why is None else (queued, skipped + 1)
     return queued, skipped
+
+
+def _record_not_sent(
+    session: Session,
+    patient: Patient,
+    not_sent: dict[tuple[str, str], list[Decision]],
+    on: date,
+    now: datetime,
+) -> int:
+    """One skipped row per (message, reason), linked from each slot's notice; returns how many."""
+    for (message, reason), group in not_sent.items():
+        row = record_skipped(
+            session,
+            message=message,
+            recipient=patient.email or "",
+            reason=reason,
+            dedupe_key=f"{message}:{patient.id}:{on.isoformat()}:skipped:{_slug(reason)}",
+            now=now,
+            patient_id=patient.id,
+            site=patient.site,
+            run_on=on,
+        )
+        for decision in group:
+            _record_notice(session, patient.id, decision, on, row.id if row else None, reason)
+    return len(not_sent)
 
 
 def _queue_patient_email(
@@ -208,7 +250,7 @@ def _queue_patient_email(
 ) -> tuple[int | None, str | None]:
     """Queue the email, or record why it cannot be sent; returns (outbox id, skip reason)."""
     dedupe_key = f"{message}:{patient.id}:{on.isoformat()}"
-    reason = unreachable_reason(patient)
+    reason = unreachable_reason(patient, on)
     if reason is not None:
         row = record_skipped(
             session,
@@ -248,13 +290,21 @@ def _queue_patient_email(
     return (row.id if row else None), None
 
 
-def unreachable_reason(patient: Patient) -> str | None:
-    """Why a patient cannot be emailed, or None (SPEC §5)."""
+def unreachable_reason(patient: Patient, on: date) -> str | None:
+    """Why a patient cannot be emailed on `on`, or None (SPEC §5)."""
+    stopped_on = patient.stopped_on
+    if stopped_on is not None and stopped_on <= on:
+        return f"patient {patient.status.value}"
     if not patient.email:
         return "no email address"
     if patient.email_opted_out:
         return "opted out of email"
     return None
+
+
+def _slug(reason: str) -> str:
+    """A reason as a short, stable part of a dedupe key."""
+    return re.sub(r"[^a-z0-9]+", "-", reason.lower()).strip("-")[:80]
 
 
 def _record_notice(

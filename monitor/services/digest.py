@@ -1,14 +1,21 @@
-"""The nurses' daily digest (one per site per date) and the urgent-flag alert."""
+"""The nurses' daily digest (one per site per date) and the urgent-flag alert.
+
+A digest that cannot be built, or whose recipients are still the shipped placeholders, is
+recorded as a `skipped` row with the reason (under its own dedupe key, so a later cycle for the
+same day can still queue the real one) and `monitor status` pages on it.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
+from monitor.domain.reminders import PATIENT_MESSAGES, is_timing_skip
 from monitor.domain.rules import Severity
 from monitor.notify.messages import (
     Clinic,
@@ -20,51 +27,98 @@ from monitor.notify.messages import (
 )
 from monitor.notify.render import render_email
 from monitor.services.feeds import late_feeds, patients_served_by
-from monitor.services.outbox import queue_email
+from monitor.services.outbox import queue_email, record_skipped
+from monitor.services.readiness import held_line, staff_hold
 from monitor.services.unconfirmed import count_unconfirmed
 from monitor.store.models import Flag, FlagStatus, OutboxMessage, OutboxStatus, Patient, Result
 from monitor.store.queries import open_alert_severity, overdue_list
 
+log = logging.getLogger("monitor.daily")
+
 DIGEST = "staff-daily-digest"
 URGENT_FLAG = "staff-urgent-flag"
 UNREACHABLE_DAYS = 7
+NOT_BUILT = "the digest could not be built"
+NOT_BUILT_KEY = "not-built"
 
 
-def queue_digests(session: Session, *, on: date, config: Config, now: datetime) -> int:
-    """Queue one digest per site for `on` (none twice); returns how many were queued."""
-    clinic = Clinic(config.clinic.name, config.clinic.phone)
-    problem = mail_problem(session, now)
-    quiet = late_feeds(session, config, now)
-    feed_late = patients_served_by(session, [feed.source for feed in quiet])
+def digest_key(site: str, on: date) -> str:
+    return f"{DIGEST}:{site}:{on.isoformat()}"
+
+
+def queue_digests(
+    session: Session, *, on: date, config: Config, now: datetime, held: int = 0
+) -> int:
+    """Queue one digest per site for `on` (none twice); returns how many were queued.
+
+    `held` is how many patients' reminders wait for the configuration (the digest says why).
+    """
     queued = 0
     for site in session.scalars(select(Patient.site).distinct().order_by(Patient.site)):
-        context = staff_daily_digest_context(
-            clinic,
-            site,
-            on,
-            overdue=_overdue(session, on, site, config, feed_late),
-            alerts=open_alerts(session, site),
-            unreachable=_unreachable(session, on, site),
-            mail_problem=problem,
-            late_feeds=[feed.describe() for feed in quiet],
-        )
-        rendered = render_email(DIGEST, context)
-        row = queue_email(
-            session,
-            message=DIGEST,
-            recipient=", ".join(config.staff.digest_to),
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            calendar=None,
-            dedupe_key=f"{DIGEST}:{site}:{on.isoformat()}",
-            now=now,
-            mail_domain=config.mail_domain,
-            site=site,
-            run_on=on,
-        )
-        queued += row is not None
+        hold = staff_hold(config, "staff.digest_to")
+        if hold is not None:
+            _skip_digest(session, site, on, now, hold, "unconfigured")
+            continue
+        try:
+            with session.begin_nested():
+                queued += _queue_digest(session, site, on, config, now, held)
+        except Exception as error:
+            # The type only: an exception's text may carry patient data (values, MRNs).
+            log.error(
+                "daily digest for site %s on %s not built (%s)", site, on, type(error).__name__
+            )
+            reason = f"{NOT_BUILT} ({type(error).__name__})"
+            _skip_digest(session, site, on, now, reason, NOT_BUILT_KEY)
     return queued
+
+
+def _queue_digest(
+    session: Session, site: str, on: date, config: Config, now: datetime, held: int
+) -> int:
+    quiet = late_feeds(session, config, now)
+    feed_late = patients_served_by(session, [feed.source for feed in quiet])
+    context = staff_daily_digest_context(
+        Clinic(config.clinic.name, config.clinic.phone),
+        site,
+        on,
+        overdue=_overdue(session, on, site, config, feed_late),
+        alerts=open_alerts(session, site),
+        unreachable=_unreachable(session, on, site),
+        mail_problem=mail_problem(session, now),
+        late_feeds=[feed.describe() for feed in quiet],
+        on_hold=held_line(config, held),
+    )
+    rendered = render_email(DIGEST, context)
+    row = queue_email(
+        session,
+        message=DIGEST,
+        recipient=", ".join(config.staff.digest_to),
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        calendar=None,
+        dedupe_key=digest_key(site, on),
+        now=now,
+        mail_domain=config.mail_domain,
+        site=site,
+        run_on=on,
+    )
+    return row is not None
+
+
+def _skip_digest(
+    session: Session, site: str, on: date, now: datetime, reason: str, tag: str
+) -> None:
+    record_skipped(
+        session,
+        message=DIGEST,
+        recipient="",
+        reason=reason,
+        dedupe_key=f"{digest_key(site, on)}:skipped:{tag}",
+        now=now,
+        site=site,
+        run_on=on,
+    )
 
 
 def _overdue(
@@ -124,6 +178,7 @@ def _unreachable(session: Session, on: date, site: str) -> list[DigestUnreachabl
         .join(Patient, Patient.id == OutboxMessage.patient_id)
         .where(
             Patient.site == site,
+            OutboxMessage.message.in_(PATIENT_MESSAGES),
             OutboxMessage.status.in_([OutboxStatus.SKIPPED, OutboxStatus.FAILED]),
             OutboxMessage.run_on >= since,
             OutboxMessage.run_on <= on,
@@ -132,6 +187,8 @@ def _unreachable(session: Session, on: date, site: str) -> list[DigestUnreachabl
     )
     seen: dict[str, str] = {}
     for mrn, status, reason, error in rows:
+        if status is OutboxStatus.SKIPPED and is_timing_skip(reason):
+            continue  # the patient was reminded (or will be): a rule's choice, not unreachable
         text = reason if status is OutboxStatus.SKIPPED else f"delivery failed: {error}"
         seen.setdefault(mrn, text or "unknown")
     return [DigestUnreachable(mrn, reason) for mrn, reason in seen.items()]
@@ -146,8 +203,7 @@ def mail_problem(session: Session, now: datetime) -> str | None:
     )
     failed = session.scalar(
         select(func.count()).where(
-            OutboxMessage.status == OutboxStatus.FAILED,
-            OutboxMessage.created_at >= now - timedelta(days=1),
+            OutboxMessage.status == OutboxStatus.FAILED, failed_since(now - timedelta(days=1))
         )
     )
     recovered = session.scalar(
@@ -172,16 +228,27 @@ def mail_problem(session: Session, now: datetime) -> str | None:
     return line
 
 
+def failed_since(since: datetime) -> ColumnElement[bool]:
+    """Rows marked failed at or after `since` (rows older than the column: by creation)."""
+    return func.coalesce(OutboxMessage.failed_at, OutboxMessage.created_at) >= since
+
+
 def queue_flag_alerts(
     session: Session, flags: Sequence[Flag], *, config: Config, now: datetime
 ) -> int:
     """Queue one `staff-urgent-flag` email per new urgent or emergency flag."""
     queued = 0
     clinic = Clinic(config.clinic.name, config.clinic.phone)
+    hold = staff_hold(config, "staff.urgent_to")
     for flag in flags:
         if flag.severity not in (Severity.URGENT, Severity.EMERGENCY):
             continue
         patient = session.get_one(Patient, flag.patient_id)
+        if hold is not None:  # the flag stays open on the worklist and in the digest
+            record_skipped(session, message=URGENT_FLAG, recipient="", reason=hold,
+                           dedupe_key=f"{URGENT_FLAG}:{flag.id}", now=now,
+                           patient_id=patient.id, site=patient.site)  # fmt: skip
+            continue
         result = session.get_one(Result, flag.result_id)
         rendered = render_email(
             URGENT_FLAG,

@@ -338,6 +338,8 @@ def _record(
 ) -> None:
     attempts = row.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "claimed_until": None}
+    if outcome is not None and row.first_failed_at is None:
+        values["first_failed_at"] = now
     if outcome is None:
         values.update(status=OutboxStatus.SENT, sent_at=now)
         counts.sent += 1
@@ -354,7 +356,9 @@ def _record(
             attempts,
         )
     elif outcome.permanent or attempts >= MAX_ATTEMPTS:
-        values.update(status=OutboxStatus.FAILED, last_error=str(outcome)[:_ERROR_LIMIT])
+        values.update(
+            status=OutboxStatus.FAILED, failed_at=now, last_error=str(outcome)[:_ERROR_LIMIT]
+        )
         counts.failed += 1
         log.warning(
             "outbox %d failed for good (attempt %d, code %s)", row.id, attempts, outcome.code

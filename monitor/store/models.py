@@ -350,6 +350,9 @@ class OutboxMessage(Base):
     run_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "Failing for" counts from the first failed attempt, not from when the row was queued.
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # marked failed for good
 
 
 class Notice(Base):

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from monitor.domain.reminders import PATIENT_MESSAGES, is_timing_skip
 from monitor.domain.rules import Severity
 from monitor.services.flags import ResultFlags, group_by_result
 from monitor.store.models import (
@@ -75,11 +76,16 @@ class Unreachable:
 
 
 def unreachable(session: Session, on: date, site: str | None) -> list[Unreachable]:
-    """Patients whose reminders were skipped or failed in the last week, newest reason each."""
+    """Patients whose reminders were skipped or failed in the last week, newest reason each.
+
+    A skip the reminder rules chose (a superseded step, a due date passed) is left out: the
+    patient was reminded by another message.
+    """
     query = (
         select(Patient.id, Patient.mrn, Patient.name, Patient.site, OutboxMessage)
         .join(Patient, Patient.id == OutboxMessage.patient_id)
         .where(
+            OutboxMessage.message.in_(PATIENT_MESSAGES),
             OutboxMessage.status.in_([OutboxStatus.SKIPPED, OutboxStatus.FAILED]),
             OutboxMessage.run_on >= on - timedelta(days=UNREACHABLE_DAYS - 1),
             OutboxMessage.run_on <= on,
@@ -90,6 +96,8 @@ def unreachable(session: Session, on: date, site: str | None) -> list[Unreachabl
         query = query.where(Patient.site == site)
     seen: dict[int, Unreachable] = {}
     for pid, mrn, name, row_site, message in session.execute(query):
+        if message.status is OutboxStatus.SKIPPED and is_timing_skip(message.reason):
+            continue
         if pid not in seen:
             seen[pid] = Unreachable(pid, mrn, name, row_site, why_not_sent(message), message.run_on)
     return sorted(seen.values(), key=lambda u: u.mrn)

@@ -78,3 +78,17 @@ def test_demo_refuses_a_patient_count_out_of_range(run, tmp_path):
 
     assert result.exit_code == 2
     assert not (tmp_path / "monitor-demo.db").exists()
+
+
+def test_the_demo_is_exempt_from_the_placeholder_hold_and_writes_as_its_own_clinic(run, tmp_path):
+    """With no config.toml the demo still writes reminders, with its own clinic's words."""
+    with freeze_time("2026-03-02 10:00:00"):
+        result = run("demo", "--patients", "20")
+
+    assert result.exit_code == 0, result.stderr
+    mails = sorted((tmp_path / "monitor-demo-mail").glob("*.eml"))
+    texts = [path.read_bytes().decode("utf-8", errors="replace") for path in mails]
+    reminders = [text for text in texts if "Reminder from" in text]
+    assert reminders, "the demo should write patient reminders"
+    assert all("Demo MS Clinic" in text for text in reminders)
+    assert not any("Your clinic" in text or "000 000 0000" in text for text in texts)

@@ -41,6 +41,7 @@ PG_URL_VARIABLE = "MONITOR_TEST_DATABASE_URL"
 REPO = Path(__file__).resolve().parents[2]
 TIMEZONE = "Europe/London"
 DIGEST_TO = "nurses@clinic.example"
+URGENT_TO = "clinicians@clinic.example"
 SENDER = "monitor@clinic.example"
 
 # Three patients due: a course 40 days ago leaves the baseline overdue and a monthly slot due.
@@ -234,6 +235,7 @@ timeout_seconds = 5
 
 [staff]
 digest_to = ["{DIGEST_TO}"]
+urgent_to = ["{URGENT_TO}"]
 
 [logging]
 level = "INFO"

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from freezegun import freeze_time
 from sqlalchemy import Engine, select
 
 from monitor import clock
-from monitor.config import Config, LoggingConfig, parse_config
+from monitor.config import Config, LoggingConfig
 from monitor.daemon import guarded
 from monitor.log import LIBRARY_LOGGERS, configure_logging
 from monitor.notify.transports import make_transport
@@ -29,7 +30,7 @@ from monitor.services.digest import mail_problem
 from monitor.services.outbox import DeliveryCounts, drain_outbox
 from monitor.store.db import unit_of_work
 from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus, Patient
-from tests.conftest import Cli
+from tests.conftest import CLINIC_TOML, Cli, clinic_config
 from tests.daemon.conftest import DIGEST_TO, PATIENTS, SENDER, SmtpServer
 
 # A November day: London is on UTC, so 07:00Z is the clinic's daily_at.
@@ -58,8 +59,10 @@ def ids_by_mrn(cli: Cli) -> dict[str, int]:
 
 
 def outbox(engine: Engine) -> list[OutboxMessage]:
+    """The messages to deliver (rows recorded as skipped, with their reason, left out)."""
     with unit_of_work(engine) as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        query = select(OutboxMessage).where(OutboxMessage.status != OutboxStatus.SKIPPED)
+        return list(session.scalars(query.order_by(OutboxMessage.id)))
 
 
 def status(cli: Cli, at: datetime) -> tuple[int, dict[str, Any]]:
@@ -72,9 +75,15 @@ def status(cli: Cli, at: datetime) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_patient_whose_data_breaks_the_cycle_is_set_aside_and_the_others_are_reminded(
-    engine: Engine, cli: Cli, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    engine: Engine,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
-    today = clock.today_in(Config().clinic.timezone)
+    (tmp_path / "config.toml").write_text(CLINIC_TOML, encoding="utf-8")
+    config = clinic_config()
+    today = clock.today_in(config.clinic.timezone)
     ids = add_patients(cli, today)
     broken_mrn = PATIENTS[1][0]
     broken = ids[broken_mrn]
@@ -89,23 +98,27 @@ def test_a_patient_whose_data_breaks_the_cycle_is_set_aside_and_the_others_are_r
     monkeypatch.setattr(daily, "_queue_for_patient", queue_for_patient)
     caplog.set_level(logging.INFO, logger="monitor")
 
-    report = run_daily(engine, on=today, config=Config(), now=clock.now_utc())
+    report = run_daily(engine, on=today, config=config, now=clock.now_utc())
 
     assert report.set_aside == [broken]
     assert report.queued == len(PATIENTS) - 1 + 1  # the others' reminders and the digest
     rows = outbox(engine)
     reminded = {row.patient_id for row in rows if row.patient_id is not None}
     assert reminded == set(ids.values()) - {broken}
-    assert any(row.recipient == "nurses@clinic.invalid" for row in rows)  # the digest went on
+    assert any(row.recipient == "nurses@clinic.example" for row in rows)  # the digest went on
     with unit_of_work(engine) as session:
         run = session.scalars(select(DailyRun)).one()
         assert (run.errors, run.set_aside, run.finished_at is not None) == (1, [broken], True)
 
     code, report_json = status(cli, clock.now_utc())
-    assert code == 0  # set aside is visible, not a page
+    assert code == 1  # a patient nobody reminds is a page (issue 11 item 1)
     assert report_json["last_daily_run"]["set_aside"] == [broken_mrn]
     assert report_json["last_daily_run"]["errors"] == 1
-    assert f"1 set aside {broken_mrn}" in cli.ok("status")
+    assert report_json["problems"] == [
+        f"the daily cycle for {today} set aside 1 patient(s) ({broken_mrn}): their reminders "
+        "were not sent; see the log"
+    ]
+    assert f"1 set aside {broken_mrn}" in cli("status").out
 
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.name == "monitor.daily"
@@ -116,9 +129,11 @@ def test_a_patient_whose_data_breaks_the_cycle_is_set_aside_and_the_others_are_r
 
     # Once the data is fixed, the next cycle reminds the patient that was set aside.
     monkeypatch.setattr(daily, "_queue_for_patient", real)
-    again = run_daily(engine, on=today, config=Config(), now=clock.now_utc())
+    again = run_daily(engine, on=today, config=config, now=clock.now_utc())
     assert (again.queued, again.set_aside) == (1, [])
     assert broken in {row.patient_id for row in outbox(engine)}
+    code, report_json = status(cli, clock.now_utc())
+    assert (code, report_json["problems"]) == (0, [])
 
 
 def test_a_failing_job_is_logged_and_the_daemon_carries_on(
@@ -141,7 +156,7 @@ def test_a_failing_job_is_logged_and_the_daemon_carries_on(
 
 
 def smtp_config(port: int) -> Config:
-    return parse_config(
+    return clinic_config(
         {
             "email": {
                 "transport": "smtp",
@@ -155,8 +170,9 @@ def smtp_config(port: int) -> Config:
 
 
 def test_an_smtp_outage_leaves_mail_pending_retried_reported_and_delivered_once_it_is_back(
-    engine: Engine, cli: Cli, smtp_down: SmtpServer
+    engine: Engine, cli: Cli, smtp_down: SmtpServer, tmp_path: Path
 ) -> None:
+    (tmp_path / "config.toml").write_text(CLINIC_TOML, encoding="utf-8")
     add_patients(cli, DAY)
     config = smtp_config(smtp_down.port)
     transport = make_transport(config)
@@ -231,8 +247,9 @@ def test_an_smtp_outage_leaves_mail_pending_retried_reported_and_delivered_once_
     ],
 )
 def test_status_pages_when_todays_cycle_is_missing_an_hour_after_daily_at(
-    cli: Cli, at: datetime, missing: bool
+    cli: Cli, at: datetime, missing: bool, tmp_path: Path
 ) -> None:
+    (tmp_path / "config.toml").write_text(CLINIC_TOML, encoding="utf-8")
     code, report = status(cli, at)
 
     today = at.astimezone(clock_zone()).date()

@@ -15,7 +15,6 @@ from freezegun import freeze_time
 from sqlalchemy import Engine, select
 
 from monitor import clock
-from monitor.config import Config
 from monitor.services.courses import add_course
 from monitor.services.daily import run_daily
 from monitor.services.intake import record_results
@@ -23,11 +22,12 @@ from monitor.services.patients import add_patient, change_status
 from monitor.services.results import ResultIn
 from monitor.store.db import unit_of_work
 from monitor.store.models import Notice, OutboxMessage, Patient
+from tests.conftest import clinic_config
 
 START = date(2024, 1, 1)
 END = date(2028, 12, 31)
 GAP = (date(2026, 5, 3), date(2026, 5, 12))  # the daemon was down: no runs on these days
-CONFIG = Config()
+CONFIG = clinic_config()
 BLOOD = ("platelets", "neutrophils", "hemoglobin", "creatinine", "alt", "bilirubin")
 NORMAL = {
     "platelets": ("250", "10^9/L"),
@@ -184,14 +184,18 @@ def simulate(engine: Engine) -> None:
             day += timedelta(days=1)
 
 
-def emails(engine: Engine) -> dict[str, list[tuple[date, str, tuple[date, ...], str]]]:
-    """Per MRN: (run date, message, due dates covered, status) of every patient email."""
+def emails(
+    engine: Engine, *, skipped: bool = False
+) -> dict[str, list[tuple[date, str, tuple[date, ...], str]]]:
+    """Per MRN: (run date, message, due dates covered, status) of every patient email, or (with
+    `skipped`) of every skipped row, its reason in place of the status."""
     with unit_of_work(engine) as session:
         rows = session.execute(
             select(Patient.mrn, OutboxMessage.id, OutboxMessage.run_on, OutboxMessage.message,
-                   OutboxMessage.status)
+                   OutboxMessage.status, OutboxMessage.reason)
             .join(Patient, Patient.id == OutboxMessage.patient_id)
-            .where(OutboxMessage.message.like("patient-%"))
+            .where(OutboxMessage.message.like("patient-%"),
+                   (OutboxMessage.status == "skipped") == skipped)
             .order_by(OutboxMessage.run_on, OutboxMessage.message)
         ).all()  # fmt: skip
         covered: dict[int, set[date]] = defaultdict(set)
@@ -199,8 +203,9 @@ def emails(engine: Engine) -> dict[str, list[tuple[date, str, tuple[date, ...], 
             if outbox_id is not None:
                 covered[outbox_id].add(due_on)
     found: dict[str, list[tuple[date, str, tuple[date, ...], str]]] = defaultdict(list)
-    for mrn, outbox_id, run_on, message, status in rows:
-        found[mrn].append((run_on, message, tuple(sorted(covered[outbox_id])), status.value))
+    for mrn, outbox_id, run_on, message, status, reason in rows:
+        what = reason if skipped else status.value
+        found[mrn].append((run_on, message, tuple(sorted(covered[outbox_id])), what))
     return found
 
 
@@ -272,6 +277,7 @@ def expected_emails(mrn: str) -> list[tuple[date, str, tuple[date, ...], str]]:
 def test_five_years_of_daily_cycles(engine: Engine) -> None:
     simulate(engine)
     received = emails(engine)
+    skipped = emails(engine, skipped=True)
 
     for mrn in ("ADHERENT", "MISSES-JUNE", "RETREATED", "LAPSED"):
         assert received[mrn] == expected_emails(mrn), mrn
@@ -283,24 +289,38 @@ def test_five_years_of_daily_cycles(engine: Engine) -> None:
         ).all()
     assert len(keys) == len(set(keys))
 
-    # Stopped patients got nothing after the day they stopped.
+    # Stopped patients got nothing after the day they stopped: what the rules would have sent
+    # is recorded as skipped, with the reason.
     for mrn, stopped_on in (("WITHDRAWN", date(2024, 9, 1)), ("DECEASED", date(2025, 6, 15))):
         assert received[mrn], f"{mrn} should have had reminders before stopping"
         assert all(run_on < stopped_on for run_on, *_ in received[mrn]), mrn
+        after = {reason for run_on, _, _, reason in skipped[mrn] if run_on >= stopped_on}
+        assert after <= {f"patient {mrn.lower()}", "superseded by the 7-day overdue reminder"}
 
     # A patient without an email address gets skipped rows, never a send.
-    assert received["NO-EMAIL"] and {row[3] for row in received["NO-EMAIL"]} == {"skipped"}
+    assert "NO-EMAIL" not in received
+    assert {row[3] for row in skipped["NO-EMAIL"]} >= {"no email address"}
 
-    # After the 10-day gap: one catch-up email per patient, the highest overdue step only.
+    # After the 10-day gap: one catch-up email per patient, the highest overdue step only; the
+    # step it supersedes is an outbox row too, skipped with the reason (issue 10 item 10).
     resume = GAP[1] + timedelta(days=1)
     on_resume = [(mrn, row) for mrn, rows in received.items() for row in rows if row[0] == resume]
     assert sorted(mrn for mrn, _ in on_resume) == ["LAPSED", "RETREATED"]
     assert dict(on_resume)["LAPSED"][1] == "patient-tests-overdue"
+    lapsed_overdue = dict(on_resume)["LAPSED"][2]
+    assert [row for row in skipped["LAPSED"] if row[0] == resume] == [
+        (resume, "patient-tests-overdue", lapsed_overdue,
+         "superseded by the 7-day overdue reminder"),
+    ]  # fmt: skip
     with unit_of_work(engine) as session:
-        skipped_steps = session.scalars(
-            select(Notice.step).where(Notice.run_on == resume, Notice.outbox_id.is_(None))
+        skipped_steps = session.execute(
+            select(Notice.step, Notice.reason).where(
+                Notice.run_on == resume, Notice.outbox_id.is_not(None), Notice.step == 1
+            )
         ).all()
-    assert skipped_steps and set(skipped_steps) == {1}
+        assert not session.scalars(select(Notice.id).where(Notice.outbox_id.is_(None))).all()
+    assert skipped_steps
+    assert set(skipped_steps) == {(1, "superseded by the 7-day overdue reminder")}
 
     # One digest per site per run day, none for the gap.
     with unit_of_work(engine) as session:

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from monitor.config import parse_config
 from monitor.services.courses import add_course
 from monitor.services.daily import run_daily
 from monitor.services.feeds import late_feeds, patients_served_by
@@ -15,10 +14,11 @@ from monitor.services.patients import add_patient
 from monitor.services.results import ResultIn, add_results
 from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage
+from tests.conftest import clinic_config
 
 NOW = datetime(2026, 3, 20, 9, tzinfo=UTC)
 COURSE = [date(2025, 1, 6) + timedelta(days=d) for d in range(5)]
-CONFIG = parse_config(
+CONFIG = clinic_config(
     {"sources": {"CITY-LAB": {"stale_after_days": 3}, "QUIET": {"stale_after_days": 5}}}
 )
 

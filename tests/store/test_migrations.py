@@ -188,3 +188,44 @@ def test_the_unconfirmed_status_migrates_up_down_and_up_with_rows_in_it(fresh_en
     _insert_outbox_row(fresh_engine, "unsure-again", "unconfirmed")
     assert _statuses(fresh_engine)["unsure-again"] == ("unconfirmed", "no reply")
     assert len(_statuses(fresh_engine)) == 3
+
+
+def test_0008_backfills_the_failure_times_and_goes_down_and_up_with_data(fresh_engine):
+    """Existing failed and retrying rows get their creation time as the first failure."""
+    upgrade(fresh_engine, "0007")
+    created = "2026-11-27 07:00:00+00:00"
+    rows = [("failed", 10), ("pending", 2), ("pending", 0), ("sent", 1), ("skipped", 0)]
+    with fresh_engine.begin() as connection:
+        for number, (status, attempts) in enumerate(rows):
+            connection.execute(
+                text(
+                    "INSERT INTO outbox (message, recipient, subject, body_text, message_id, "
+                    "dedupe_key, status, attempts, created_at) VALUES ('patient-tests-due', "
+                    "'pat@example.org', 's', 'b', '<m@x>', :key, :status, :attempts, :created)"
+                ),
+                {"key": f"k{number}", "status": status, "attempts": attempts, "created": created},
+            )
+
+    upgrade(fresh_engine, "0008")
+
+    def failure_times() -> list[tuple[str, bool, bool]]:
+        with fresh_engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT status, first_failed_at, failed_at FROM outbox ORDER BY id")
+            ).all()
+        return [(status, first is not None, last is not None) for status, first, last in found]
+
+    assert failure_times() == [
+        ("failed", True, True),
+        ("pending", True, False),
+        ("pending", False, False),
+        ("sent", False, False),
+        ("skipped", False, False),
+    ]
+    downgrade(fresh_engine, "0007")
+    columns = {column["name"] for column in inspect(fresh_engine).get_columns("outbox")}
+    assert {"first_failed_at", "failed_at"}.isdisjoint(columns)
+    with fresh_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM outbox")).scalar_one() == len(rows)
+    upgrade(fresh_engine)
+    assert failure_times()[0] == ("failed", True, True)

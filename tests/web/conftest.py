@@ -27,6 +27,7 @@ from starlette.testclient import TestClient
 
 from monitor.config import Config
 from monitor.web.app import create_app
+from tests.conftest import clinic_config
 from tests.web.clinic import NOW, PASSWORD, TODAY, Clinic, add_users, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,7 +56,7 @@ class FakeClock:
 
 @pytest.fixture
 def config() -> Config:
-    return Config()
+    return clinic_config()
 
 
 @pytest.fixture

@@ -5,17 +5,20 @@ from datetime import date
 import pytest
 
 from monitor.domain.reminders import (
+    DUE_DATE_PASSED,
     TESTS_DUE,
     TESTS_OVERDUE,
     Decision,
     SlotState,
     decide_reminders,
     first_name,
+    is_timing_skip,
 )
 from monitor.domain.status import SlotStatus
 
 DUE_ON = date(2026, 3, 10)
 WINDOW_END = date(2026, 3, 17)
+DUE_SENT = (TESTS_DUE, "cbc", DUE_ON, 0)  # the due reminder went out before the slot was overdue
 
 
 def decide(status: SlotStatus, on: date, already=frozenset()) -> list[Decision]:
@@ -32,7 +35,6 @@ def decide(status: SlotStatus, on: date, already=frozenset()) -> list[Decision]:
         (date(2026, 3, 3), SlotStatus.UPCOMING, True),  # 7 days before
         (date(2026, 3, 5), SlotStatus.DUE, True),
         (date(2026, 3, 10), SlotStatus.DUE, True),  # the due date itself
-        (date(2026, 3, 11), SlotStatus.DUE, False),  # after the due date: no due reminder
         (date(2026, 3, 5), SlotStatus.DONE, False),
         (date(2026, 3, 5), SlotStatus.WAIVED, False),
         (date(2026, 3, 5), SlotStatus.CANCELLED, False),
@@ -42,6 +44,20 @@ def test_due_reminder_window(on: date, status: SlotStatus, expected: bool) -> No
     decisions = decide(status, on)
     assert (decisions == [Decision(TESTS_DUE, "cbc", DUE_ON, 0, send=True)]) is expected
     assert expected or decisions == []
+
+
+@pytest.mark.parametrize(
+    ("on", "status"),
+    [(date(2026, 3, 11), SlotStatus.DUE), (date(2026, 3, 18), SlotStatus.OVERDUE)],
+)
+def test_a_due_reminder_no_run_could_send_in_time_is_recorded_as_skipped(
+    on: date, status: SlotStatus
+) -> None:
+    """After downtime (or a slot added late), the outbox still shows the due reminder's fate."""
+    decisions = [d for d in decide(status, on) if d.message == TESTS_DUE]
+    assert decisions == [Decision(TESTS_DUE, "cbc", DUE_ON, 0, False, DUE_DATE_PASSED)]
+    assert is_timing_skip(decisions[0].reason)
+    assert [d for d in decide(status, on, {DUE_SENT}) if d.message == TESTS_DUE] == []
 
 
 def test_a_due_reminder_already_decided_is_not_repeated() -> None:
@@ -58,20 +74,27 @@ def test_a_due_reminder_already_decided_is_not_repeated() -> None:
     ],
 )
 def test_overdue_steps(on: date, sent_steps: list[int], skipped_steps: list[int]) -> None:
-    decisions = decide(SlotStatus.OVERDUE, on)
+    decisions = decide(SlotStatus.OVERDUE, on, {DUE_SENT})
     assert [d.step for d in decisions if d.send] == sent_steps
     assert [d.step for d in decisions if not d.send] == skipped_steps
     assert all(d.message == TESTS_OVERDUE for d in decisions)
+    superseded = [d.reason for d in decisions if not d.send]
+    assert superseded == ["superseded by the 7-day overdue reminder"] * len(skipped_steps)
+    assert all(is_timing_skip(reason) for reason in superseded)
+
+
+def test_only_the_rules_own_skips_are_timing_skips() -> None:
+    assert not any(is_timing_skip(r) for r in (None, "no email address", "patient withdrawn"))
 
 
 def test_the_next_step_follows_an_earlier_one() -> None:
-    already = {(TESTS_OVERDUE, "cbc", DUE_ON, 1)}
+    already = {DUE_SENT, (TESTS_OVERDUE, "cbc", DUE_ON, 1)}
     decisions = decide(SlotStatus.OVERDUE, date(2026, 3, 30), already)
     assert decisions == [Decision(TESTS_OVERDUE, "cbc", DUE_ON, 7, send=True)]
 
 
 def test_nothing_more_once_the_highest_step_is_decided() -> None:
-    already = {(TESTS_OVERDUE, "cbc", DUE_ON, 7), (TESTS_OVERDUE, "cbc", DUE_ON, 1)}
+    already = {DUE_SENT, (TESTS_OVERDUE, "cbc", DUE_ON, 7), (TESTS_OVERDUE, "cbc", DUE_ON, 1)}
     assert decide(SlotStatus.OVERDUE, date(2026, 6, 1), already) == []
 
 
