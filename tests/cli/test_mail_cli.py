@@ -23,6 +23,7 @@ from monitor.services.digest import DIGEST
 from monitor.services.outbox import queue_email, record_skipped
 from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage
+from tests.conftest import CLINIC_TOML
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 SPEC_KEYS = {"id", "message", "to", "subject", "status", "dedupe_key"}
@@ -207,8 +208,9 @@ def silent_server() -> Iterator[tuple[int, KeepsButNeverAnswers]]:
 
 def unconfirmed_row(cli, engine: Engine, port: int) -> int:
     """Queue one email and `monitor send` it to a server that never confirms it."""
+    clinic = CLINIC_TOML.replace("[email]\n", '[email]\ntransport = "smtp"\n')
     write_config(
-        '[email]\ntransport = "smtp"\nfrom = "monitor@clinic.example"\n'
+        f"{clinic}\n"
         f'[email.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
         "timeout_seconds = 1\nfinal_reply_timeout_seconds = 1\n"
     )
