@@ -3,6 +3,7 @@ needs, with nothing odd in it."""
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
@@ -10,6 +11,7 @@ from sqlalchemy import create_engine, select
 
 from monitor.demo import synthetic_names
 from monitor.store.models import Patient
+from tests.conftest import CLINIC_TOML
 
 ORU = (
     "MSH|^~\\&|LAB|CITYLAB|MON|CLINIC|20240212100000||ORU^R01|C1|P|2.5.1\r"
@@ -87,6 +89,7 @@ def test_import_json_gives_the_counts_per_file_and_in_total(cli, patient, tmp_pa
 
 
 def test_daily_json_gives_its_counts(cli, patient):
+    Path("config.toml").write_text(CLINIC_TOML, encoding="utf-8")  # not held by placeholders
     data = json.loads(cli.ok("daily", "--as-of", "2025-03-01", "--json"))
     assert data["run_on"] == "2025-03-01"
     assert {"queued", "skipped", "set_aside"} <= data.keys()
@@ -94,6 +97,7 @@ def test_daily_json_gives_its_counts(cli, patient):
 
 
 def test_send_json_gives_its_counts(cli, patient):
+    Path("config.toml").write_text(CLINIC_TOML, encoding="utf-8")  # not held by placeholders
     cli.ok("daily", "--as-of", "2025-03-01")
     data = json.loads(cli.ok("send", "--json"))
     assert data["sent"] >= 1 and (data["retried"], data["failed"]) == (0, 0)
