@@ -3,6 +3,9 @@
 APScheduler only ticks; everything that says what is due lives in the database, so a restart,
 a missed day or a second process can never change what gets sent:
 
+* the stored schedules rebuilt at start-up, before anything else, when some were computed from
+  another protocol than the configuration's (chunked, committing as it goes, progress logged),
+  and again before each daily cycle in case a process with another configuration wrote some;
 * the daily cycle at `clinic.daily_at` in `clinic.timezone`, and once at start-up when today's
   has not run (whatever the time of day);
 * the outbox drained every minute and right after each daily cycle.
@@ -37,6 +40,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.notify.transports import Transport
 from monitor.services.daily import run_daily
+from monitor.services.fingerprints import count_stale_patients, rebuild_schedules
 from monitor.services.outbox import claim_batch, default_owner, deliver_claimed
 from monitor.store.db import unit_of_work
 from monitor.store.lock import daemon_lock
@@ -86,9 +90,36 @@ class Daemon:
             )
         with daemon_lock(self.engine, clock.now_utc()) as holder:
             log.info("daemon started (%s)", holder)
+            guarded("schedule rebuild", self._rebuild_stale_schedules)
+            if self.stopping.is_set():
+                log.info("daemon stopped before its first cycle")
+                return
             self._register_jobs()
             self.scheduler.start()
         log.info("daemon stopped")
+
+    def _rebuild_stale_schedules(self) -> None:
+        """Bring every stored schedule to the configured protocol; stops between chunks on a
+        signal (what is done stays done; the next start continues with the rest)."""
+        protocol = self.config.monitoring_protocol
+        with unit_of_work(self.engine) as session:
+            stale = count_stale_patients(session, protocol)
+        if not stale:
+            return
+        log.info(
+            "schedules of %d patient(s) were computed from another protocol: rebuilding", stale
+        )
+        done = rebuild_schedules(
+            self.engine,
+            protocol,
+            only_stale=True,
+            on_chunk=lambda p: log.info("schedules rebuilt: %d of %d patients", p.done, p.total),
+            should_stop=self.stopping.is_set,
+        )
+        if self.stopping.is_set():
+            log.info("schedule rebuild stopped after %d of %d patients", done.done, done.total)
+        else:
+            log.info("schedule rebuild finished: %d patient(s)", done.done)
 
     def _register_jobs(self) -> None:
         self.scheduler.add_job(
@@ -143,6 +174,7 @@ class Daemon:
 
     def _daily(self) -> None:
         with self.cycle_lock:
+            self._rebuild_stale_schedules()
             if self.stopping.is_set():
                 return
             report = run_daily(
