@@ -1,15 +1,18 @@
 """`rebuild_schedules`: chunked, one commit per chunk, resumable; the fingerprint per patient
 says which protocol built the stored slots, so an interrupted rebuild never looks finished."""
 
+import threading
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.domain.protocol import Protocol, protocol_fingerprint
-from monitor.services import courses, patients
+from monitor.services import courses, patients, results
 from monitor.services.fingerprints import (
     RebuildProgress,
     StaleSchedules,
@@ -18,6 +21,8 @@ from monitor.services.fingerprints import (
     require_current_schedules,
     schedules_are_current,
 )
+from monitor.services.results import ResultIn
+from monitor.services.slots import rebuild_slots
 from monitor.store.db import unit_of_work
 from monitor.store.models import Patient, Slot
 
@@ -36,10 +41,10 @@ def crash(_progress: RebuildProgress) -> None:
     raise Crash
 
 
-def add_patients(engine, count: int, protocol: Protocol = OLD) -> None:
+def add_patients(engine, count: int, protocol: Protocol = OLD, prefix: str = "R") -> None:
     with unit_of_work(engine) as session:
         for n in range(count):
-            mrn = f"R{n:03d}"
+            mrn = f"{prefix}{n:03d}"
             patients.add_patient(
                 session, mrn=mrn, name=f"Patient {n}", email=None, born_on=None, sex=None,
                 site="main", actor="test", now=NOW,
@@ -147,3 +152,101 @@ def test_patients_without_slots_are_never_stale(engine):
         assert fingerprints(engine) == [None]
         assert schedules_are_current(session, NEW)
         assert schedules_are_current(session, OLD)
+
+
+def test_changes_during_a_rebuild_are_rebuilt_or_stay_visibly_stale(engine):
+    """Between two chunks: a result for a patient already rebuilt and a course for one not yet
+    rebuilt, both with the new protocol, and a result and a new patient written with the old
+    protocol (a process still running the old configuration)."""
+    add_patients(engine, 4)
+    chunks: list[RebuildProgress] = []
+
+    def meanwhile(progress: RebuildProgress) -> None:
+        chunks.append(progress)
+        if len(chunks) == 1:  # R000 and R001 are rebuilt, R002 and R003 not yet
+            add_tsh_result(engine, "R001", NEW)
+            with unit_of_work(engine) as session:
+                courses.add_course(
+                    session, mrn="R003", infused_on=[date(2025, 1, 6)], protocol=NEW,
+                    actor="test", now=NOW,
+                )  # fmt: skip
+            add_tsh_result(engine, "R000", OLD)
+            add_patients(engine, 1, OLD, prefix="L")
+
+    done = rebuild_schedules(engine, NEW, only_stale=True, chunk_size=2, on_chunk=meanwhile)
+
+    # R000 and R001, then R002 and L000 (added meanwhile); R003's own change rebuilt it.
+    assert done.done == 4
+    new = protocol_fingerprint(NEW)
+    with unit_of_work(engine) as session:
+        stamps = dict(session.execute(select(Patient.mrn, Patient.id)).all())
+        stale = session.scalars(
+            select(Patient.mrn).where(Patient.schedule_fingerprint != new)
+        ).all()
+        assert stale == ["R000"]
+        assert count_stale_patients(session, NEW) == 1
+        assert not schedules_are_current(session, NEW)
+        assert tsh_completed_on(session, stamps["R001"], date(2024, 3, 12)) == date(2024, 3, 12)
+        second_course = select(func.count()).where(
+            Slot.patient_id == stamps["R003"], Slot.course == 2
+        )
+        assert (session.scalar(second_course) or 0) > 0
+
+
+def add_tsh_result(engine, mrn: str, protocol: Protocol) -> None:
+    with unit_of_work(engine) as session:
+        results.add_results(
+            session,
+            [ResultIn(mrn, "tsh", "2.0", "mIU/L", date(2024, 3, 12))],
+            today=date(2024, 3, 12),
+            now=NOW,
+            protocol=protocol,
+            rules=Config().rule_settings,
+        )
+
+
+def tsh_completed_on(session, patient_id: int, due_on: date) -> date | None:
+    return session.scalar(
+        select(Slot.completed_on).where(
+            Slot.patient_id == patient_id, Slot.panel == "tsh", Slot.due_on == due_on
+        )
+    )
+
+
+def test_on_postgresql_a_change_during_a_rebuild_waits_for_the_patient_and_then_applies(engine):
+    """Two transactions rebuilding one patient take turns (the patient's row lock): without it
+    the second would insert slots beside the first's uncommitted ones (a unique violation)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    add_patients(engine, 1)
+    errors: list[Exception] = []
+
+    def import_a_result() -> None:
+        try:
+            add_tsh_result(engine, "R000", NEW)
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+
+    with Session(engine) as rebuilding, rebuilding.begin():
+        rebuild_slots(rebuilding, rebuilding.scalars(select(Patient)).one(), NEW)
+        writer = threading.Thread(target=import_a_result)
+        writer.start()
+        wait_until_a_lock_is_awaited(engine)
+    writer.join(timeout=60)
+
+    assert not writer.is_alive()
+    assert errors == []
+    with unit_of_work(engine) as session:
+        patient_id = session.scalars(select(Patient.id)).one()
+        assert tsh_completed_on(session, patient_id, date(2024, 3, 12)) == date(2024, 3, 12)
+        assert schedules_are_current(session, NEW)
+
+
+def wait_until_a_lock_is_awaited(engine) -> None:
+    """Until another backend waits for a row lock (pg_locks), or fail after a minute."""
+    deadline = time.monotonic() + 60
+    with engine.connect() as connection:
+        while not connection.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+            assert time.monotonic() < deadline, "the writer never waited for the patient's lock"
+            connection.rollback()
+            time.sleep(0.05)
