@@ -118,7 +118,7 @@ def _schedule_problems(report: dict[str, Any]) -> list[str]:
         return []
     return [
         f"the stored schedules of {stale} patient(s) were computed from a different [protocol] "
-        "than config.toml's: run `monitor db rebuild` (`monitor run` also does it when it "
+        "than the configuration's: run `monitor db rebuild` (`monitor run` also does it when it "
         "starts; restart it if config.toml changed since)"
     ]
 
