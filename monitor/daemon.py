@@ -3,9 +3,10 @@
 APScheduler only ticks; everything that says what is due lives in the database, so a restart,
 a missed day or a second process can never change what gets sent:
 
-* the stored schedules rebuilt at start-up, before anything else, when some were computed from
-  another protocol than the configuration's (chunked, committing as it goes, progress logged),
-  and again before each daily cycle in case a process with another configuration wrote some;
+* the stored schedules rebuilt at start-up, before any daily cycle, when some were computed
+  from another protocol than the configuration's (chunked, committing as it goes, progress
+  logged), and again before each daily cycle in case a process with another configuration
+  wrote some; the outbox drains meanwhile (an urgent flag's email does not wait for it);
 * the daily cycle at `clinic.daily_at` in `clinic.timezone`, and once at start-up when today's
   has not run (whatever the time of day);
 * the outbox drained every minute and right after each daily cycle.
@@ -90,10 +91,6 @@ class Daemon:
             )
         with daemon_lock(self.engine, clock.now_utc()) as holder:
             log.info("daemon started (%s)", holder)
-            guarded("schedule rebuild", self._rebuild_stale_schedules)
-            if self.stopping.is_set():
-                log.info("daemon stopped before its first cycle")
-                return
             self._register_jobs()
             self.scheduler.start()
         log.info("daemon stopped")
@@ -122,6 +119,9 @@ class Daemon:
             log.info("schedule rebuild finished: %d patient(s)", done.done)
 
     def _register_jobs(self) -> None:
+        self.scheduler.add_job(
+            self.schedules_job, id="schedules-at-start", next_run_time=clock.now_utc()
+        )
         self.scheduler.add_job(
             self.daily_job,
             daily_trigger(self.config.clinic.daily_at, self.zone),
@@ -167,6 +167,16 @@ class Daemon:
 
     def today(self) -> date:
         return clock.today_in(self.config.clinic.timezone)
+
+    def schedules_job(self) -> None:
+        """At start-up: stale schedules rebuilt before any daily cycle (both take the cycle
+        lock, and a cycle rebuilds first whichever gets it first), while the outbox drains."""
+        guarded("schedule rebuild", self._rebuild_before_cycles)
+
+    def _rebuild_before_cycles(self) -> None:
+        with self.cycle_lock:
+            if not self.stopping.is_set():
+                self._rebuild_stale_schedules()
 
     def daily_job(self) -> None:
         """One daily cycle for today, then deliver what it queued."""

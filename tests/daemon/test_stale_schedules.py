@@ -9,6 +9,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, func, select, text
 
@@ -16,6 +17,7 @@ from monitor.config import Config, parse_config
 from monitor.domain.protocol import protocol_fingerprint
 from monitor.services import courses, patients
 from monitor.services.fingerprints import REBUILD_CHUNK, count_stale_patients
+from monitor.services.outbox import queue_email
 from monitor.store.db import unit_of_work
 from monitor.store.models import DailyRun, Patient, Slot
 from tests.daemon.conftest import (
@@ -202,3 +204,46 @@ def test_a_rebuild_killed_in_the_middle_stays_stale_and_the_next_start_continues
         assert found < finished < first_index(lines, f"daily cycle for {today}"), lines
     assert assert_each_patient_is_whole(db_engine) == MANY
     assert run_monitor(database, config, "overdue", cwd=tmp_path).code == 0
+
+
+def test_the_outbox_drains_while_the_start_up_rebuild_runs(
+    database: str, db_engine: Engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """An urgent flag's email queued before the start must not wait for a long rebuild; the
+    daily cycle does. PostgreSQL only: a held row lock keeps the rebuild from finishing."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("needs a row lock to hold the rebuild in the middle")
+    add_many_patients(db_engine, 2 * REBUILD_CHUNK)
+    with unit_of_work(db_engine) as session:
+        queue_email(
+            session, message="staff-urgent-flag", recipient="clinicians@clinic.example",
+            subject="Urgent result", body_text="An urgent result needs review.", body_html=None,
+            calendar=None, dedupe_key="test:urgent", now=NOW, mail_domain="clinic.example",
+        )  # fmt: skip
+    config = write_config(tmp_path, smtp_port=smtp_server.port, extra=TSH_MONTHLY)
+    holder = db_engine.connect()
+    holder.execute(text("SELECT id FROM patients ORDER BY id DESC LIMIT 1 FOR UPDATE"))
+    try:
+        with start_daemon(database, config, cwd=tmp_path) as daemon:
+            wait_for(
+                lambda: smtp_server.mailbox.messages,
+                what="the urgent email during the rebuild",
+                timeout=STARTUP,
+                daemon=daemon,
+            )
+            assert not any(m.startswith("schedule rebuild finished") for m in messages(daemon))
+            with unit_of_work(db_engine) as session:
+                assert session.scalar(select(func.count()).select_from(DailyRun)) == 0
+            holder.rollback()  # the rebuild goes on, then today's cycle
+            wait_for(
+                lambda: daily_run_finished(db_engine, clinic_today()),
+                what="the daily cycle after the rebuild",
+                timeout=STARTUP,
+                daemon=daemon,
+            )
+            assert daemon.stop() == 0, daemon.stderr
+    finally:
+        holder.rollback()
+        holder.close()
+    lines = messages(daemon)
+    assert first_index(lines, "schedule rebuild finished") < first_index(lines, "daily cycle for")
