@@ -7,7 +7,7 @@ app's own connections keep them on.
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from monitor.store.models import Base
 from monitor.store.types import UTCDateTime
@@ -28,19 +28,30 @@ def run_migrations_online() -> None:
     is_sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
         if is_sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=is_sqlite,
-            compare_type=True,
-            render_item=_render_item,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        if is_sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=is_sqlite,
+                compare_type=True,
+                render_item=_render_item,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if is_sqlite:
+                connection.rollback()  # nothing is left open; the PRAGMA needs no transaction
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Through the driver: SQLite ignores this PRAGMA inside a transaction, and SQLAlchemy would
+    open one (`BEGIN IMMEDIATE`, see `store.db`). With them on, copying a table that other rows
+    reference (batch mode's move-and-copy) fails when it drops the old table."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 if context.is_offline_mode():

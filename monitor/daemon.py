@@ -3,6 +3,10 @@
 APScheduler only ticks; everything that says what is due lives in the database, so a restart,
 a missed day or a second process can never change what gets sent:
 
+* the stored schedules rebuilt at start-up, before any daily cycle, when some were computed
+  from another protocol than the configuration's (chunked, committing as it goes, progress
+  logged), and again before each daily cycle in case a process with another configuration
+  wrote some; the outbox drains meanwhile (an urgent flag's email does not wait for it);
 * the daily cycle at `clinic.daily_at` in `clinic.timezone`, and once at start-up when today's
   has not run (whatever the time of day);
 * the outbox drained every minute and right after each daily cycle.
@@ -37,6 +41,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.notify.transports import Transport
 from monitor.services.daily import run_daily
+from monitor.services.fingerprints import count_stale_patients, rebuild_schedules
 from monitor.services.outbox import claim_batch, default_owner, deliver_claimed
 from monitor.services.readiness import reminders_hold
 from monitor.store.db import unit_of_work
@@ -91,7 +96,33 @@ class Daemon:
             self.scheduler.start()
         log.info("daemon stopped")
 
+    def _rebuild_stale_schedules(self) -> None:
+        """Bring every stored schedule to the configured protocol; stops between chunks on a
+        signal (what is done stays done; the next start continues with the rest)."""
+        protocol = self.config.monitoring_protocol
+        with unit_of_work(self.engine) as session:
+            stale = count_stale_patients(session, protocol)
+        if not stale:
+            return
+        log.info(
+            "schedules of %d patient(s) were computed from another protocol: rebuilding", stale
+        )
+        done = rebuild_schedules(
+            self.engine,
+            protocol,
+            only_stale=True,
+            on_chunk=lambda p: log.info("schedules rebuilt: %d of %d patients", p.done, p.total),
+            should_stop=self.stopping.is_set,
+        )
+        if self.stopping.is_set():
+            log.info("schedule rebuild stopped after %d of %d patients", done.done, done.total)
+        else:
+            log.info("schedule rebuild finished: %d patient(s)", done.done)
+
     def _register_jobs(self) -> None:
+        self.scheduler.add_job(
+            self.schedules_job, id="schedules-at-start", next_run_time=clock.now_utc()
+        )
         self.scheduler.add_job(
             self.daily_job,
             daily_trigger(self.config.clinic.daily_at, self.zone),
@@ -138,12 +169,23 @@ class Daemon:
     def today(self) -> date:
         return clock.today_in(self.config.clinic.timezone)
 
+    def schedules_job(self) -> None:
+        """At start-up: stale schedules rebuilt before any daily cycle (both take the cycle
+        lock, and a cycle rebuilds first whichever gets it first), while the outbox drains."""
+        guarded("schedule rebuild", self._rebuild_before_cycles)
+
+    def _rebuild_before_cycles(self) -> None:
+        with self.cycle_lock:
+            if not self.stopping.is_set():
+                self._rebuild_stale_schedules()
+
     def daily_job(self) -> None:
         """One daily cycle for today, then deliver what it queued."""
         guarded("daily cycle", self._daily)
 
     def _daily(self) -> None:
         with self.cycle_lock:
+            self._rebuild_stale_schedules()
             if self.stopping.is_set():
                 return
             report = run_daily(

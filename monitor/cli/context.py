@@ -22,7 +22,8 @@ from sqlalchemy.exc import OperationalError
 from monitor import clock
 from monitor.config import Config, ConfigError, load_config
 from monitor.errors import InvalidInput, MonitorError
-from monitor.store.db import make_engine
+from monitor.services.fingerprints import require_current_schedules
+from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import is_at_head
 
 P = ParamSpec("P")
@@ -65,14 +66,19 @@ class AppState:
         config = self.config
         return self.database_url or os.environ.get("MONITOR_DATABASE_URL") or config.database.url
 
-    def engine(self, *, require_schema: bool = True) -> Engine:
-        """The database engine; refuses a database that is not at the latest migration."""
+    def engine(self, *, require_schema: bool = True, current_schedules: bool = False) -> Engine:
+        """The database engine; refuses a database that is not at the latest migration, and
+        with `current_schedules` (commands that read stored slots) one whose slots were
+        computed from another protocol than the configuration's (StaleSchedules, exit 1)."""
         if self._engine is None:
             self._engine = make_engine(self.url)
         if require_schema and not is_at_head(self._engine):
             raise MonitorError(
                 "the database is not at the latest schema revision; run `monitor db upgrade`"
             )
+        if current_schedules:
+            with unit_of_work(self._engine) as session:
+                require_current_schedules(session, self.config.monitoring_protocol)
         return self._engine
 
     def close(self) -> None:

@@ -47,7 +47,7 @@ def schedule(
     """A patient's slots with their status as of a date (default today)."""
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
-    with unit_of_work(app_state.engine()) as session:
+    with unit_of_work(app_state.engine(current_schedules=True)) as session:
         view = patient_schedule(session, mrn, on, app_state.config.monitoring_protocol)
     slots = [_slot_json(slot) for slot in view.slots]
     if as_json:
@@ -96,7 +96,7 @@ def overdue(
     """The nurses' list: every overdue slot of every active patient, most overdue first."""
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
-    with unit_of_work(app_state.engine()) as session:
+    with unit_of_work(app_state.engine(current_schedules=True)) as session:
         quiet = late_feeds(session, app_state.config, clock.now_utc())
         feed_late = patients_served_by(session, [feed.source for feed in quiet])
         show_overdue(session, app_state.config.monitoring_protocol, on, site, as_json, feed_late)

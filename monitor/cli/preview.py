@@ -61,7 +61,7 @@ def preview(
     if mrn is None:
         context = sample_context(message, clinic, on)
     else:
-        with unit_of_work(app_state.engine()) as session:
+        with unit_of_work(app_state.engine(current_schedules=True)) as session:
             name = find_patient(session, mrn).name
             view = patient_schedule(session, mrn, on, app_state.config.monitoring_protocol)
         context = patient_context(message, clinic, first_name(name), view, on)

@@ -20,6 +20,7 @@ from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
 from monitor.log import configure_logging
 from monitor.notify.transports import make_transport
 from monitor.services.digest import DIGEST, NOT_BUILT, digest_key, failed_since
+from monitor.services.fingerprints import count_stale_patients
 from monitor.services.readiness import reminders_hold
 from monitor.services.unconfirmed import count_unconfirmed, unconfirmed_problem
 from monitor.store.db import make_engine, unit_of_work
@@ -104,8 +105,28 @@ def service_status(app_state: AppState) -> dict[str, Any]:
             "lock_holder": describe_holder(engine),
             "unconfigured": config.unconfigured_keys,
         }
-        report["problems"] = _problems(session, config, report, now)
+        report["schedules"] = _schedules(session, config, report)
+        report["problems"] = _problems(session, config, report, now) + _schedule_problems(report)
     return report
+
+
+def _schedules(session: Session, config: Config, report: dict[str, Any]) -> dict[str, Any]:
+    """How many patients' stored slots were computed from another protocol (None: the schema
+    is too old to tell)."""
+    if report["schema"]["current"] != report["schema"]["head"]:
+        return {"stale_patients": None}
+    return {"stale_patients": count_stale_patients(session, config.monitoring_protocol)}
+
+
+def _schedule_problems(report: dict[str, Any]) -> list[str]:
+    stale = report["schedules"]["stale_patients"]
+    if not stale:
+        return []
+    return [
+        f"the stored schedules of {stale} patient(s) were computed from a different [protocol] "
+        "than the configuration's: run `monitor db rebuild` (`monitor run` also does it when it "
+        "starts; restart it if config.toml changed since)"
+    ]
 
 
 def _last_run(session: Session) -> dict[str, Any] | None:
@@ -267,6 +288,8 @@ def _print_status(report: dict[str, Any]) -> None:
         f"{outbox['retrying']} retrying, {outbox['failed_last_24h']} failed in 24 h"
     )
     typer.echo(f"daemon: {report['lock_holder'] or 'not running'}")
+    if report["schedules"]["stale_patients"] is not None:
+        typer.echo(f"schedules: {report['schedules']['stale_patients']} patient(s) stale")
     for problem in report["problems"]:
         typer.echo(f"problem: {problem}")
     if not report["problems"]:

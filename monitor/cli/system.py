@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 
 from monitor import clock
 from monitor.cli.context import command_group, reports_errors, state
@@ -17,8 +19,12 @@ from monitor.config import WebConfig
 from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic, demo_config
 from monitor.notify.transports import FileTransport
 from monitor.services.daily import run_daily
+from monitor.services.fingerprints import (
+    RebuildProgress,
+    count_stale_patients,
+    rebuild_schedules,
+)
 from monitor.services.outbox import drain_outbox
-from monitor.services.slots import rebuild_all_slots
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import current_revision, upgrade
 
@@ -29,19 +35,40 @@ db_app = command_group("Database schema.", no_args_is_help=True)
 @reports_errors
 def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the database to the latest revision."""
-    engine = state(ctx).engine(require_schema=False)
+    app_state = state(ctx)
+    engine = app_state.engine(require_schema=False)
     upgrade(engine)
     typer.echo(f"database at revision {current_revision(engine)}")
+    with unit_of_work(engine) as session:
+        stale = count_stale_patients(session, app_state.config.monitoring_protocol)
+    if stale:
+        typer.echo(
+            f"the stored schedules of {stale} patient(s) must be recomputed: run "
+            "`monitor db rebuild` (`monitor run` also does it when it starts)"
+        )
 
 
 @db_app.command("rebuild")
 @reports_errors
 def db_rebuild(ctx: typer.Context) -> None:
-    """Recompute every patient's schedule (run after changing [protocol] in config.toml)."""
+    """Recompute every patient's schedule (run after changing [protocol] in config.toml).
+
+    Commits every few patients: if it is stopped, what is done stays done and the rest stays
+    stale (commands that read schedules refuse until a rebuild finishes).
+    """
     app_state = state(ctx)
-    with unit_of_work(app_state.engine()) as session:
-        count = rebuild_all_slots(session, app_state.config.monitoring_protocol)
-    typer.echo(f"rebuilt the schedules of {count} patient(s)")
+    engine = app_state.engine()
+    columns = (*Progress.get_default_columns(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("rebuilding schedules", total=None)
+
+        def advance(done: RebuildProgress) -> None:
+            progress.update(task, completed=done.done, total=done.total)
+
+        result = rebuild_schedules(
+            engine, app_state.config.monitoring_protocol, only_stale=False, on_chunk=advance
+        )
+    typer.echo(f"rebuilt the schedules of {result.done} patient(s)")
 
 
 @reports_errors

@@ -42,6 +42,7 @@ from monitor.notify.messages import (
 )
 from monitor.notify.render import render_email
 from monitor.services.digest import queue_digests
+from monitor.services.fingerprints import require_current_schedules
 from monitor.services.outbox import queue_email, record_skipped
 from monitor.services.readiness import reminders_hold
 from monitor.store.db import unit_of_work
@@ -61,8 +62,13 @@ class DailyReport:
 
 
 def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> DailyReport:
-    """Run the daily cycle for `on` in one transaction and record the run."""
+    """Run the daily cycle for `on` in one transaction and record the run.
+
+    Refuses (StaleSchedules, nothing recorded) while stored slots come from another protocol:
+    reminders decided from them would name the wrong tests and dates.
+    """
     with unit_of_work(engine) as session:
+        require_current_schedules(session, config.monitoring_protocol)
         run = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
         digests = queue_digests(session, on=on, config=config, now=now, held=tally.held)

@@ -1,8 +1,9 @@
 """Rebuild a patient's stored slots from the pure schedule.
 
 The slots table is a cache: whenever courses, results, waivers or the patient's status change,
-the patient's rows are replaced by what `domain.schedule` and `domain.status` compute. Waivers are
-kept in their own table, keyed by (panel, due date), so a rebuild keeps them.
+the patient's rows are replaced by what `domain.schedule` and `domain.status` compute, and the
+patient is stamped with the fingerprint of the protocol used (`services.fingerprints` reads it).
+Waivers are kept in their own table, keyed by (panel, due date), so a rebuild keeps them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.courses import Course
-from monitor.domain.protocol import Protocol
+from monitor.domain.protocol import Protocol, protocol_fingerprint
 from monitor.domain.schedule import build_schedule
 from monitor.domain.status import CountedResult, SlotProgress, is_cancelled_by_stop, match_results
 from monitor.store import models
@@ -94,18 +95,33 @@ def waived_keys(session: Session, patient_id: int) -> set[tuple[str, date]]:
 
 
 def rebuild_slots(session: Session, patient: models.Patient, protocol: Protocol) -> None:
-    """Replace the patient's stored slots with a fresh computation."""
+    """Replace the patient's stored slots with a fresh computation from `protocol`.
+
+    The patient's row is locked first (PostgreSQL; SQLite transactions already write one at a
+    time), so two transactions rebuilding one patient (an import during `monitor db rebuild`)
+    take turns, and the later one reads what the earlier one committed.
+    """
     session.flush()
+    lock_patient(session, patient.id)
     progress = plan_slots(domain_courses(patient), counted_results(session, patient.id), protocol)
     rows = slot_rows(patient.id, progress, waived_keys(session, patient.id), patient.stopped_on)
     session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))
     if rows:
         session.execute(insert(models.Base.metadata.tables["slots"]), rows)
+    patient.schedule_fingerprint = protocol_fingerprint(protocol)
 
 
-def rebuild_all_slots(session: Session, protocol: Protocol) -> int:
-    """Rebuild every patient's slots (after a change to `[protocol]`); returns how many."""
-    patient_ids = session.scalars(select(models.Patient.id).order_by(models.Patient.id)).all()
-    for patient_id in patient_ids:
-        rebuild_slots(session, session.get_one(models.Patient, patient_id), protocol)
-    return len(patient_ids)
+def ensure_current_slots(session: Session, patient: models.Patient, protocol: Protocol) -> None:
+    """Rebuild the patient's slots if they were computed from another protocol (before a
+    change that looks a slot up, such as a waiver)."""
+    if patient.schedule_fingerprint != protocol_fingerprint(protocol):
+        rebuild_slots(session, patient, protocol)
+
+
+def lock_patient(session: Session, patient_id: int) -> None:
+    """FOR NO KEY UPDATE on the patient's row (foreign-key checks of other rows still pass)."""
+    session.execute(
+        select(models.Patient.id)
+        .where(models.Patient.id == patient_id)
+        .with_for_update(key_share=True)
+    )

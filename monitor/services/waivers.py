@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from monitor.domain.protocol import Protocol
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.services.slots import rebuild_slots
+from monitor.services.slots import ensure_current_slots, rebuild_slots
 from monitor.store.models import Slot, Waiver
 from monitor.store.queries import find_patient
 
@@ -30,6 +30,7 @@ def waive_slot(
     if not by.strip() or not reason.strip():
         raise InvalidInput("a waiver needs --by and a --reason")
     patient = find_patient(session, mrn)
+    ensure_current_slots(session, patient, protocol)  # look the slot up in the current schedule
     slot = session.scalar(
         select(Slot).where(
             Slot.patient_id == patient.id, Slot.panel == panel, Slot.due_on == due_on

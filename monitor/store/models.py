@@ -2,7 +2,8 @@
 
 Slots are a cache of the pure schedule (`domain.schedule` + `domain.status`): rebuilt for one
 patient whenever that patient's courses, results, waivers or status change, so the overdue list is
-one indexed query. Waivers live in their own table so they survive a rebuild.
+one indexed query; each patient records the fingerprint of the protocol its slots came from.
+Waivers live in their own table so they survive a rebuild.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class Patient(Base):
     status_on: Mapped[date | None] = mapped_column(Date)
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # `domain.protocol.protocol_fingerprint` of the protocol the patient's stored slots were
+    # computed from, set at every rebuild; NULL when unknown (slots stored before revision 0007)
+    # or never built. Slots of a patient whose fingerprint is not the configuration's are stale.
+    schedule_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     courses: Mapped[list[Course]] = relationship(
         back_populates="patient", order_by="Course.first_on", cascade="all, delete-orphan"

@@ -26,6 +26,7 @@ from monitor import clock
 from monitor.config import Config
 from monitor.errors import NotFound
 from monitor.resources import resource_path
+from monitor.services.fingerprints import StaleSchedules
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
 from monitor.web.render import templates
@@ -70,7 +71,12 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: _http_error, NotFound: _not_found, Exception: _crash},
+        exception_handlers={
+            HTTPException: _http_error,
+            NotFound: _not_found,
+            StaleSchedules: _stale_schedules,
+            Exception: _crash,
+        },
     )
     app.state.deps = deps
     app.state.worklist = WorklistCache()
@@ -84,6 +90,18 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 async def _not_found(request: Request, error: Exception) -> Response:
     return _error_page(request, 404, "There is no such record.")
+
+
+STALE_SCHEDULES = (
+    "The schedules stored in the database were computed from a different protocol than this "
+    "worklist's configuration, so this list would be wrong. Run `monitor db rebuild` (a "
+    "restarted `monitor run` also does it), and restart `monitor serve` if config.toml changed "
+    "since it started. Flags, quarantine, outbox and audit still work."
+)
+
+
+async def _stale_schedules(request: Request, error: Exception) -> Response:
+    return _error_page(request, 503, STALE_SCHEDULES)
 
 
 async def _crash(request: Request, error: Exception) -> Response:

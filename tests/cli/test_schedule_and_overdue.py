@@ -168,6 +168,7 @@ def test_schedule_without_a_course_is_empty_with_a_null_monitoring_end(cli):
 def test_schedule_prints_a_table(cli, engine, tmp_path):
     (tmp_path / "config.toml").write_text("[protocol]\nmonitoring_months = 3\n")  # a short table
     add_patient(engine, "A1", "2024-01-08")
+    cli.ok("db", "rebuild")  # stored from the default protocol; the config's is shorter
 
     out = cli.ok("schedule", "A1", "--as-of", "2024-02-20")
 

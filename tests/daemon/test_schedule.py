@@ -78,7 +78,7 @@ def test_after_five_days_down_the_start_runs_one_cycle_for_today(engine: Engine,
 
     daemon._register_jobs()
     jobs = {job.id for job in daemon.scheduler.get_jobs()}
-    assert jobs == {"daily", "outbox", "daily-at-start"}
+    assert jobs == {"schedules-at-start", "daily", "outbox", "daily-at-start"}
     daemon.daily_job()  # what "daily-at-start" runs
 
     with unit_of_work(engine) as session:
@@ -95,4 +95,8 @@ def test_after_five_days_down_the_start_runs_one_cycle_for_today(engine: Engine,
     # Started again later the same day: today's cycle is done, so no start-up run.
     again = Daemon(config, engine, transport)
     again._register_jobs()
-    assert {job.id for job in again.scheduler.get_jobs()} == {"daily", "outbox"}
+    assert {job.id for job in again.scheduler.get_jobs()} == {
+        "schedules-at-start",
+        "daily",
+        "outbox",
+    }

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from monitor.domain.courses import course_warnings
 from monitor.domain.status import SlotStatus
 from monitor.domain.units import ANALYTES, ORDINAL_SCALES, UNITS
+from monitor.services.fingerprints import require_current_schedules
 from monitor.services.schedule import ScheduleView, derived_status, patient_schedule
 from monitor.services.slots import domain_courses
 from monitor.store.models import PatientStatus
@@ -34,6 +35,7 @@ def patient_context(session: Session, app: WebDeps, mrn: str) -> dict[str, Any]:
     today = app.today()
     protocol = app.config.monitoring_protocol
     patient = find_patient(session, mrn)
+    require_current_schedules(session, protocol)
     view = patient_schedule(session, mrn, today, protocol)
     courses = domain_courses(patient)
     results = lookups.patient_results(session, patient.id)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from monitor.services.fingerprints import require_current_schedules
 from monitor.store.models import Patient
 from monitor.web import lookups
 from monitor.web.cache import WorklistCache
@@ -41,7 +42,9 @@ def _cache(request: Request) -> WorklistCache:
 
 
 def _snapshot(request: Request, session: Session) -> Snapshot:
+    """The lists, once the stored slots are known to come from the configured protocol."""
     app = deps(request)
+    require_current_schedules(session, app.config.monitoring_protocol)
     return _cache(request).get(session, app.today(), app.config.monitoring_protocol)
 
 

@@ -1,0 +1,147 @@
+"""Benchmark: the stale-schedule check and the chunked rebuild after a `[protocol]` change.
+
+Run from the repository root (BENCHMARKS.md has the figures):
+
+    python bench/bench_rebuild.py --patients 2000 --database sqlite
+    python bench/bench_rebuild.py --patients 2000 --database postgresql --pg-url URL
+
+The clinic is `bench_schedule.py`'s synthetic one, loaded with Core inserts and no slots; the
+loaded patients have slots only after a first rebuild, so the script stores them once under an
+old protocol, then times: the freshness check when every patient is stale and when none is (what
+each `schedule`/`overdue` command and each worklist page pays), and `rebuild_schedules` to the
+new protocol (total, per patient, and the longest chunk: how long one transaction holds SQLite's
+write lock). A script, not a timed test: nothing here fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_schedule import load_clinic
+
+from monitor.config import Config
+from monitor.services.fingerprints import (
+    REBUILD_CHUNK,
+    RebuildProgress,
+    count_stale_patients,
+    rebuild_schedules,
+    schedules_are_current,
+)
+from monitor.store.db import make_engine, unit_of_work
+from monitor.store.migrate import upgrade
+
+PG_DATABASE = "monitor_rebuild_bench"
+OLD = Config().monitoring_protocol
+NEW = replace(
+    OLD, panels=tuple(replace(p, every_months=2) if p.name == "tsh" else p for p in OLD.panels)
+)
+
+
+def median_seconds(action: Callable[[], object], repeat: int = 7) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def checks(engine: Engine) -> tuple[float, float]:
+    """Median seconds of `schedules_are_current` and of `count_stale_patients` (NEW)."""
+
+    def current() -> None:
+        with unit_of_work(engine) as session:
+            schedules_are_current(session, NEW)
+
+    def count() -> None:
+        with unit_of_work(engine) as session:
+            count_stale_patients(session, NEW)
+
+    return median_seconds(current), median_seconds(count)
+
+
+def timed_rebuild(engine: Engine) -> tuple[float, float, RebuildProgress]:
+    """Total seconds, the longest chunk's seconds, and what was done (NEW, stale only)."""
+    chunk_times: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick(_progress: RebuildProgress) -> None:
+        now = time.perf_counter()
+        chunk_times.append(now - last[0])
+        last[0] = now
+
+    started = time.perf_counter()
+    done = rebuild_schedules(engine, NEW, only_stale=True, on_chunk=tick)
+    return time.perf_counter() - started, max(chunk_times, default=0.0), done
+
+
+def run(engine: Engine, args: argparse.Namespace, label: str) -> None:
+    upgrade(engine)
+    load = argparse.Namespace(
+        patients=args.patients, chunk=REBUILD_CHUNK, seed=args.seed, today=args.today
+    )
+    counts = load_clinic(engine, load)
+    rebuild_schedules(engine, OLD, only_stale=False)
+    with engine.connect() as connection:
+        slots = connection.scalar(text("SELECT count(*) FROM slots"))
+    print(f"{label}: {counts.get('patients', 0)} patients, {slots} slots (old protocol)")
+    current_s, count_s = checks(engine)
+    print(f"  check, all stale:  current? {current_s * 1000:.1f} ms, count {count_s * 1000:.1f} ms")
+    total, longest, done = timed_rebuild(engine)
+    per_patient = total / max(done.done, 1)
+    print(
+        f"  rebuild to the new protocol: {done.done} patients in {total:.1f} s "
+        f"({per_patient * 1000:.1f} ms a patient), longest chunk of {REBUILD_CHUNK}: "
+        f"{longest:.2f} s"
+    )
+    current_s, count_s = checks(engine)
+    print(f"  check, none stale: current? {current_s * 1000:.1f} ms, count {count_s * 1000:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--pg-url", help="any database on the PostgreSQL server to use")
+    parser.add_argument("--today", type=date.fromisoformat, default=date(2026, 11, 27))
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    if args.database == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+            run(engine, args, "SQLite")
+            engine.dispose()
+        return
+    if not args.pg_url:
+        parser.error("--pg-url is required with --database postgresql")
+    admin = make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
+    url = make_url(args.pg_url).set(database=PG_DATABASE).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        run(engine, args, "PostgreSQL")
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
