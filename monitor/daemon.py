@@ -42,6 +42,7 @@ from monitor.notify.transports import Transport
 from monitor.services.daily import run_daily
 from monitor.services.outbox import claim_batch, default_owner, deliver_claimed
 from monitor.store.db import unit_of_work
+from monitor.store.faults import describe_database_error, error_summary
 from monitor.store.lock import DaemonLock, LockLost, daemon_lock
 from monitor.store.migrate import is_at_head
 from monitor.store.models import DailyRun
@@ -193,11 +194,12 @@ class Daemon:
                 self.engine, on=self.today(), config=self.config, now=clock.now_utc()
             )
             log.info(
-                "daily cycle for %s: %d queued, %d skipped, %d set aside",
+                "daily cycle for %s: %d queued, %d skipped, %d set aside%s",
                 report.run_on,
                 report.queued,
                 report.skipped,
                 len(report.set_aside),
+                "" if report.already_ran_at is None else " (it had already run today)",
             )
         self._drain()
 
@@ -257,8 +259,7 @@ def guarded(what: str, job: Callable[[], object]) -> None:
     try:
         job()
     except Exception as error:
-        # The type only: an exception's text (SQL parameters, values) may carry patient data.
-        log.error("%s failed (%s); will try again at the next tick", what, type(error).__name__)
+        log.error("%s failed (%s); will try again at the next tick", what, error_summary(error))
 
 
 def daily_run_finished(engine: Engine, on: date) -> bool:
@@ -280,8 +281,9 @@ def wait_for_database(engine: Engine, timeout: float, stopping: threading.Event)
             return
         except OperationalError as error:
             if time.monotonic() + delay > deadline:
+                fault = describe_database_error(error, engine.url.render_as_string())
                 raise MonitorError(
-                    f"cannot reach the database after {timeout:g} s: {error.orig}"
+                    f"cannot reach the database after {timeout:g} s: {fault}"
                 ) from None
             log.warning("database not reachable yet; retrying in %.1f s", delay)
             stopping.wait(delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -27,6 +28,16 @@ def daily(
     typer.echo(
         f"daily cycle for {report.run_on}: {report.queued} message(s) queued, "
         f"{report.skipped} skipped; `monitor send` delivers them"
+    )
+    if report.already_ran_at is not None:
+        typer.echo(already_ran(report.already_ran_at))
+
+
+def already_ran(finished_at: datetime) -> str:
+    """Said when a cycle for the date had run (or was running beside this one) already."""
+    return (
+        f"this date's cycle already ran (finished {finished_at.isoformat(timespec='seconds')}); "
+        "this run queued only what was new"
     )
 
 

@@ -20,6 +20,7 @@ from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
 from monitor.log import configure_logging
 from monitor.notify.transports import make_transport
 from monitor.store.db import make_engine, unit_of_work
+from monitor.store.health import database_problems
 from monitor.store.lock import describe_holder
 from monitor.store.migrate import current_revision, head_revision
 from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus, Patient
@@ -99,6 +100,7 @@ def service_status(app_state: AppState) -> dict[str, Any]:
             "lock_holder": describe_holder(engine),
         }
         report["problems"] = _problems(session, config, report, now)
+    report["problems"] += database_problems(engine)
     return report
 
 

@@ -37,7 +37,7 @@ from monitor.notify.messages import (
 from monitor.notify.render import render_email
 from monitor.services.digest import queue_digests
 from monitor.services.outbox import queue_email, record_skipped
-from monitor.store.db import unit_of_work
+from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.queries import active_on, overdue_on
 
@@ -50,28 +50,42 @@ class DailyReport:
     queued: int
     skipped: int
     set_aside: list[int]
+    already_ran_at: datetime | None = None  # an earlier cycle for run_on finished then
 
 
 def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> DailyReport:
     """Run the daily cycle for `on` in one transaction and record the run."""
     with unit_of_work(engine) as session:
-        run = _start_run(session, on, now)
+        run, already_ran_at = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
         queued = tally.queued + queue_digests(session, on=on, config=config, now=now)
         run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
         run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
-    return DailyReport(on, queued, tally.skipped, tally.set_aside)
+    return DailyReport(on, queued, tally.skipped, tally.set_aside, already_ran_at)
 
 
-def _start_run(session: Session, on: date, now: datetime) -> DailyRun:
-    run = session.scalar(select(DailyRun).where(DailyRun.run_on == on))
-    if run is None:
-        run = DailyRun(run_on=on, started_at=now, queued=0, skipped=0, errors=0)
-        session.add(run)
-    else:
-        run.started_at = now
+def _start_run(session: Session, on: date, now: datetime) -> tuple[DailyRun, datetime | None]:
+    """Take the date's run record, locked until this cycle commits; and when one last finished.
+
+    Insert-if-missing, then a row lock: a second cycle for the same date (`monitor daily` beside
+    the daemon) waits here for the first to commit, then sees its notices and queues nothing
+    twice. On SQLite `BEGIN IMMEDIATE` already serialises the two.
+    """
+    session.execute(
+        dialect_insert(session, DailyRun)
+        .values(run_on=on, started_at=now, queued=0, skipped=0, errors=0)
+        .on_conflict_do_nothing(index_elements=["run_on"])
+    )
+    run = session.scalars(
+        select(DailyRun)
+        .where(DailyRun.run_on == on)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    already_ran_at = run.finished_at
+    run.started_at = now
     session.flush()
-    return run
+    return run, already_ran_at
 
 
 @dataclass
