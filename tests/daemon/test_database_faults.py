@@ -317,6 +317,8 @@ def test_a_database_error_behind_an_mllp_message_is_logged_without_the_sql_or_th
         if listener.poll() is None:
             listener.kill()
             listener.wait(timeout=10)
+        if listener.stdout is not None:
+            listener.stdout.close()
 
     logged = stderr_path.read_text(encoding="utf-8")
     entries = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]

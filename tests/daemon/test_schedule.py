@@ -15,6 +15,7 @@ from monitor.config import Config
 from monitor.daemon import Daemon, daily_trigger
 from monitor.services.digest import DIGEST
 from monitor.store.db import unit_of_work
+from monitor.store.lock import daemon_lock
 from monitor.store.models import DailyRun, OutboxMessage
 from tests.conftest import Cli
 from tests.daemon.conftest import PATIENTS
@@ -79,8 +80,10 @@ def test_after_five_days_down_the_start_runs_one_cycle_for_today(engine: Engine,
 
     daemon._register_jobs()
     jobs = {job.id for job in daemon.scheduler.get_jobs()}
-    assert jobs == {"daily", "outbox", "daily-at-start"}
-    daemon.daily_job()  # what "daily-at-start" runs
+    assert jobs == {"daily", "outbox", "lock", "daily-at-start"}
+    with daemon_lock(engine, clock.now_utc()) as lock:
+        daemon.lock = lock  # as `run` does
+        daemon.daily_job()  # what "daily-at-start" runs
 
     with unit_of_work(engine) as session:
         runs = session.scalars(select(DailyRun.run_on).order_by(DailyRun.run_on)).all()
@@ -95,4 +98,4 @@ def test_after_five_days_down_the_start_runs_one_cycle_for_today(engine: Engine,
     # Started again later the same day: today's cycle is done, so no start-up run.
     again = Daemon(config, engine, transport)
     again._register_jobs()
-    assert {job.id for job in again.scheduler.get_jobs()} == {"daily", "outbox"}
+    assert {job.id for job in again.scheduler.get_jobs()} == {"daily", "outbox", "lock"}
