@@ -9,7 +9,10 @@ a missed day or a second process can never change what gets sent:
   wrote some; the outbox drains meanwhile (an urgent flag's email does not wait for it);
 * the daily cycle at `clinic.daily_at` in `clinic.timezone`, and once at start-up when today's
   has not run (whatever the time of day);
-* the outbox drained every minute and right after each daily cycle.
+* the outbox drained every minute and right after each daily cycle;
+* the daemon lock confirmed every LOCK_CHECK_SECONDS and before each job acts: a lock that went
+  away (its PostgreSQL connection ended, its SQLite lock file was deleted) is taken back; a lock
+  another process holds now stops the daemon, exit 1, without acting again.
 
 Jobs live in memory, are registered in code at every start with fixed ids, `coalesce=True`,
 `misfire_grace_time=None` (a late tick still runs, once) and `max_instances=1`. SIGTERM and
@@ -45,13 +48,15 @@ from monitor.services.fingerprints import count_stale_patients, rebuild_schedule
 from monitor.services.outbox import claim_batch, default_owner, deliver_claimed
 from monitor.services.readiness import reminders_hold
 from monitor.store.db import unit_of_work
-from monitor.store.lock import daemon_lock
+from monitor.store.faults import describe_database_error, error_summary
+from monitor.store.lock import DaemonLock, LockLost, daemon_lock
 from monitor.store.migrate import is_at_head
 from monitor.store.models import DailyRun
 
 log = logging.getLogger("monitor.daemon")
 
 DRAIN_BATCH = 5
+LOCK_CHECK_SECONDS = 10
 STARTUP_TIMEOUT_SECONDS = 60.0
 
 
@@ -72,6 +77,9 @@ class Daemon:
         self.startup_timeout = startup_timeout
         self.stopping = threading.Event()
         self.cycle_lock = threading.Lock()  # the start-up and the cron cycle never overlap
+        self.lock: DaemonLock | None = None
+        self.lost: LockLost | None = None
+        self._stop_once = threading.Lock()
         self.owner = default_owner()
         self.zone = ZoneInfo(config.clinic.timezone)
         self.scheduler = BlockingScheduler(
@@ -90,10 +98,13 @@ class Daemon:
             raise MonitorError(
                 "the database is not at the latest schema revision; run `monitor db upgrade`"
             )
-        with daemon_lock(self.engine, clock.now_utc()) as holder:
-            log.info("daemon started (%s)", holder)
+        with daemon_lock(self.engine, clock.now_utc()) as lock:
+            self.lock = lock
+            log.info("daemon started (%s)", lock.holder)
             self._register_jobs()
             self.scheduler.start()
+        if self.lost is not None:
+            raise self.lost  # exit 1: systemd restarts it, and the restart names the holder
         log.info("daemon stopped")
 
     def _rebuild_stale_schedules(self) -> None:
@@ -136,6 +147,12 @@ class Daemon:
             replace_existing=True,
             next_run_time=clock.now_utc(),
         )
+        self.scheduler.add_job(
+            self.lock_job,
+            IntervalTrigger(seconds=LOCK_CHECK_SECONDS, timezone=self.zone),
+            id="lock",
+            replace_existing=True,
+        )
         if not daily_run_finished(self.engine, self.today()):
             self.scheduler.add_job(
                 self.daily_job,
@@ -161,10 +178,38 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, *, wait: bool = True) -> None:
         """Stop ticking; waits for the job in hand, which checks the stop flag between items."""
-        if self.scheduler.state != STATE_STOPPED:
-            self.scheduler.shutdown(wait=True)
+        if self.scheduler.state == STATE_STOPPED:
+            return
+        # Once: a signal and a lost lock at the same moment must not wait for each other.
+        if self._stop_once.acquire(blocking=False):
+            self.scheduler.shutdown(wait=wait)
+
+    def lock_job(self) -> None:
+        guarded("lock check", self.holds_lock)
+
+    def holds_lock(self) -> bool:
+        """Confirm the daemon lock before acting; False (and the daemon stopping) if it is lost.
+
+        A database error propagates: the job in hand does not act, and the next tick tries again.
+        """
+        assert self.lock is not None
+        try:
+            if self.lock.confirm():
+                log.warning(
+                    "the daemon lock went away (its database connection ended or its lock file "
+                    "was removed) and was taken back"
+                )
+            return True
+        except LockLost as lost:
+            if self.lost is None:
+                self.lost = lost
+                log.error("%s; stopping without acting again", lost)
+            self.stopping.set()
+            # From a job's thread: waiting would wait for this very job.
+            self._shutdown(wait=False)
+            return False
 
     def today(self) -> date:
         return clock.today_in(self.config.clinic.timezone)
@@ -186,17 +231,18 @@ class Daemon:
     def _daily(self) -> None:
         with self.cycle_lock:
             self._rebuild_stale_schedules()
-            if self.stopping.is_set():
+            if self.stopping.is_set() or not self.holds_lock():
                 return
             report = run_daily(
                 self.engine, on=self.today(), config=self.config, now=clock.now_utc()
             )
             log.info(
-                "daily cycle for %s: %d queued, %d skipped, %d set aside",
+                "daily cycle for %s: %d queued, %d skipped, %d set aside%s",
                 report.run_on,
                 report.queued,
                 report.skipped,
                 len(report.set_aside),
+                "" if report.already_ran_at is None else " (it had already run today)",
             )
             if (hold := reminders_hold(self.config)) is not None:
                 log.warning("%s (%d patient(s) waiting)", hold, report.held)
@@ -208,7 +254,7 @@ class Daemon:
     def _drain(self) -> None:
         """Deliver in small batches, checking the stop flag between them."""
         sender = self.config.email.from_
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and self.holds_lock():
             ids = claim_batch(self.engine, now=clock.now_utc(), owner=self.owner, limit=DRAIN_BATCH)
             if not ids:
                 return
@@ -253,13 +299,12 @@ def daily_trigger(daily_at: str, zone: ZoneInfo) -> OncePerDayTrigger:
     return OncePerDayTrigger(hour=hour, minute=minute, timezone=zone)
 
 
-def guarded(what: str, job: Callable[[], None]) -> None:
+def guarded(what: str, job: Callable[[], object]) -> None:
     """Run a job; an error is logged (no patient data) and the daemon carries on."""
     try:
         job()
     except Exception as error:
-        # The type only: an exception's text (SQL parameters, values) may carry patient data.
-        log.error("%s failed (%s); will try again at the next tick", what, type(error).__name__)
+        log.error("%s failed (%s); will try again at the next tick", what, error_summary(error))
 
 
 def daily_run_finished(engine: Engine, on: date) -> bool:
@@ -281,8 +326,9 @@ def wait_for_database(engine: Engine, timeout: float, stopping: threading.Event)
             return
         except OperationalError as error:
             if time.monotonic() + delay > deadline:
+                fault = describe_database_error(error, engine.url.render_as_string())
                 raise MonitorError(
-                    f"cannot reach the database after {timeout:g} s: {error.orig}"
+                    f"cannot reach the database after {timeout:g} s: {fault}"
                 ) from None
             log.warning("database not reachable yet; retrying in %.1f s", delay)
             stopping.wait(delay)

@@ -17,13 +17,14 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import clock
 from monitor.config import Config, ConfigError, load_config
 from monitor.errors import InvalidInput, MonitorError
 from monitor.services.fingerprints import require_current_schedules
 from monitor.store.db import make_engine, unit_of_work
+from monitor.store.faults import describe_database_error
 from monitor.store.migrate import is_at_head
 
 P = ParamSpec("P")
@@ -108,10 +109,27 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             fail(str(error), code=2)
         except MonitorError as error:
             fail(str(error), code=1)
-        except OperationalError as error:
-            fail(f"database error: {error.orig}", code=1)
+        except SQLAlchemyError as error:
+            # Never str(error): it carries the SQL statement and its parameters (patient data).
+            url = _database_url([*args, *kwargs.values()])
+            fail(str(describe_database_error(error, url)), code=1)
 
     return wrapper
+
+
+def _database_url(arguments: list[object]) -> str | None:
+    """The URL the failing command used (from its context), to name a SQLite file at fault.
+
+    Duck-typed: typer hands commands its own copy of click's Context class.
+    """
+    find_roots = (getattr(argument, "find_root", None) for argument in arguments)
+    obj = next((find_root().obj for find_root in find_roots if callable(find_root)), None)
+    if not isinstance(obj, AppState):
+        return None
+    try:
+        return obj.url
+    except MonitorError:
+        return None
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -33,6 +34,8 @@ def daily(
                 "queued": report.queued,
                 "skipped": report.skipped,
                 "set_aside": len(report.set_aside),
+                "held": report.held,
+                "already_ran_at": report.already_ran_at,
             }
         )
         return
@@ -42,6 +45,16 @@ def daily(
     )
     if (hold := reminders_hold(app_state.config)) is not None:
         typer.echo(f"warning: {hold} ({report.held} patient(s) waiting)", err=True)
+    if report.already_ran_at is not None:
+        typer.echo(already_ran(report.already_ran_at))
+
+
+def already_ran(finished_at: datetime) -> str:
+    """Said when a cycle for the date had run (or was running beside this one) already."""
+    return (
+        f"this date's cycle already ran (finished {finished_at.isoformat(timespec='seconds')}); "
+        "this run queued only what was new"
+    )
 
 
 @patient_app.command("email")

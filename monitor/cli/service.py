@@ -24,6 +24,7 @@ from monitor.services.fingerprints import count_stale_patients
 from monitor.services.readiness import reminders_hold
 from monitor.services.unconfirmed import count_unconfirmed, unconfirmed_problem
 from monitor.store.db import make_engine, unit_of_work
+from monitor.store.health import database_problems
 from monitor.store.lock import describe_holder
 from monitor.store.migrate import current_revision, head_revision
 from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus, Patient
@@ -107,6 +108,7 @@ def service_status(app_state: AppState) -> dict[str, Any]:
         }
         report["schedules"] = _schedules(session, config, report)
         report["problems"] = _problems(session, config, report, now) + _schedule_problems(report)
+    report["problems"] += database_problems(engine)
     return report
 
 

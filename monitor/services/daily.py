@@ -45,7 +45,7 @@ from monitor.services.digest import queue_digests
 from monitor.services.fingerprints import require_current_schedules
 from monitor.services.outbox import queue_email, record_skipped
 from monitor.services.readiness import reminders_hold
-from monitor.store.db import unit_of_work
+from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.queries import overdue_on
 
@@ -59,6 +59,7 @@ class DailyReport:
     skipped: int
     set_aside: list[int]
     held: int = 0  # patients whose reminders wait for the clinic's own configuration
+    already_ran_at: datetime | None = None  # an earlier cycle for run_on finished then
 
 
 def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> DailyReport:
@@ -69,24 +70,39 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
     """
     with unit_of_work(engine) as session:
         require_current_schedules(session, config.monitoring_protocol)
-        run = _start_run(session, on, now)
+        run, already_ran_at = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
         digests = queue_digests(session, on=on, config=config, now=now, held=tally.held)
         queued = tally.queued + digests
         run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
         run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
-    return DailyReport(on, queued, tally.skipped, tally.set_aside, tally.held)
+    return DailyReport(
+        on, queued, tally.skipped, tally.set_aside, tally.held, already_ran_at=already_ran_at
+    )
 
 
-def _start_run(session: Session, on: date, now: datetime) -> DailyRun:
-    run = session.scalar(select(DailyRun).where(DailyRun.run_on == on))
-    if run is None:
-        run = DailyRun(run_on=on, started_at=now, queued=0, skipped=0, errors=0)
-        session.add(run)
-    else:
-        run.started_at = now
+def _start_run(session: Session, on: date, now: datetime) -> tuple[DailyRun, datetime | None]:
+    """Take the date's run record, locked until this cycle commits; and when one last finished.
+
+    Insert-if-missing, then a row lock: a second cycle for the same date (`monitor daily` beside
+    the daemon) waits here for the first to commit, then sees its notices and queues nothing
+    twice. On SQLite `BEGIN IMMEDIATE` already serialises the two.
+    """
+    session.execute(
+        dialect_insert(session, DailyRun)
+        .values(run_on=on, started_at=now, queued=0, skipped=0, errors=0)
+        .on_conflict_do_nothing(index_elements=["run_on"])
+    )
+    run = session.scalars(
+        select(DailyRun)
+        .where(DailyRun.run_on == on)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    already_ran_at = run.finished_at
+    run.started_at = now
     session.flush()
-    return run
+    return run, already_ran_at
 
 
 @dataclass

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -51,3 +52,12 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+def dialect_insert(
+    session: Session, model: type[DeclarativeBase]
+) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for the session's database that has `on_conflict_do_nothing` (both dialects)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)

@@ -27,6 +27,7 @@ from monitor.config import Config
 from monitor.errors import NotFound
 from monitor.resources import resource_path
 from monitor.services.fingerprints import StaleSchedules
+from monitor.store.faults import error_summary
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
 from monitor.web.render import templates
@@ -106,7 +107,7 @@ async def _stale_schedules(request: Request, error: Exception) -> Response:
 
 async def _crash(request: Request, error: Exception) -> Response:
     # The exception type only: its message may carry a patient's data.
-    log.error("unhandled %s on %s %s", type(error).__name__, request.method, _route_of(request))
+    log.error("unhandled %s on %s %s", error_summary(error), request.method, _route_of(request))
     return _error_page(request, 500, "Something went wrong; nothing was changed.")
 
 

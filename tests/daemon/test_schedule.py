@@ -14,6 +14,7 @@ from monitor import clock
 from monitor.daemon import Daemon, daily_trigger
 from monitor.services.digest import DIGEST
 from monitor.store.db import unit_of_work
+from monitor.store.lock import daemon_lock
 from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus
 from tests.conftest import Cli, clinic_config
 from tests.daemon.conftest import PATIENTS
@@ -78,8 +79,10 @@ def test_after_five_days_down_the_start_runs_one_cycle_for_today(engine: Engine,
 
     daemon._register_jobs()
     jobs = {job.id for job in daemon.scheduler.get_jobs()}
-    assert jobs == {"schedules-at-start", "daily", "outbox", "daily-at-start"}
-    daemon.daily_job()  # what "daily-at-start" runs
+    assert jobs == {"schedules-at-start", "daily", "outbox", "lock", "daily-at-start"}
+    with daemon_lock(engine, clock.now_utc()) as lock:
+        daemon.lock = lock  # as `run` does
+        daemon.daily_job()  # what "daily-at-start" runs
 
     with unit_of_work(engine) as session:
         runs = session.scalars(select(DailyRun.run_on).order_by(DailyRun.run_on)).all()
@@ -99,4 +102,5 @@ def test_after_five_days_down_the_start_runs_one_cycle_for_today(engine: Engine,
         "schedules-at-start",
         "daily",
         "outbox",
+        "lock",
     }
