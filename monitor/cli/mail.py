@@ -9,7 +9,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from monitor import clock
-from monitor.cli.context import print_json, reports_errors, state, wide_console
+from monitor.cli.context import MAX_ROW_ID, print_json, reports_errors, state, wide_console
 from monitor.notify.transports import make_transport
 from monitor.services.outbox import drain_outbox
 from monitor.store.db import unit_of_work
@@ -28,7 +28,9 @@ STATUS_STYLES = {
 def outbox(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="newest N only")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, max=MAX_ROW_ID, help="newest N only")
+    ] = None,
 ) -> None:
     """Queued, sent, failed and skipped emails, newest first."""
     with unit_of_work(state(ctx).engine()) as session:

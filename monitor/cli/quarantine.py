@@ -8,7 +8,7 @@ import typer
 
 from monitor import clock
 from monitor.adapters.formats import parse_text
-from monitor.cli.context import cli_actor, print_json, reports_errors, state
+from monitor.cli.context import MAX_ROW_ID, cli_actor, print_json, reports_errors, state
 from monitor.services.imports import ImportContext
 from monitor.services.incoming import Parsed
 from monitor.services.quarantine import drop_item, open_items, retry_items
@@ -56,7 +56,10 @@ def item_json(item: QuarantineItem) -> dict[str, Any]:
 
 @quarantine_app.command("retry")
 @reports_errors
-def retry(ctx: typer.Context, item_id: Annotated[int | None, typer.Argument()] = None) -> None:
+def retry(
+    ctx: typer.Context,
+    item_id: Annotated[int | None, typer.Argument(max=MAX_ROW_ID)] = None,
+) -> None:
     """Import an item (or every open one) again, e.g. after adding the patient or a code."""
     app_state = state(ctx)
     config = app_state.config
@@ -81,7 +84,7 @@ def retry(ctx: typer.Context, item_id: Annotated[int | None, typer.Argument()] =
 @reports_errors
 def drop(
     ctx: typer.Context,
-    item_id: int,
+    item_id: Annotated[int, typer.Argument(max=MAX_ROW_ID)],
     reason: Annotated[str, typer.Option("--reason", help="why it will not be imported")],
 ) -> None:
     """Close an item without importing it."""

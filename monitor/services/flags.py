@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.domain.fields import PERSON_LENGTH, checked_line, checked_note
 from monitor.domain.rules import Finding, PatientContext, ResultFact, RuleSettings, evaluate
 from monitor.domain.units import unit_factor
 from monitor.errors import InvalidInput, NotFound
@@ -118,6 +119,8 @@ def acknowledge_flag(
     """Close an open flag with who, when and an optional note; audited."""
     if not by.strip():
         raise InvalidInput("--by must name who acknowledged the flag")
+    by = checked_line(by, "--by", PERSON_LENGTH)
+    note = checked_note(note, "--note") if note is not None else None
     flag = session.get(Flag, flag_id)
     if flag is None:
         raise NotFound(f"unknown flag id {flag_id}")
