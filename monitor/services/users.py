@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.domain.fields import line_problem
 from monitor.errors import InvalidInput
 from monitor.services.audit import record_change
 from monitor.store.models import User, UserRole
@@ -75,8 +76,10 @@ def add_user(
 
 
 def _check_new_user(session: Session, name: str, role: str, password: str) -> UserRole:
-    if not name or len(name) > MAX_NAME_LENGTH or any(c.isspace() for c in name):
-        raise InvalidInput(f"a user name is 1-{MAX_NAME_LENGTH} characters without spaces")
+    if line_problem(name, MAX_NAME_LENGTH) is not None or any(c.isspace() for c in name):
+        raise InvalidInput(
+            f"a user name is 1-{MAX_NAME_LENGTH} characters without spaces or control characters"
+        )
     try:
         user_role = UserRole(role)
     except ValueError:
