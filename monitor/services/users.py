@@ -2,9 +2,9 @@
 
 Passwords are kept only as argon2id hashes (argon2-cffi's RFC 9106 defaults). Every sign-in,
 failed sign-in and lock is written to the audit log, so a clinic can see who looked and who
-tried. A wrong name and a wrong password get the same answer and take the same time (the
-unknown name is checked against a dummy hash), so the sign-in page does not reveal who has an
-account.
+tried. Every answer costs exactly one argon2 verification: an unknown name, a disabled account
+and a locked one are checked against a dummy hash (made once, when the worklist starts), so
+neither the answer nor its time reveals who has an account or whose is locked.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def _hasher() -> PasswordHasher:
 def _dummy_hash() -> str:
     """A hash to verify against when the name is unknown, so both paths cost the same."""
     return _hasher().hash("not a password of anyone")
+
+
+def prepare_sign_in() -> None:
+    """Make the dummy hash now, so the first failed sign-in does not cost a hash on top."""
+    _dummy_hash()
 
 
 def add_user(
@@ -101,6 +106,7 @@ def authenticate(
         _audit(session, "user.login_failed", None, now, {"name": name[:MAX_NAME_LENGTH]})
         return None
     if user.locked_until is not None and user.locked_until > now:
+        _verify(_dummy_hash(), password)  # the same cost as any other answer
         _audit(session, "user.login_failed", user, now, {"reason": "locked"})
         return None
     if not _verify(user.password_hash, password):

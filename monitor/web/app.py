@@ -26,6 +26,7 @@ from monitor import clock
 from monitor.config import Config
 from monitor.errors import NotFound
 from monitor.resources import resource_path
+from monitor.services.users import prepare_sign_in
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
 from monitor.web.render import templates
@@ -47,6 +48,7 @@ def create_app(
 ) -> Starlette:
     """The worklist for one configuration and database; `now`/`today_fn` for tests."""
     zone = config.clinic.timezone
+    prepare_sign_in()
     deps = WebDeps(config, engine, now, today_fn or (lambda: clock.today_in(zone)))
     routes = [
         *auth.routes(),
