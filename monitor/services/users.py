@@ -1,10 +1,15 @@
-"""Worklist accounts: adding a user, checking a password, locking after repeated failures.
+"""Worklist accounts: adding a user, checking a password, locking after repeated failures,
+and ending sessions.
 
 Passwords are kept only as argon2id hashes (argon2-cffi's RFC 9106 defaults). Every sign-in,
 failed sign-in and lock is written to the audit log, so a clinic can see who looked and who
 tried. Every answer costs exactly one argon2 verification: an unknown name, a disabled account
 and a locked one are checked against a dummy hash (made once, when the worklist starts), so
 neither the answer nor its time reveals who has an account or whose is locked.
+
+Sessions end on the server's word, not the cookie's: each cookie carries the account's session
+generation from when it was made, and signing out, a new password or disabling the account adds
+one to it, so every cookie made before (saved, copied, on another computer) stops working at once.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.domain.fields import line_problem
-from monitor.errors import InvalidInput
+from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.store.models import User, UserRole
 
@@ -139,9 +144,62 @@ def _record_success(session: Session, user: User, password: str, now: datetime) 
     _audit(session, "user.login", user, now, None)
 
 
-def record_logout(session: Session, *, user_id: int, now: datetime) -> None:
-    """Audit a sign-out (the session cookie itself is cleared by the web layer)."""
-    _audit(session, "user.logout", session.get(User, user_id), now, None)
+def sign_out_everywhere(session: Session, *, user_id: int, now: datetime) -> None:
+    """End every session of the account (this browser's and any other); audited."""
+    user = session.get(User, user_id)
+    if user is not None:
+        _end_sessions(user)
+    _audit(session, "user.logout", user, now, None)
+
+
+def change_password(
+    session: Session, *, name: str, password: str, actor: str, now: datetime
+) -> User:
+    """A new password (e.g. after a nurse forgot hers): ends every session, lifts a lock."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = _named(session, name)
+    user.password_hash = _hasher().hash(password)
+    user.failed_logins, user.locked_until = 0, None
+    _end_sessions(user)
+    _record_admin_change(session, "user.password", user, actor, now)
+    return user
+
+
+def set_active(session: Session, *, name: str, active: bool, actor: str, now: datetime) -> User:
+    """Disable an account (its sessions end at once) or enable it again (old cookies stay
+    dead: the generation moved on when it was disabled)."""
+    user = _named(session, name)
+    user.is_active = active
+    _end_sessions(user)
+    _record_admin_change(session, "user.enable" if active else "user.disable", user, actor, now)
+    return user
+
+
+def _named(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name.strip()))
+    if user is None:
+        raise NotFound(f"no user named {name.strip()[:MAX_NAME_LENGTH]!r}")
+    return user
+
+
+def _end_sessions(user: User) -> None:
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def _record_admin_change(
+    session: Session, action: str, user: User, actor: str, now: datetime
+) -> None:
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action=action,
+        entity="user",
+        entity_id=user.id,
+        patient_id=None,
+        after={"name": user.name, "active": user.is_active},
+    )
 
 
 def _audit(
@@ -163,7 +221,10 @@ def _audit(
     )
 
 
-def active_user(session: Session, user_id: int) -> User | None:
-    """The signed-in user's current row, or None once the account is gone or disabled."""
+def signed_in_user(session: Session, user_id: int, generation: int) -> User | None:
+    """The session's user, or None once the account is gone or disabled, or the session's
+    generation has passed (signed out, new password)."""
     user = session.get(User, user_id)
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or user.session_generation != generation:
+        return None
+    return user
