@@ -17,6 +17,7 @@ from monitor.errors import InvalidInput
 MRN_LENGTH = 64
 SITE_LENGTH = 64
 SOURCE_LENGTH = 64
+PANEL_LENGTH = 32
 NAME_LENGTH = 200
 PERSON_LENGTH = 200  # who acknowledged, waived or changed something
 NOTE_LENGTH = 2000

@@ -105,10 +105,12 @@ def authenticate(
     session: Session, *, name: str, password: str, now: datetime, lockout: Lockout
 ) -> User | None:
     """The user if the password is right and the account usable, else None; always audited."""
-    user = session.scalar(select(User).where(User.name == name.strip()))
+    user = None
+    if line_problem(name.strip(), MAX_NAME_LENGTH) is None:  # else no account has that name
+        user = session.scalar(select(User).where(User.name == name.strip()))
     if user is None or not user.is_active:
         _verify(_dummy_hash(), password)
-        _audit(session, "user.login_failed", None, now, {"name": name[:MAX_NAME_LENGTH]})
+        _audit(session, "user.login_failed", None, now, {"name": clean_name(name)})
         return None
     if user.locked_until is not None and user.locked_until > now:
         _verify(_dummy_hash(), password)  # the same cost as any other answer
@@ -119,6 +121,11 @@ def authenticate(
         return None
     _record_success(session, user, password, now)
     return user
+
+
+def clean_name(name: str) -> str:
+    """A typed-in name as the audit log may keep it: bounded, control characters replaced."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in name[:MAX_NAME_LENGTH])
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -177,7 +184,8 @@ def set_active(session: Session, *, name: str, active: bool, actor: str, now: da
 
 
 def _named(session: Session, name: str) -> User:
-    user = session.scalar(select(User).where(User.name == name.strip()))
+    unusable = line_problem(name.strip(), MAX_NAME_LENGTH) is not None
+    user = None if unusable else session.scalar(select(User).where(User.name == name.strip()))
     if user is None:
         raise NotFound(f"no user named {name.strip()[:MAX_NAME_LENGTH]!r}")
     return user

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.domain.fields import PERSON_LENGTH, checked_line, checked_note
+from monitor.domain.fields import PANEL_LENGTH, PERSON_LENGTH, checked_line, checked_note
 from monitor.domain.protocol import Protocol
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
@@ -31,6 +31,7 @@ def waive_slot(
     if not by.strip() or not reason.strip():
         raise InvalidInput("a waiver needs --by and a --reason")
     by, reason = checked_line(by, "--by", PERSON_LENGTH), checked_note(reason, "--reason")
+    panel = checked_line(panel, "--panel", PANEL_LENGTH)
     patient = find_patient(session, mrn)
     slot = session.scalar(
         select(Slot).where(

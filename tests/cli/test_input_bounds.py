@@ -323,6 +323,13 @@ BAD_ARGUMENTS = [
     (["listen-hl7", "--port", "99999"], "--port"),
     (["serve", "--port", "0"], "--port"),
     (["user", "add", "jo\x00", "--role", "nurse", "--password-stdin"], "user name"),
+    (["user", "disable", "jo\x00"], "no user named"),
+    (["overdue", "--site", ""], "--site"),
+    (["slot", "waive", "A1", "--panel", "cbc\x00", "--due", "2024-02-08", "--by", "Jo",
+      "--reason", "done elsewhere"], "--panel"),
+    (["patient", "show", "A1\x00"], "unknown MRN"),
+    (["schedule", "A1\x00"], "unknown MRN"),
+    (["import", "--patient", "A1\x00", "missing.hl7"], "--patient"),
 ]  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 import monitor.services.users
 from monitor.config import Config
 from monitor.store.db import unit_of_work
-from monitor.store.models import User
+from monitor.store.models import AuditEntry, User
 from monitor.web.app import create_app
 from tests.web.clinic import PASSWORD, TODAY
 from tests.web.conftest import SECRET, FakeClock, sign_in
@@ -105,3 +105,14 @@ def test_the_first_unknown_name_costs_no_more_than_the_next(
 
     with TestClient(app, follow_redirects=False) as client:
         assert work_of(client, hasher_calls, "nobody", "whatever it is") == {"verify": 1}
+
+
+def test_a_name_no_account_can_have_is_an_unknown_name(
+    client: TestClient, engine: Engine, hasher_calls: Counter[str]
+) -> None:
+    """A NUL in the name (which PostgreSQL cannot even compare) gets the unknown-name answer."""
+    assert work_of(client, hasher_calls, "nina\x00", PASSWORD) == {"verify": 1}
+    with unit_of_work(engine) as session:
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert entry is not None and entry.action == "user.login_failed"
+        assert "\x00" not in str(entry.after)
