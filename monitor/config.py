@@ -41,6 +41,7 @@ DEFAULT_CONFIG_PATH = Path("config.toml")
 # A config file is a few kilobytes; refusing huge ones keeps a mistake (a log file named by
 # --config) from eating memory before it is found not to be TOML.
 MAX_CONFIG_BYTES = 1_000_000
+MAX_ZONE_NAME = 64  # the longest IANA zone name has 32 characters
 
 
 class ConfigError(MonitorError):
@@ -114,9 +115,11 @@ class ClinicConfig(_Section):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
+            if len(value) > MAX_ZONE_NAME:  # a longer name makes the file lookup fail with OSError
+                raise ValueError
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {value[:MAX_ZONE_NAME]!r}") from None
         return value
 
     @field_validator("daily_at")
@@ -385,6 +388,8 @@ def _describe(error: ValidationError) -> str:
             message = str(item.get("ctx", {}).get("error", item["msg"]))
         else:
             message = item["msg"]
+        if len(message) > MAX_MESSAGE:  # a value quoted in the message may be a whole paragraph
+            message = message[:MAX_MESSAGE] + "..."
         problems.append(f"{key}: {message}")
     return "; ".join(problems)
 
@@ -397,4 +402,5 @@ def _key_part(part: str | int) -> str:
     return repr(text[:60] + ("..." if len(text) > 60 else ""))
 
 
+MAX_MESSAGE = 300
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-\[\]]{1,64}")

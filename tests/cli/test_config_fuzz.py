@@ -76,7 +76,11 @@ values = st.recursive(
 
 def same_kind(original: Any) -> st.SearchStrategy[Any]:
     """Values of the key's own type, often valid: so that accepted configs get explored too."""
-    text = st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(TRICKY_TEXT)
+    text = (
+        st.text(st.characters(codec="utf-8"), max_size=30)
+        | st.sampled_from(TRICKY_TEXT)
+        | st.text(min_size=60, max_size=2000)
+    )
     if isinstance(original, bool):
         return st.booleans()
     if isinstance(original, int):
