@@ -1,21 +1,25 @@
 """config.toml, validated whole before anything starts (SPEC §8).
 
-Every key has a default, so a clinic can start with no file at all. An unknown key, a wrong type
-or a bad time zone stops the program with a message naming the key (`ConfigError`). Secrets never
-live here: the SMTP password comes only from `MONITOR_SMTP_PASSWORD`.
+Every key has a default, so a clinic can start with no file at all. An unknown key, a wrong type,
+a bad time zone, a number outside its range, a text with a line break or a bad address stops the
+program with a message naming the key (`ConfigError`, exit 2). The ranges and why are in
+docs/decisions.md ("Input bounds"). Secrets never live here: the SMTP password comes only from
+`MONITOR_SMTP_PASSWORD`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import time
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,31 +28,87 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.domain.addresses import address_problem
 from monitor.domain.codes import DEFAULT_LOINC, CodeMap
+from monitor.domain.fields import line_problem
 from monitor.domain.patient_match import IdentityCheck
 from monitor.domain.protocol import DEFAULT_PANELS, PanelRule, Protocol
 from monitor.domain.rules import RuleSettings, rule_settings_from_mapping
 from monitor.domain.units import ANALYTES
 from monitor.errors import MonitorError
+from monitor.store.db import database_url_problem
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
+# A config file is a few kilobytes; refusing huge ones keeps a mistake (a log file named by
+# --config) from eating memory before it is found not to be TOML.
+MAX_CONFIG_BYTES = 1_000_000
+MAX_ZONE_NAME = 64  # the longest IANA zone name has 32 characters
 
 
 class ConfigError(MonitorError):
     """The configuration cannot be used; the message names the key."""
 
 
+def _one_line(max_length: int, *, allow_empty: bool = False) -> AfterValidator:
+    """A field that goes into headers, subjects or table cells: one line, bounded."""
+
+    def check(value: str) -> str:
+        if allow_empty and not value:
+            return value
+        problem = line_problem(value, max_length)
+        if problem is not None:
+            raise ValueError(problem)
+        return value.strip()
+
+    return AfterValidator(check)
+
+
+def _address(*, display_name: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = address_problem(value, display_name=display_name)
+        if problem is not None:
+            raise ValueError(f"{value[:80]!r} {problem}")
+        return value.strip()
+
+    return AfterValidator(check)
+
+
+def _database_url(value: str) -> str:
+    problem = database_url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _panel_name(value: str) -> str:
+    if not PANEL_NAME.fullmatch(value):
+        raise ValueError(f"panel name {value[:40]!r} must be 1-32 letters, digits, _ or -")
+    return value
+
+
+PANEL_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+Name = Annotated[str, _one_line(200)]  # the width of the names the database keeps
+Phone = Annotated[str, _one_line(50)]
+Host = Annotated[str, _one_line(253)]  # the longest DNS name
+Code = Annotated[str, _one_line(64)]  # sources, lab codes, identifier types (64-wide columns)
+FolderPath = Annotated[str, _one_line(1024)]
+Address = Annotated[str, _address(display_name=False)]
+Sender = Annotated[str, _address(display_name=True)]
+PanelName = Annotated[str, AfterValidator(_panel_name)]
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `true` is not the number 1, and 7.0 is not the whole number 7.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DatabaseConfig(_Section):
-    url: str = "sqlite:///monitor.db"
+    url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///monitor.db"
 
 
 class ClinicConfig(_Section):
-    name: str = "Your clinic"
-    phone: str = "000 000 0000"
+    name: Name = "Your clinic"
+    phone: Phone = "000 000 0000"
     timezone: str = "Europe/London"
     daily_at: str = "07:00"
 
@@ -56,9 +116,11 @@ class ClinicConfig(_Section):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
+            if len(value) > MAX_ZONE_NAME:  # a longer name makes the file lookup fail with OSError
+                raise ValueError
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {value[:MAX_ZONE_NAME]!r}") from None
         return value
 
     @field_validator("daily_at")
@@ -74,44 +136,52 @@ class ClinicConfig(_Section):
 
 
 class SmtpConfig(_Section):
-    host: str = "localhost"
+    host: Host = "localhost"
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str = ""
-    timeout_seconds: float = Field(30.0, gt=0)
+    username: Annotated[str, _one_line(256, allow_empty=True)] = ""
+    # RFC 5321 §4.5.3.2's longest wait is 10 minutes; under 1 s no real server answers.
+    timeout_seconds: float = Field(30.0, ge=1, le=600, allow_inf_nan=False)
     # After the whole message is sent, the server's reply is waited for this long (RFC 5321
     # §4.5.3.2.6, "DATA Termination: 10 minutes"); no reply then means "not confirmed".
-    final_reply_timeout_seconds: float = Field(600.0, gt=0, le=3600)
+    final_reply_timeout_seconds: float = Field(600.0, ge=1, le=3600, allow_inf_nan=False)
 
 
 class EmailConfig(_Section):
     transport: Literal["smtp", "file", "console"] = "file"
-    from_: str = Field("monitor@clinic.invalid", alias="from")
-    file_dir: str = "outbox-mail"
+    from_: Sender = Field("monitor@clinic.invalid", alias="from")
+    file_dir: FolderPath = "outbox-mail"
     smtp: SmtpConfig = SmtpConfig()
 
 
 class StaffConfig(_Section):
-    digest_to: list[str] = ["nurses@clinic.invalid"]
-    urgent_to: list[str] = ["clinicians@clinic.invalid"]
+    digest_to: list[Address] = Field(["nurses@clinic.invalid"], min_length=1, max_length=50)
+    urgent_to: list[Address] = Field(["clinicians@clinic.invalid"], min_length=1, max_length=50)
 
 
 class SourceConfig(_Section):
     """One lab feed (a result's `source`: HL7 sending facility, FHIR/CSV source name)."""
 
-    stale_after_days: int = Field(ge=1)
+    stale_after_days: int = Field(ge=1, le=365)
 
 
 class RemindersConfig(_Section):
-    days_before_due: int = Field(7, ge=0)
-    overdue_days: list[int] = [1, 7]
+    days_before_due: int = Field(7, ge=0, le=90)
+    overdue_days: list[Annotated[int, Field(ge=1, le=365)]] = Field([1, 7], max_length=12)
+
+    @field_validator("overdue_days")
+    @classmethod
+    def _distinct_steps(cls, values: list[int]) -> list[int]:
+        if len(set(values)) != len(values):
+            raise ValueError(f"the steps {values} repeat a day")
+        return values
 
 
 class PanelConfig(_Section):
-    every_months: int = Field(ge=1)
-    window_before_days: int = Field(ge=0)
-    window_after_days: int = Field(ge=0)
-    analytes: list[str] = Field(min_length=1)
+    every_months: int = Field(ge=1, le=120)
+    window_before_days: int = Field(ge=0, le=365)
+    window_after_days: int = Field(ge=0, le=365)
+    analytes: list[str] = Field(min_length=1, max_length=50)
     baseline: bool = True
 
     @field_validator("analytes")
@@ -137,9 +207,9 @@ def _default_panels() -> dict[str, PanelConfig]:
 
 
 class ProtocolConfig(_Section):
-    monitoring_months: int = Field(48, ge=1)
-    baseline_window_days: int = Field(30, ge=0)
-    panels: dict[str, PanelConfig] = Field(default_factory=_default_panels)
+    monitoring_months: int = Field(48, ge=1, le=240)
+    baseline_window_days: int = Field(30, ge=0, le=365)
+    panels: dict[PanelName, PanelConfig] = Field(default_factory=_default_panels, max_length=50)
 
     @model_validator(mode="before")
     @classmethod
@@ -171,10 +241,10 @@ class Hl7Config(_Section):
     """The MLLP listener and how PID-3 names the patient."""
 
     listen: bool = False
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: int = Field(2575, ge=1, le=65535)
-    identifier_type: str | None = None
-    assigning_authority: str | None = None
+    identifier_type: Code | None = None
+    assigning_authority: Code | None = None
 
 
 class ImportConfig(_Section):
@@ -192,8 +262,8 @@ def _known_analyte_values(table: dict[str, str], where: str) -> None:
 class CodesConfig(_Section):
     """LOINC codes (merged onto the defaults) and per-source local lab codes, to analytes."""
 
-    loinc: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LOINC))
-    local: dict[str, dict[str, str]] = {}
+    loinc: dict[Code, str] = Field(default_factory=lambda: dict(DEFAULT_LOINC))
+    local: dict[Code, dict[Code, str]] = {}
 
     @field_validator("loinc", mode="before")
     @classmethod
@@ -226,12 +296,12 @@ class LoggingConfig(_Section):
 class WebConfig(_Section):
     """The nurses' worklist (`monitor serve`): where it listens and how sign-in behaves."""
 
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     secure_cookies: bool = False
     session_minutes: int = Field(30, ge=1, le=24 * 60)
-    lockout_attempts: int = Field(5, ge=1)
-    lockout_minutes: int = Field(15, ge=1)
+    lockout_attempts: int = Field(5, ge=1, le=100)
+    lockout_minutes: int = Field(15, ge=1, le=24 * 60)
 
 
 class Config(_Section):
@@ -247,7 +317,7 @@ class Config(_Section):
     codes: CodesConfig = CodesConfig()
     web: WebConfig = WebConfig()
     rules: dict[str, dict[str, float]] = {}
-    sources: dict[str, SourceConfig] = {}
+    sources: dict[Code, SourceConfig] = {}
 
     @field_validator("rules")
     @classmethod
@@ -330,11 +400,25 @@ def load_config(given: Path | None = None) -> Config:
             raise ConfigError(f"configuration file {path} does not exist")
         return Config()
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+        raw = _read_bytes(path)
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text (save it as UTF-8, without a BOM)") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as error:
+        detail = error if isinstance(error, tomllib.TOMLDecodeError) else "nested too deeply"
+        raise ConfigError(f"{path} is not valid TOML: {detail}") from None
     return parse_config(data, source=str(path))
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path} is over {MAX_CONFIG_BYTES} bytes: not a configuration file")
+    return raw
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
@@ -347,8 +431,26 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
 def _describe(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"] if part != "from_") or "(top level)"
-        key = key.replace("from_", "from")
-        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        key = ".".join(_key_part(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "value_error":
+            message = str(item.get("ctx", {}).get("error", item["msg"]))
+        else:
+            message = item["msg"]
+        if len(message) > MAX_MESSAGE:  # a value quoted in the message may be a whole paragraph
+            message = message[:MAX_MESSAGE] + "..."
         problems.append(f"{key}: {message}")
     return "; ".join(problems)
+
+
+def _key_part(part: str | int) -> str:
+    """One step of a key's path, printable: a table name from the file may hold anything."""
+    text = "from" if part == "from_" else str(part)
+    if _PLAIN_KEY.fullmatch(text):
+        return text
+    return repr(text[:60] + ("..." if len(text) > 60 else ""))
+
+
+MAX_MESSAGE = 300
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-\[\]]{1,64}")

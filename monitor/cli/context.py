@@ -21,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import clock
 from monitor.config import Config, ConfigError, load_config
+from monitor.domain.dates import checked_date
 from monitor.errors import InvalidInput, MonitorError
 from monitor.services.fingerprints import require_current_schedules
-from monitor.store.db import make_engine, unit_of_work
+from monitor.store.db import checked_database_url, make_engine, unit_of_work
 from monitor.store.faults import describe_database_error
 from monitor.store.migrate import is_at_head
 
@@ -34,6 +35,9 @@ R = TypeVar("R")
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Row ids (flags, quarantine items) are PostgreSQL `integer`s: a larger number names no row and
+# would fail in the driver instead, so the option refuses it (exit 2, naming the argument).
+MAX_ROW_ID = 2**31 - 1
 
 
 def command_group(help_text: str, **options: Any) -> typer.Typer:
@@ -65,7 +69,14 @@ class AppState:
         # Validate the whole config even when --database or the environment names the database:
         # a bad config stops every command before it touches the database (SPEC §8).
         config = self.config
-        return self.database_url or os.environ.get("MONITOR_DATABASE_URL") or config.database.url
+        if self.database_url is not None:
+            url, origin = self.database_url, "--database"
+        elif env := os.environ.get("MONITOR_DATABASE_URL"):
+            url, origin = env, "$MONITOR_DATABASE_URL"
+        else:
+            url, origin = config.database.url, "database.url"
+        checked_database_url(url, origin)
+        return url
 
     def engine(self, *, require_schema: bool = True, current_schedules: bool = False) -> Engine:
         """The database engine; refuses a database that is not at the latest migration, and
@@ -138,13 +149,14 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def parse_date(value: str, option: str) -> date:
-    """A strict YYYY-MM-DD date; InvalidInput names the option otherwise."""
+    """A strict YYYY-MM-DD date in the supported calendar; InvalidInput names the option."""
     try:
         if not _ISO_DATE.fullmatch(value):
             raise ValueError
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{option} {value!r} is not a date as YYYY-MM-DD") from None
+        raise InvalidInput(f"{option} {value[:40]!r} is not a date as YYYY-MM-DD") from None
+    return checked_date(parsed, option)
 
 
 def optional_date(value: str | None, option: str) -> date | None:

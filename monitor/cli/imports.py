@@ -17,6 +17,7 @@ from monitor.adapters.formats import FORMATS, guess_format, parse_text
 from monitor.adapters.hl7 import decode
 from monitor.adapters.mllp import Hl7Listener
 from monitor.cli.context import AppState, JsonFlag, print_json, reports_errors, state
+from monitor.domain.fields import MRN_LENGTH, SOURCE_LENGTH, checked_line
 from monitor.errors import InvalidInput, MonitorError
 from monitor.log import configure_logging
 from monitor.services.imports import (
@@ -47,6 +48,10 @@ def import_files(
     """Import lab results; what cannot be taken in goes to the quarantine with a reason."""
     if fmt is not None and fmt not in FORMATS:
         raise InvalidInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if source is not None:
+        source = checked_line(source, "--source", SOURCE_LENGTH)
+    if patient is not None:
+        patient = checked_line(patient, "--patient", MRN_LENGTH)
     app_state = state(ctx)
     documents = [(path, _read(path)) for path in _expand(files)]
     context = ImportContext(app_state.config, app_state.today(), clock.now_utc(), patient)
@@ -157,7 +162,9 @@ def _print_report(label: str, report: ImportReport) -> None:
 def listen_hl7(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option("--host", help="else [hl7] host")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="else [hl7] port")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="else [hl7] port")
+    ] = None,
 ) -> None:
     """Receive HL7 v2 results over MLLP until SIGINT or SIGTERM."""
     app_state = state(ctx)

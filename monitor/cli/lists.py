@@ -19,6 +19,7 @@ from monitor.cli.context import (
     warn,
     wide_console,
 )
+from monitor.domain.fields import SITE_LENGTH, checked_line
 from monitor.domain.protocol import Protocol
 from monitor.services.feeds import late_feeds, patients_served_by
 from monitor.services.schedule import patient_schedule
@@ -96,6 +97,7 @@ def overdue(
     """The nurses' list: every overdue slot of every active patient, most overdue first."""
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
+    site = checked_line(site, "--site", SITE_LENGTH) if site is not None else None
     with unit_of_work(app_state.engine(current_schedules=True)) as session:
         quiet = late_feeds(session, app_state.config, clock.now_utc())
         feed_late = patients_served_by(session, [feed.source for feed in quiet])

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from monitor import clock
 from monitor.cli.context import (
+    MAX_ROW_ID,
     JsonFlag,
     cli_actor,
     command_group,
@@ -45,7 +46,8 @@ def outbox(
     ctx: typer.Context,
     as_json: JsonFlag = False,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, metavar="N", help="newest N only")
+        int | None,
+        typer.Option("--limit", min=1, max=MAX_ROW_ID, metavar="N", help="newest N only"),
     ] = None,
 ) -> None:
     """Queued, sent, failed, skipped and unconfirmed emails, newest first."""

@@ -67,7 +67,10 @@ def preview(
         context = patient_context(message, clinic, first_name(name), view, on)
     rendered = render_email(message, context)
     path = out if out is not None else Path(f"preview-{message}.html")
-    path.write_text(rendered.html, encoding="utf-8")
+    try:
+        path.write_text(rendered.html, encoding="utf-8")
+    except OSError as error:
+        raise InvalidInput(f"--out {path}: cannot write it ({error.strerror or error})") from None
     typer.echo(f"Subject: {rendered.subject}\n")
     typer.echo(rendered.text)
     typer.echo(f"HTML written to {path}")

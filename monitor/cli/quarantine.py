@@ -10,6 +10,7 @@ import typer
 from monitor import clock
 from monitor.adapters.formats import parse_text
 from monitor.cli.context import (
+    MAX_ROW_ID,
     JsonFlag,
     cli_actor,
     command_group,
@@ -68,7 +69,7 @@ def item_json(item: QuarantineItem) -> dict[str, Any]:
 @reports_errors
 def retry(
     ctx: typer.Context,
-    item_id: Annotated[int | None, typer.Argument()] = None,
+    item_id: Annotated[int | None, typer.Argument(max=MAX_ROW_ID)] = None,
     patient: Annotated[
         str | None,
         typer.Option("--patient", help="MRN for an item that names no patient (needs an ID)"),
@@ -120,7 +121,7 @@ def retry_json(item: QuarantineItem) -> dict[str, Any]:
 @reports_errors
 def drop(
     ctx: typer.Context,
-    item_id: int,
+    item_id: Annotated[int, typer.Argument(max=MAX_ROW_ID)],
     reason: Annotated[str, typer.Option("--reason", help="why it will not be imported")],
 ) -> None:
     """Close an item without importing it."""

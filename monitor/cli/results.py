@@ -19,6 +19,7 @@ from monitor.cli.context import (
     state,
     wide_console,
 )
+from monitor.domain.fields import SOURCE_LENGTH, checked_line
 from monitor.domain.rules.context import fmt
 from monitor.services.intake import audit_entry, record_results
 from monitor.services.results import ResultIn
@@ -54,7 +55,7 @@ def result_add(
         ref_low=ref_low,
         ref_high=ref_high,
         is_menstruating=menstruating,
-        source=source,
+        source=checked_line(source, "--source", SOURCE_LENGTH),
     )
     with unit_of_work(app_state.engine()) as session:
         recorded = record_results(

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from monitor import clock
 from monitor.cli.context import (
+    MAX_ROW_ID,
     JsonFlag,
     cli_actor,
     command_group,
@@ -103,7 +104,7 @@ def flag_json(flag: Flag, mrn: str) -> dict[str, Any]:
 @reports_errors
 def flag_ack(
     ctx: typer.Context,
-    flag_id: int,
+    flag_id: Annotated[int, typer.Argument(max=MAX_ROW_ID)],
     by: Annotated[str, typer.Option("--by", help="who acknowledges")],
     note: Annotated[str | None, typer.Option("--note")] = None,
 ) -> None:

@@ -41,13 +41,14 @@ def run(ctx: typer.Context) -> None:
     app_state = state(ctx)
     config = app_state.config
     timeout = startup_timeout()
+    transport = make_transport(config)  # a transport it cannot build: exit 2 before starting
     configure_logging(config.logging)
     engine = make_engine(app_state.url)
     listener = hl7_listener(engine, app_state) if config.hl7.listen else None
     try:
         if listener is not None:
             listener.start()
-        Daemon(config, engine, make_transport(config), startup_timeout=timeout).run()
+        Daemon(config, engine, transport, startup_timeout=timeout).run()
     finally:
         if listener is not None:
             listener.stop()

@@ -1,4 +1,4 @@
-"""`monitor serve` (the nurses' worklist) and `monitor user add`."""
+"""`monitor serve` (the nurses' worklist) and `monitor user add|password|disable|enable`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from monitor import clock
 from monitor.cli.context import cli_actor, command_group, reports_errors, state
 from monitor.errors import InvalidInput
 from monitor.log import configure_logging
-from monitor.services.users import add_user
+from monitor.services.users import add_user, change_password, set_active
 from monitor.store.db import unit_of_work
 
 user_app = command_group("Worklist accounts.", no_args_is_help=True)
@@ -63,6 +63,45 @@ def user_add(
             session, name=name, role=role, password=password, actor=cli_actor(), now=clock.now_utc()
         )
     typer.echo(f"added {role} {name.strip()}")
+
+
+@user_app.command("password")
+@reports_errors
+def user_password(
+    ctx: typer.Context,
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Set a new password; every session of the account ends and a lock is lifted."""
+    password = _read_password(password_stdin)
+    with unit_of_work(state(ctx).engine()) as session:
+        change_password(
+            session, name=name, password=password, actor=cli_actor(), now=clock.now_utc()
+        )
+    typer.echo(f"new password for {name.strip()}; its sessions have ended")
+
+
+@user_app.command("disable")
+@reports_errors
+def user_disable(ctx: typer.Context, name: str) -> None:
+    """Disable an account: it cannot sign in, and its open sessions end at once."""
+    _set_active(ctx, name, active=False)
+    typer.echo(f"disabled {name.strip()}; its sessions have ended")
+
+
+@user_app.command("enable")
+@reports_errors
+def user_enable(ctx: typer.Context, name: str) -> None:
+    """Enable a disabled account again (it signs in anew: old sessions stay ended)."""
+    _set_active(ctx, name, active=True)
+    typer.echo(f"enabled {name.strip()}")
+
+
+def _set_active(ctx: typer.Context, name: str, *, active: bool) -> None:
+    with unit_of_work(state(ctx).engine()) as session:
+        set_active(session, name=name, active=active, actor=cli_actor(), now=clock.now_utc())
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from monitor import clock
-from monitor.config import Config, SmtpConfig
-from monitor.errors import MonitorError
+from monitor.config import Config, ConfigError, SmtpConfig
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -57,8 +56,9 @@ class DeliveryUnconfirmed(DeliveryError):
         super().__init__(message, permanent=True)
 
 
-class TransportError(MonitorError):
-    """The configured transport cannot be set up (for example the SMTP password is missing)."""
+class TransportError(ConfigError):
+    """The configured transport cannot be set up (the SMTP password is missing, the file
+    transport's folder cannot be made): a configuration error, exit 2 before anything is sent."""
 
 
 class Transport(Protocol):
@@ -86,7 +86,8 @@ class SmtpTransport:
     ) -> None:
         if settings.username and not password:
             raise TransportError(
-                "[email.smtp] username is set but MONITOR_SMTP_PASSWORD is not in the environment"
+                "email.smtp.username is set but MONITOR_SMTP_PASSWORD is not in the environment "
+                "(set it, or leave username empty for a server that needs no login)"
             )
         self._settings = settings
         self._password = password or ""

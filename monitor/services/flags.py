@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.domain.fields import PERSON_LENGTH, checked_line, checked_note
 from monitor.domain.rules import (
     Finding,
     PatientContext,
@@ -176,6 +177,8 @@ def acknowledge_flag(
     """
     if not by.strip():
         raise InvalidInput("--by must name who acknowledged the flag")
+    by = checked_line(by, "--by", PERSON_LENGTH)
+    note = checked_note(note, "--note") if note is not None else None
     flag = session.get(Flag, flag_id)
     if flag is None:
         raise NotFound(f"unknown flag id {flag_id}")

@@ -7,6 +7,14 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.domain.addresses import checked_address
+from monitor.domain.fields import (
+    MRN_LENGTH,
+    NAME_LENGTH,
+    SITE_LENGTH,
+    checked_line,
+    checked_note,
+)
 from monitor.domain.protocol import Protocol
 from monitor.errors import InvalidInput
 from monitor.services.audit import record_change
@@ -30,8 +38,10 @@ def add_patient(
     now: datetime,
 ) -> Patient:
     """Register a patient; the MRN must be new."""
-    mrn, name = mrn.strip(), name.strip()
-    _check_patient_fields(mrn, name, email, born_on, sex, now.date())
+    mrn, name = checked_line(mrn, "MRN", MRN_LENGTH), checked_line(name, "--name", NAME_LENGTH)
+    site = checked_line(site, "--site", SITE_LENGTH)
+    email = checked_address(email, "--email") if email is not None else None
+    _check_patient_fields(born_on, sex, now.date())
     if session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None:
         raise InvalidInput(f"a patient with MRN {mrn!r} already exists")
     patient = Patient(
@@ -65,9 +75,9 @@ def edit_identity(
     after an identity mismatch, fix the record, then `monitor quarantine retry`). Audited with
     both values, like any change to a record."""
     patient = find_patient(session, mrn)
-    name = patient.name if name is None else name.strip()
+    name = patient.name if name is None else checked_line(name, "--name", NAME_LENGTH)
     born_on = patient.born_on if born_on is None else born_on
-    _check_patient_fields(patient.mrn, name, None, born_on, None, now.date())
+    _check_patient_fields(born_on, None, now.date())
     before = _identity_snapshot(patient)
     patient.name, patient.born_on = name, born_on
     record_change(
@@ -88,15 +98,7 @@ def _identity_snapshot(patient: Patient) -> dict[str, str | None]:
     return {"name": patient.name, "dob": patient.born_on.isoformat() if patient.born_on else None}
 
 
-def _check_patient_fields(
-    mrn: str, name: str, email: str | None, born_on: date | None, sex: str | None, today: date
-) -> None:
-    if not mrn:
-        raise InvalidInput("MRN must not be empty")
-    if not name:
-        raise InvalidInput("--name must not be empty")
-    if email is not None and ("@" not in email or email.strip() != email or " " in email):
-        raise InvalidInput(f"--email {email!r} is not an email address")
+def _check_patient_fields(born_on: date | None, sex: str | None, today: date) -> None:
     if sex is not None and sex not in SEXES:
         raise InvalidInput(f"--sex must be one of {', '.join(SEXES)}, got {sex!r}")
     if born_on is not None and born_on > today:
@@ -121,6 +123,7 @@ def change_status(
     except ValueError:
         allowed = ", ".join(s.value for s in PatientStatus)
         raise InvalidInput(f"unknown status {status!r}; use one of {allowed}") from None
+    reason = checked_note(reason, "--reason") if reason is not None else None
     patient = find_patient(session, mrn)
     before = _status_snapshot(patient)
     patient.status, patient.status_on, patient.status_reason = new_status, on, reason
@@ -187,7 +190,7 @@ def set_email_preference(
 ) -> Patient:
     """Change a patient's email address and/or opt-out; audited with before and after."""
     if address is not None:
-        _check_patient_fields("x", "x", address, None, None, now.date())
+        address = checked_address(address, "--email")
     patient = find_patient(session, mrn)
     before = {"email": patient.email, "opted_out": patient.email_opted_out}
     if address is not None:

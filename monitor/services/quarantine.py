@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.domain.fields import checked_note
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.services.imports import (
@@ -98,6 +99,7 @@ def drop_item(
     """Close an item without importing it; the reason is kept and audited."""
     if not reason.strip():
         raise InvalidInput("--reason must say why the item is dropped")
+    reason = checked_note(reason, "--reason")
     item = _open_item(session, item_id)
     _close(item, QuarantineStatus.DROPPED, now, actor, reason)
     record_change(

@@ -1,10 +1,15 @@
-"""Worklist accounts: adding a user, checking a password, locking after repeated failures.
+"""Worklist accounts: adding a user, checking a password, locking after repeated failures,
+and ending sessions.
 
 Passwords are kept only as argon2id hashes (argon2-cffi's RFC 9106 defaults). Every sign-in,
 failed sign-in and lock is written to the audit log, so a clinic can see who looked and who
-tried. A wrong name and a wrong password get the same answer and take the same time (the
-unknown name is checked against a dummy hash), so the sign-in page does not reveal who has an
-account.
+tried. Every answer costs exactly one argon2 verification: an unknown name, a disabled account
+and a locked one are checked against a dummy hash (made once, when the worklist starts), so
+neither the answer nor its time reveals who has an account or whose is locked.
+
+Sessions end on the server's word, not the cookie's: each cookie carries the account's session
+generation from when it was made, and signing out, a new password or disabling the account adds
+one to it, so every cookie made before (saved, copied, on another computer) stops working at once.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.errors import InvalidInput
+from monitor.domain.fields import line_problem
+from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.store.models import User, UserRole
 
@@ -43,6 +49,11 @@ def _hasher() -> PasswordHasher:
 def _dummy_hash() -> str:
     """A hash to verify against when the name is unknown, so both paths cost the same."""
     return _hasher().hash("not a password of anyone")
+
+
+def prepare_sign_in() -> None:
+    """Make the dummy hash now, so the first failed sign-in does not cost a hash on top."""
+    _dummy_hash()
 
 
 def add_user(
@@ -75,8 +86,10 @@ def add_user(
 
 
 def _check_new_user(session: Session, name: str, role: str, password: str) -> UserRole:
-    if not name or len(name) > MAX_NAME_LENGTH or any(c.isspace() for c in name):
-        raise InvalidInput(f"a user name is 1-{MAX_NAME_LENGTH} characters without spaces")
+    if line_problem(name, MAX_NAME_LENGTH) is not None or any(c.isspace() for c in name):
+        raise InvalidInput(
+            f"a user name is 1-{MAX_NAME_LENGTH} characters without spaces or control characters"
+        )
     try:
         user_role = UserRole(role)
     except ValueError:
@@ -92,12 +105,15 @@ def authenticate(
     session: Session, *, name: str, password: str, now: datetime, lockout: Lockout
 ) -> User | None:
     """The user if the password is right and the account usable, else None; always audited."""
-    user = session.scalar(select(User).where(User.name == name.strip()))
+    user = None
+    if line_problem(name.strip(), MAX_NAME_LENGTH) is None:  # else no account has that name
+        user = session.scalar(select(User).where(User.name == name.strip()))
     if user is None or not user.is_active:
         _verify(_dummy_hash(), password)
-        _audit(session, "user.login_failed", None, now, {"name": name[:MAX_NAME_LENGTH]})
+        _audit(session, "user.login_failed", None, now, {"name": clean_name(name)})
         return None
     if user.locked_until is not None and user.locked_until > now:
+        _verify(_dummy_hash(), password)  # the same cost as any other answer
         _audit(session, "user.login_failed", user, now, {"reason": "locked"})
         return None
     if not _verify(user.password_hash, password):
@@ -105,6 +121,11 @@ def authenticate(
         return None
     _record_success(session, user, password, now)
     return user
+
+
+def clean_name(name: str) -> str:
+    """A typed-in name as the audit log may keep it: bounded, control characters replaced."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in name[:MAX_NAME_LENGTH])
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -130,9 +151,63 @@ def _record_success(session: Session, user: User, password: str, now: datetime) 
     _audit(session, "user.login", user, now, None)
 
 
-def record_logout(session: Session, *, user_id: int, now: datetime) -> None:
-    """Audit a sign-out (the session cookie itself is cleared by the web layer)."""
-    _audit(session, "user.logout", session.get(User, user_id), now, None)
+def sign_out_everywhere(session: Session, *, user_id: int, now: datetime) -> None:
+    """End every session of the account (this browser's and any other); audited."""
+    user = session.get(User, user_id)
+    if user is not None:
+        _end_sessions(user)
+    _audit(session, "user.logout", user, now, None)
+
+
+def change_password(
+    session: Session, *, name: str, password: str, actor: str, now: datetime
+) -> User:
+    """A new password (e.g. after a nurse forgot hers): ends every session, lifts a lock."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = _named(session, name)
+    user.password_hash = _hasher().hash(password)
+    user.failed_logins, user.locked_until = 0, None
+    _end_sessions(user)
+    _record_admin_change(session, "user.password", user, actor, now)
+    return user
+
+
+def set_active(session: Session, *, name: str, active: bool, actor: str, now: datetime) -> User:
+    """Disable an account (its sessions end at once) or enable it again (old cookies stay
+    dead: the generation moved on when it was disabled)."""
+    user = _named(session, name)
+    user.is_active = active
+    _end_sessions(user)
+    _record_admin_change(session, "user.enable" if active else "user.disable", user, actor, now)
+    return user
+
+
+def _named(session: Session, name: str) -> User:
+    unusable = line_problem(name.strip(), MAX_NAME_LENGTH) is not None
+    user = None if unusable else session.scalar(select(User).where(User.name == name.strip()))
+    if user is None:
+        raise NotFound(f"no user named {name.strip()[:MAX_NAME_LENGTH]!r}")
+    return user
+
+
+def _end_sessions(user: User) -> None:
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def _record_admin_change(
+    session: Session, action: str, user: User, actor: str, now: datetime
+) -> None:
+    record_change(
+        session,
+        at=now,
+        actor=actor,
+        action=action,
+        entity="user",
+        entity_id=user.id,
+        patient_id=None,
+        after={"name": user.name, "active": user.is_active},
+    )
 
 
 def _audit(
@@ -154,7 +229,10 @@ def _audit(
     )
 
 
-def active_user(session: Session, user_id: int) -> User | None:
-    """The signed-in user's current row, or None once the account is gone or disabled."""
+def signed_in_user(session: Session, user_id: int, generation: int) -> User | None:
+    """The session's user, or None once the account is gone or disabled, or the session's
+    generation has passed (signed out, new password)."""
     user = session.get(User, user_id)
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or user.session_generation != generation:
+        return None
+    return user

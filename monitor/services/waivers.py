@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.domain.fields import PANEL_LENGTH, PERSON_LENGTH, checked_line, checked_note
 from monitor.domain.protocol import Protocol
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
@@ -29,6 +30,8 @@ def waive_slot(
     """Waive the slot of `panel` due on `due_on`; it leaves the overdue list. Audited."""
     if not by.strip() or not reason.strip():
         raise InvalidInput("a waiver needs --by and a --reason")
+    by, reason = checked_line(by, "--by", PERSON_LENGTH), checked_note(reason, "--reason")
+    panel = checked_line(panel, "--panel", PANEL_LENGTH)
     patient = find_patient(session, mrn)
     ensure_current_slots(session, patient, protocol)  # look the slot up in the current schedule
     slot = session.scalar(

@@ -6,19 +6,59 @@ transaction that reads and then writes waits for the lock instead of failing (te
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session
+
+from monitor.errors import InvalidInput
+
+# The drivers the program is built and tested with (SQLAlchemy's spelling, backend+driver).
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+URL_EXAMPLES = "sqlite:///monitor.db or postgresql://user@host:5432/dbname"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why `url` names no database the program can use, or None (never echoes a password)."""
+    if not url.strip():
+        return f"is empty; give a URL such as {URL_EXAMPLES}"
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+    except (ArgumentError, ValueError):
+        return f"is not a database URL; give one such as {URL_EXAMPLES}"
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        return f"uses {parsed.drivername!r}, which is not supported; use {URL_EXAMPLES}"
+    if port is not None and not 1 <= port <= 65535:
+        return f"has port {port}, outside 1-65535"
+    if any(c in (parsed.database or "") for c in "\x00\r\n"):
+        return "has a control character in its database name"
+    return None
+
+
+def checked_database_url(url: str, origin: str) -> URL:
+    """The parsed URL, or InvalidInput saying which setting (`origin`) is wrong and how."""
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise InvalidInput(f"{origin} {problem}")
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and importlib.util.find_spec("psycopg") is None:
+        raise InvalidInput(
+            f"{origin} names PostgreSQL, but psycopg is not installed: install the "
+            "`postgres` extra (pip install 'alemtuzumab-monitor[postgres]')"
+        )
+    return parsed
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; `postgresql://` uses psycopg 3."""
-    parsed = make_url(url)
+    """An engine for `url`; `postgresql://` uses psycopg 3. InvalidInput for a URL it cannot use."""
+    parsed = checked_database_url(url, "the database URL")
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from monitor.domain.fields import MRN_LENGTH, line_problem
 from monitor.domain.rules import Severity
 from monitor.errors import NotFound
 from monitor.store.models import (
@@ -25,6 +26,8 @@ from monitor.store.models import (
 
 def find_patient(session: Session, mrn: str) -> Patient:
     """The patient with this MRN, courses loaded; NotFound (exit 2) otherwise."""
+    if line_problem(mrn.strip(), MRN_LENGTH) is not None:  # no such MRN can be stored
+        raise NotFound(f"unknown MRN {mrn[:MRN_LENGTH]!r}")
     patient = session.scalar(
         select(Patient)
         .where(Patient.mrn == mrn.strip())

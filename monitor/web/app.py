@@ -27,6 +27,7 @@ from monitor.config import Config
 from monitor.errors import NotFound
 from monitor.resources import resource_path
 from monitor.services.fingerprints import StaleSchedules
+from monitor.services.users import prepare_sign_in
 from monitor.store.faults import error_summary
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
@@ -49,6 +50,7 @@ def create_app(
 ) -> Starlette:
     """The worklist for one configuration and database; `now`/`today_fn` for tests."""
     zone = config.clinic.timezone
+    prepare_sign_in()
     deps = WebDeps(config, engine, now, today_fn or (lambda: clock.today_in(zone)))
     routes = [
         *auth.routes(),

@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 
 from starlette.datastructures import FormData, QueryParams
 
+from monitor.domain.dates import checked_date
 from monitor.errors import InvalidInput
 
 T = TypeVar("T")
@@ -38,9 +39,10 @@ def form_date(form: FormData, name: str, label: str, *, required: bool = True) -
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{label} is not a date as YYYY-MM-DD") from None
+    return checked_date(parsed, label)
 
 
 def form_number(form: FormData, name: str, label: str) -> float | None:

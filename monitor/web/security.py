@@ -3,7 +3,10 @@
 The gate is default-deny: every path needs a signed-in user except the login page and the
 stylesheet, so a page added later is protected without remembering to. The session cookie is
 signed (itsdangerous, via Starlette's SessionMiddleware), not encrypted: it holds the user id,
-the CSRF token and the time of the last request, never patient data.
+the account's session generation, the CSRF token and the time of the last request, never
+patient data. A signed cookie stays valid for as long as its signature does, so the gate also
+checks the generation against the database on every request: signing out, a new password or a
+disabled account ends the session even for a copy of the cookie kept from before.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.services.users import active_user
+from monitor.services.users import signed_in_user
 from monitor.web.deps import WebDeps, WebUser
 
 PUBLIC_PATHS = frozenset({"/login"})
@@ -65,8 +68,11 @@ class SignInGate:
 
     def _signed_in(self, session: dict[str, Any]) -> WebUser | None:
         """The session's user if it is still valid; touching it keeps an active session alive."""
-        user_id = session.get("uid")
+        user_id, generation = session.get("uid"), session.get("gen")
         if not isinstance(user_id, int):
+            return None
+        if not isinstance(generation, int):  # a cookie from before session generations
+            session.clear()
             return None
         now = self.deps.now().timestamp()
         seen = session.get("seen")
@@ -78,7 +84,7 @@ class SignInGate:
             add_flash(session, "info", "Your session has ended. Please sign in again.")
             return None
         with self.deps.session() as db:
-            row = active_user(db, user_id)
+            row = signed_in_user(db, user_id, generation)
             user = WebUser(row.id, row.name, row.role) if row is not None else None
         if user is None:
             session.clear()

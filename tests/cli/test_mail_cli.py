@@ -162,7 +162,7 @@ def test_send_records_failures_and_still_exits_0(cli, engine: Engine) -> None:
     assert "ConnectionRefusedError" in item["last_error"]
 
 
-def test_send_exits_1_when_the_transport_cannot_be_built(
+def test_an_smtp_username_without_the_password_is_a_config_error_exit_2(
     cli, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MONITOR_SMTP_PASSWORD", raising=False)
@@ -171,7 +171,8 @@ def test_send_exits_1_when_the_transport_cannot_be_built(
 
     result = cli("send")
 
-    assert result.code == 1
+    assert result.code == 2
+    assert "email.smtp.username" in result.err
     assert "MONITOR_SMTP_PASSWORD" in result.err
     assert json.loads(cli.ok("outbox", "--json"))[0]["status"] == "pending"
 

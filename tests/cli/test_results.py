@@ -271,7 +271,7 @@ BAD_RESULTS = [
     ({"--collected": "2024-13-01"}, "--collected"),
     ({"--collected": "24-01-01"}, "--collected"),
     ({"--collected": "2024-2-12"}, "--collected"),
-    ({"--collected": "2999-01-01"}, "future"),
+    ({"--collected": "2100-01-01"}, "future"),
     ({"--analyte": "urine_protein", "--unit": None, "--value": "lots"}, "not one of"),
     ({"--analyte": "urine_protein", "--unit": "mg/dL", "--value": "trace"}, "unit"),
     ({"--ref-low": "nan"}, "--ref-low"),

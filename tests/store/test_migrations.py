@@ -7,8 +7,10 @@ name follows the test database's, so test runs on separate databases of one serv
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
@@ -229,3 +231,60 @@ def test_0008_backfills_the_failure_times_and_goes_down_and_up_with_data(fresh_e
         assert connection.execute(text("SELECT count(*) FROM outbox")).scalar_one() == len(rows)
     upgrade(fresh_engine)
     assert failure_times()[0] == ("failed", True, True)
+
+
+USERS = sa.table(
+    "users",
+    sa.column("id", sa.Integer),
+    sa.column("name", sa.String),
+    sa.column("role", sa.String),
+    sa.column("password_hash", sa.String),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("failed_logins", sa.Integer),
+    sa.column("is_active", sa.Boolean),
+)
+
+
+def accounts(engine: Engine) -> list[tuple[str, str, bool]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(USERS.c.name, USERS.c.password_hash, USERS.c.is_active).order_by(USERS.c.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+def generations(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT session_generation FROM users ORDER BY id"))
+        return [row[0] for row in rows]
+
+
+def test_0010_session_generation_goes_up_down_and_up_with_accounts_in_it(fresh_engine):
+    upgrade(fresh_engine, "0009")
+    created = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    with fresh_engine.begin() as connection:
+        connection.execute(
+            USERS.insert(),
+            [
+                {"name": "nina", "role": "nurse", "password_hash": "$argon2id$nina",
+                 "created_at": created, "failed_logins": 0, "is_active": True},
+                {"name": "adam", "role": "admin", "password_hash": "$argon2id$adam",
+                 "created_at": created, "failed_logins": 2, "is_active": False},
+            ],
+        )  # fmt: skip
+    before = accounts(fresh_engine)
+
+    upgrade(fresh_engine, "0010")
+    assert accounts(fresh_engine) == before
+    assert generations(fresh_engine) == [0, 0], "existing accounts start at generation 0"
+    with fresh_engine.begin() as connection:
+        connection.execute(text("UPDATE users SET session_generation = 3 WHERE name = 'nina'"))
+
+    downgrade(fresh_engine, "0009")
+    assert accounts(fresh_engine) == before
+    columns = {column["name"] for column in inspect(fresh_engine).get_columns("users")}
+    assert "session_generation" not in columns
+
+    upgrade(fresh_engine)
+    assert accounts(fresh_engine) == before
+    assert generations(fresh_engine) == [0, 0]

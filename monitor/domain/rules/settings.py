@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
 from typing import Any
 
+# A sanity bound (docs/decisions.md), not a clinical claim: the dip window is days, not years.
+MAX_DIP_DAYS = 365
+
 
 def _check(settings: Any) -> None:
     """Refuse negative or non-finite thresholds: they would make rules silently never fire."""
@@ -49,6 +52,8 @@ class PlateletSettings:
         _check_order("platelets", self.review_below, self.urgent_below, self.emergency_below)
         if not 0 < self.fall_fraction <= 1:
             raise ValueError("fall_fraction must be in (0, 1]")
+        if self.dip_days_after_course > MAX_DIP_DAYS:
+            raise ValueError(f"dip_days_after_course must be at most {MAX_DIP_DAYS} days")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from monitor.domain.dates import EARLIEST_DATE, LATEST_DATE
 from monitor.domain.rules import Severity
 from monitor.services.quarantine import drop_item
 from monitor.store.models import FlagStatus, OutboxStatus, QuarantineStatus
@@ -129,10 +130,12 @@ def audit_page(request: Request) -> Response:
 
 
 def _day(value: str | None) -> date | None:
+    """A filter date; one that is not a date, or outside the supported calendar, is ignored."""
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return day if day is not None and EARLIEST_DATE <= day <= LATEST_DATE else None
 
 
 def _start(day: date | None, zone: ZoneInfo) -> datetime | None:
