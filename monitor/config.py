@@ -250,7 +250,8 @@ class Hl7Config(_Section):
 class ImportConfig(_Section):
     """How an imported result is matched to its patient (README "Lab results in")."""
 
-    identity_check: IdentityCheck = IdentityCheck.DOB_AND_FAMILY
+    # Not strict: the file gives the setting's name as a string.
+    identity_check: Annotated[IdentityCheck, Field(strict=False)] = IdentityCheck.DOB_AND_FAMILY
 
 
 def _known_analyte_values(table: dict[str, str], where: str) -> None:
