@@ -163,7 +163,8 @@ def listen_hl7(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option("--host", help="else [hl7] host")] = None,
     port: Annotated[
-        int | None, typer.Option("--port", min=1, max=65535, help="else [hl7] port")
+        int | None,
+        typer.Option("--port", min=0, max=65535, help="else [hl7] port; 0 picks a free port"),
     ] = None,
 ) -> None:
     """Receive HL7 v2 results over MLLP until SIGINT or SIGTERM."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
@@ -144,6 +145,8 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
             with session.begin_nested():
                 patient = session.get_one(Patient, patient_id)
                 sent, held = _queue_for_patient(session, patient, decisions, on, config, now)
+        except OperationalError:
+            raise  # the database itself failed (disk full, read-only, gone): stop the cycle whole
         except Exception as error:
             # The type only: an exception's text (SQL parameters, values) may carry patient data.
             log.error(

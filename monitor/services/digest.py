@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
@@ -62,6 +63,8 @@ def queue_digests(
         try:
             with session.begin_nested():
                 queued += _queue_digest(session, site, on, config, now, held)
+        except OperationalError:
+            raise  # the database itself failed (disk full, read-only, gone): stop the cycle whole
         except Exception as error:
             # The type only: an exception's text may carry patient data (values, MRNs).
             log.error(
