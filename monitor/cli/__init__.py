@@ -22,6 +22,7 @@ from monitor.cli import (
     web,
 )
 from monitor.cli.context import AppState
+from monitor.log import guard_library_logging
 
 app = typer.Typer(
     name="monitor",
@@ -64,4 +65,5 @@ for module in (
 
 
 def main() -> None:
+    guard_library_logging()
     app()
