@@ -12,16 +12,20 @@ import typer
 from sqlalchemy.orm import Session
 
 from monitor import clock
-from monitor.adapters.formats import FORMATS, parse_text
+from monitor.adapters import limits
+from monitor.adapters.formats import FORMATS, oversized_file, parse_text
 from monitor.adapters.hl7 import decode
 from monitor.adapters.mllp import Hl7Listener
 from monitor.cli.context import AppState, reports_errors, state
+from monitor.config import Config
 from monitor.errors import InvalidInput
 from monitor.log import configure_logging
 from monitor.services.imports import ImportContext, ImportReport, import_items
 from monitor.services.incoming import Parsed
 from monitor.store.db import unit_of_work
 from monitor.store.queries import find_patient
+
+HEAD_BYTES = 64 * 1024  # what is read of a file over the size limit
 
 
 @reports_errors
@@ -41,19 +45,21 @@ def import_files(
     if fmt is not None and fmt not in FORMATS:
         raise InvalidInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     app_state = state(ctx)
-    documents = [(path, _read(path)) for path in _expand(files)]
+    paths = _expand(files)
+    for path in paths:  # every file can be read before any is imported
+        _size(path)
     context = ImportContext(app_state.config, app_state.today(), clock.now_utc(), patient)
     total = ImportReport()
     if patient is not None:
         with unit_of_work(app_state.engine()) as session:
             find_patient(session, patient)
     with Session(app_state.engine(), expire_on_commit=False) as session:
-        for path, text in documents:
-            items = parse_text(text, fmt, app_state.config, source=source)
+        for path in paths:  # one file in memory at a time
+            items = _parse_file(path, fmt, app_state.config, source)
             report = _import_one(session, items, context, dry_run=dry_run)
             _print_report(str(path), report)
             total.add(report)
-    if len(documents) > 1:
+    if len(paths) > 1:
         _print_report("total", total)
     if dry_run:
         typer.echo("dry run: nothing was written")
@@ -87,9 +93,26 @@ def _expand(paths: list[Path]) -> list[Path]:
     return found
 
 
-def _read(path: Path) -> str:
+def _parse_file(path: Path, fmt: str | None, config: Config, source: str | None) -> list[Parsed]:
+    """A file's items; a file over the size limit is not read beyond its first bytes."""
+    size = _size(path)
+    if size > limits.MAX_FILE_BYTES:
+        return oversized_file(decode(_read(path, HEAD_BYTES)), size, fmt, source=source)
+    return parse_text(decode(_read(path)), fmt, config, source=source)
+
+
+def _size(path: Path) -> int:
     try:
-        return decode(path.read_bytes())
+        with path.open("rb"):
+            return path.stat().st_size
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _read(path: Path, limit: int = -1) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(limit)
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from None
 
