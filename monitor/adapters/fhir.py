@@ -85,8 +85,8 @@ def over_limits(document: Any) -> str | None:
             pending.extend(value.values())
         elif isinstance(value, list):
             pending.extend(value)
-        if count > limits.MAX_FHIR_RESOURCES:
-            return limits.too_many("the document", count, limits.MAX_FHIR_RESOURCES, "resources")
+    if count > limits.MAX_FHIR_RESOURCES:
+        return limits.too_many("the document", count, limits.MAX_FHIR_RESOURCES, "resources")
     return None
 
 
