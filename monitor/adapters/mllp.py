@@ -61,9 +61,9 @@ class NotABlock(Exception):
     """The bytes before an end marker do not start with the start-block byte."""
 
 
-async def read_frame(reader: asyncio.StreamReader, limit: int) -> Frame:
-    """The next frame, holding at most `limit` bytes of it in memory (the reader's own buffer
-    limit is `limit` + 1). IncompleteReadError when the sender hangs up mid-frame."""
+async def read_frame(reader: asyncio.StreamReader) -> Frame:
+    """The next frame, holding no more of it in memory than the reader's buffer limit (set to
+    `[hl7] max_message_bytes` + 1). IncompleteReadError when the sender hangs up mid-frame."""
     try:
         block = await reader.readuntil(END_BLOCK)
     except asyncio.LimitOverrunError as over:
@@ -75,9 +75,8 @@ async def read_frame(reader: asyncio.StreamReader, limit: int) -> Frame:
 
 
 async def _discard_rest(reader: asyncio.StreamReader, head: bytes) -> Frame:
-    """Read an over-limit frame to its end marker, keeping only its first bytes."""
-    if not head.startswith(START_BLOCK):
-        raise NotABlock
+    """Read an over-limit frame to its end marker, keeping only its first bytes (so the next
+    frame starts in step, whatever this one held)."""
     seen = len(head)
     while True:
         try:
@@ -87,6 +86,8 @@ async def _discard_rest(reader: asyncio.StreamReader, head: bytes) -> Frame:
             if seen > limits.MAX_DISCARDED_FRAME_BYTES:
                 raise UnreadableFrame from None
             continue
+        if not head.startswith(START_BLOCK):
+            raise NotABlock
         size = seen + len(tail) - 1 - len(END_BLOCK)
         return Frame(head[1 : 1 + HEAD_BYTES], size)
 
@@ -195,11 +196,10 @@ class Hl7Listener:
 
     async def _client(self, reader: Any, writer: Any) -> None:
         """Read blocks until the sender hangs up; one ACK per block, after the commit."""
-        limit = self.config.hl7.max_message_bytes
         try:
             while True:
                 try:
-                    frame = await read_frame(reader, limit)
+                    frame = await read_frame(reader)
                 except asyncio.IncompleteReadError:
                     return  # the sender disconnected (maybe mid-message): nothing to ACK
                 except UnreadableFrame:
@@ -227,7 +227,8 @@ class Hl7Listener:
         try:
             if frame.whole:
                 return acknowledge(self.engine, self.config, frame.data, now, today)
-            log.warning("MLLP message of %d bytes over the limit: answered AR", frame.size)
+            limit = self.config.hl7.max_message_bytes
+            log.warning("MLLP message of %d bytes over the limit of %d: refused", frame.size, limit)
             return acknowledge_oversized(self.engine, self.config, frame, now, today)
         except Exception:
             log.exception("MLLP message not stored; no ACK sent so the sender resends it")
