@@ -245,6 +245,8 @@ class Hl7Config(_Section):
     port: int = Field(2575, ge=1, le=65535)
     identifier_type: Code | None = None
     assigning_authority: Code | None = None
+    # The largest MLLP message taken in (bytes between the frame markers); a bigger one gets AR.
+    max_message_bytes: int = Field(1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
 
 
 class ImportConfig(_Section):

@@ -15,6 +15,7 @@ import io
 import math
 from datetime import date
 
+from monitor.adapters import limits
 from monitor.domain.codes import ANALYTE_SYSTEM, Code
 from monitor.domain.units import ANALYTES
 from monitor.services.incoming import Incoming, Parsed, Problem, stated_patient
@@ -53,6 +54,9 @@ def parse_csv(text: str, *, source: str | None = None) -> list[Parsed]:
             f"CSV header must be {','.join(HEADER)}, optionally followed by "
             f"{' and/or '.join(IDENTITY_COLUMNS)} (each once)"
         )
+        return [Problem(reason, default_source, FORMAT, text, whole_message=True)]
+    if len(rows) - 1 > limits.MAX_CSV_ROWS:
+        reason = limits.too_many("the file", len(rows) - 1, limits.MAX_CSV_ROWS, "rows")
         return [Problem(reason, default_source, FORMAT, text, whole_message=True)]
     items: list[Parsed] = []
     for number, row in enumerate(rows[1:], start=2):

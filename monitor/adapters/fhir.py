@@ -10,11 +10,14 @@ its Patient, when the file had one), so a quarantine retry can read it on its ow
 from __future__ import annotations
 
 import json
+from collections import ChainMap
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from monitor.adapters import fhir_values as fv
+from monitor.adapters import limits
 from monitor.services.incoming import (
     Incoming,
     Parsed,
@@ -47,10 +50,12 @@ class _Inherited:
 @dataclass
 class _Walk:
     options: FhirOptions
-    index: dict[str, dict[str, Any]] = field(default_factory=dict)
+    index: MutableMapping[str, dict[str, Any]] = field(default_factory=dict)
     found: list[tuple[dict[str, Any], _Inherited, dict[str, Any]]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     problems: list[Parsed] = field(default_factory=list)
+    contained: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    patient_sizes: dict[int, int] = field(default_factory=dict)
 
 
 def parse_fhir(text: str, options: FhirOptions) -> list[Parsed]:
@@ -64,8 +69,12 @@ def parse_fhir(text: str, options: FhirOptions) -> list[Parsed]:
     if kind not in ("Bundle", "Observation", "DiagnosticReport"):
         reason = f"not a lab result: resourceType {kind or 'missing'}"
         return [Problem(reason, source, FORMAT, text, True)]
+    if too_large := over_limits(document):
+        return [Problem(too_large, source, FORMAT, text, True)]
     walk = _Walk(options)
     _visit(walk, document, _Inherited(), 0)
+    if too_large := _patient_over_limit(walk):
+        return [Problem(too_large, source, FORMAT, text, True)]
     stated = _stated_patients(walk, source)
     items = walk.problems + [
         _item(walk, *found, source, stated.get(id(found[2])) if found[2] else None)
@@ -74,6 +83,34 @@ def parse_fhir(text: str, options: FhirOptions) -> list[Parsed]:
     if not items:
         return [Problem("the document holds no Observations", source, FORMAT, text, True)]
     return items
+
+
+def over_limits(document: Any) -> str | None:
+    """Why a document is too large to take in (limits.py), or None: its resources are counted
+    wherever they are (entries, nested bundles, contained), without following references."""
+    count, pending = 0, [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            count += "resourceType" in value
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    if count > limits.MAX_FHIR_RESOURCES:
+        return limits.too_many("the document", count, limits.MAX_FHIR_RESOURCES, "resources")
+    return None
+
+
+def _patient_over_limit(walk: _Walk) -> str | None:
+    """A Patient is copied into the raw text of each of its results, so it is bounded."""
+    for _, _, patient in walk.found:
+        if not patient or id(patient) in walk.patient_sizes:
+            continue
+        size = len(json.dumps(patient, default=str))
+        walk.patient_sizes[id(patient)] = size
+        if size > limits.MAX_FHIR_PATIENT_CHARS:
+            return limits.too_long("a Patient resource", size, limits.MAX_FHIR_PATIENT_CHARS)
+    return None
 
 
 def _visit(walk: _Walk, resource: Any, inherited: _Inherited, depth: int) -> None:
@@ -97,7 +134,7 @@ def _visit(walk: _Walk, resource: Any, inherited: _Inherited, depth: int) -> Non
 def _bundle(walk: _Walk, bundle: dict[str, Any], inherited: _Inherited, depth: int) -> None:
     """References resolve within this bundle (and its parents), never in a sibling bundle."""
     outer = walk.index
-    walk.index = dict(outer)
+    walk.index = ChainMap({}, outer)  # a nested bundle sees its parents' entries, not a copy
     entries = [fv.as_dict(e) for e in fv.as_list(bundle.get("entry"))]
     for entry in entries:
         _remember(walk, fv.as_dict(entry.get("resource")), fv.text(entry.get("fullUrl")))
@@ -148,10 +185,8 @@ def _remember(walk: _Walk, resource: dict[str, Any], url: str) -> None:
 
 def _resolve(walk: _Walk, reference: Any, holder: dict[str, Any]) -> dict[str, Any]:
     ref = fv.text(fv.as_dict(reference).get("reference"))
-    if ref.startswith("#"):
-        for contained in fv.as_list(holder.get("contained")):
-            if "#" + fv.text(fv.as_dict(contained).get("id")) == ref:
-                return fv.as_dict(contained)
+    if ref.startswith("#") and (found := _contained_of(walk, holder).get(ref)):
+        return found
     return walk.index.get(ref, {})
 
 
@@ -175,6 +210,18 @@ def _stated_patients(walk: _Walk, source: str) -> dict[int, StatedPatient]:
         if stated is not None:
             found[key] = stated
     return found
+
+
+def _contained_of(walk: _Walk, holder: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The holder's contained resources by "#id", indexed once per holder (the first of an id
+    wins, as a search in order would find it)."""
+    if id(holder) not in walk.contained:
+        index: dict[str, dict[str, Any]] = {}
+        for contained in fv.as_list(holder.get("contained")):
+            contained = fv.as_dict(contained)
+            index.setdefault("#" + fv.text(contained.get("id")), contained)
+        walk.contained[id(holder)] = index
+    return walk.contained[id(holder)]
 
 
 def _item(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from monitor.adapters import limits
 from monitor.adapters.csv_results import looks_like_csv, parse_csv
 from monitor.adapters.fhir import FhirOptions, parse_fhir
 from monitor.adapters.hl7 import Hl7Options, parse_hl7
@@ -37,3 +38,14 @@ def parse_text(text: str, fmt: str | None, config: Config, *, source: str | None
         return parse_csv(text, source=source)
     reason = "not recognisable as HL7 v2, FHIR JSON or results CSV"
     return [Problem(reason, source or "unknown", "unknown", text, whole_message=True)]
+
+
+def oversized_file(head: str, size: int, fmt: str | None, *, source: str | None) -> list[Parsed]:
+    """A file over `limits.MAX_FILE_BYTES`, not read beyond `head`: one whole-file Problem whose
+    raw text is the first line alone (enough to tell which file it was; a retry cannot take in
+    part of a file it never read)."""
+    first = head.lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    first = first[: limits.MAX_CONTEXT_SEGMENT_CHARS]
+    kind = fmt or guess_format(head) or "unknown"
+    reason = limits.too_long("the file", size, limits.MAX_FILE_BYTES, "bytes")
+    return [Problem(reason, source or kind, kind, first, whole_message=True)]

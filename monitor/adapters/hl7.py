@@ -15,6 +15,7 @@ from typing import Any
 
 import hl7
 
+from monitor.adapters import limits
 from monitor.adapters.hl7_fields import (
     LabTime,
     birth_of,
@@ -100,6 +101,8 @@ def parse_message(text: str, options: Hl7Options) -> list[Parsed]:
     source = options.source or "hl7"
     if not text.startswith("MSH"):
         return [_whole("not an HL7 message: text before or without an MSH segment", source, text)]
+    if reason := over_limits(text):
+        return [_whole(reason, options.source or _header_source(text) or source, text)]
     try:
         message = hl7.parse(text)
         msh = message.segment("MSH")
@@ -114,6 +117,42 @@ def parse_message(text: str, options: Hl7Options) -> list[Parsed]:
     return _results(message, options, source, text)
 
 
+def over_limits(text: str) -> str | None:
+    """Why a message is too large to take in (limits.py), or None. Checked on the raw segments
+    before parsing, so a refusal costs one pass over the text."""
+    obx = 0
+    for number, segment in enumerate(text.split("\r"), start=1):
+        name = segment[:3]
+        if name == "OBX":
+            obx += 1
+        elif name in limits.CONTEXT_SEGMENTS and len(segment) > limits.MAX_CONTEXT_SEGMENT_CHARS:
+            what = f"segment {number} ({name})"
+            return limits.too_long(what, len(segment), limits.MAX_CONTEXT_SEGMENT_CHARS)
+    if obx > limits.MAX_OBX_PER_MESSAGE:
+        return limits.too_many("the message", obx, limits.MAX_OBX_PER_MESSAGE, "OBX segments")
+    return None
+
+
+def oversized_message(head: str, size: int, limit: int, options: Hl7Options) -> list[Parsed]:
+    """An MLLP message over `[hl7] max_message_bytes`, of which only `head` was kept: one
+    whole-message Problem whose raw text is the first segment alone (the MSH, for the ACK and
+    for a person to tell the lab which message it was). A retry cannot take in part of it."""
+    messages = split_messages(head)
+    first = messages[0].split("\r", 1)[0][: limits.MAX_CONTEXT_SEGMENT_CHARS] if messages else ""
+    source = options.source or (_header_source(first) if first.startswith("MSH") else "") or "hl7"
+    reason = limits.too_long("the MLLP message", size, limit, "bytes")
+    return [_whole(reason, source, first)]
+
+
+def _header_source(text: str) -> str:
+    """MSH-4, else MSH-3, read from the first segment alone ("" when it cannot be read)."""
+    try:
+        msh = hl7.parse(text.split("\r", 1)[0]).segment("MSH")
+    except Exception:  # the hl7 package raises many kinds on junk
+        return ""
+    return field(msh, 4) or field(msh, 3)
+
+
 def _results(message: Any, options: Hl7Options, source: str, text: str) -> list[Parsed]:
     pids = _segments(message, "PID")
     mrns = (
@@ -125,12 +164,14 @@ def _results(message: Any, options: Hl7Options, source: str, text: str) -> list[
     stated = stated_patient(mrns, birth_of(pids[0]), family_names(pids[0]), (source, FORMAT, text))
     items: list[Parsed] = []
     obr: Any = None
+    header = "\r".join((msh, pid))  # what every result's raw text starts with
     for segment in message:
         name = str(segment[0])
         if name == "OBR":
             obr = segment
+            header = "\r".join((msh, pid, str(obr)))
         elif name == "OBX":
-            raw = "\r".join(s for s in (msh, pid, str(obr) if obr else "", str(segment)) if s)
+            raw = header + "\r" + str(segment)
             context = _Context(mrns, source, raw, options.timezone, stated)
             items.append(_observation(segment, obr, context))
     if not items:

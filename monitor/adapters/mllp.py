@@ -6,6 +6,11 @@ quarantine, AR when the message could not be used at all (it is quarantined whol
 reading it failed in a way no check foresaw). Only when the database cannot store the message
 is no ACK sent and the connection closed, so the sender keeps the message and sends it again:
 nothing acknowledged is ever lost, and nothing else holds the feed back.
+
+A frame over `[hl7] max_message_bytes` is never held whole: it is read on and thrown away to its
+end marker, keeping its first bytes, and answered AR (quarantined with its MSH alone). A frame
+with no end marker within `limits.MAX_DISCARDED_FRAME_BYTES` cannot be answered at all: the
+connection is closed and the reason logged.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from hl7.mllp import InvalidBlockError, start_hl7_server
+from hl7.mllp import start_hl7_server
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.adapters.hl7 import Hl7Options, decode, parse_hl7
+from monitor.adapters import limits
+from monitor.adapters.hl7 import Hl7Options, decode, oversized_message, parse_hl7
 from monitor.adapters.hl7_ack import ack_for
 from monitor.config import Config
 from monitor.errors import MonitorError
@@ -31,23 +38,107 @@ from monitor.services.imports import (
     import_items,
     unreadable_document,
 )
+from monitor.services.incoming import Parsed
 from monitor.store.db import unit_of_work
 
 log = logging.getLogger("monitor.mllp")
 
-BLOCK_LIMIT = 4 * 1024 * 1024
 START_TIMEOUT_SECONDS = 10.0
+START_BLOCK, END_BLOCK = b"\x0b", b"\x1c\r"
+HEAD_BYTES = 64 * 1024  # what is kept of a frame over the limit
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One MLLP block without its markers, or only its first bytes when it is over the limit."""
+
+    data: bytes
+    size: int
+
+    @property
+    def whole(self) -> bool:
+        return len(self.data) == self.size
+
+
+class UnreadableFrame(Exception):
+    """No end marker within `limits.MAX_DISCARDED_FRAME_BYTES`: the frame cannot be answered."""
+
+
+class NotABlock(Exception):
+    """The bytes before an end marker do not start with the start-block byte."""
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Frame:
+    """The next frame, holding no more of it in memory than the reader's buffer limit (set to
+    `[hl7] max_message_bytes` + 1). IncompleteReadError when the sender hangs up mid-frame."""
+    try:
+        block = await reader.readuntil(END_BLOCK)
+    except asyncio.LimitOverrunError as over:
+        head = await reader.readexactly(over.consumed)
+        return await _discard_rest(reader, head)
+    if not block.startswith(START_BLOCK):
+        raise NotABlock
+    return Frame(block[1 : -len(END_BLOCK)], len(block) - 1 - len(END_BLOCK))
+
+
+async def _discard_rest(reader: asyncio.StreamReader, head: bytes) -> Frame:
+    """Read an over-limit frame to its end marker, keeping only its first bytes (so the next
+    frame starts in step, whatever this one held)."""
+    seen = len(head)
+    while True:
+        try:
+            tail = await reader.readuntil(END_BLOCK)
+        except asyncio.LimitOverrunError as over:
+            seen += len(await reader.readexactly(over.consumed))
+            if seen > limits.MAX_DISCARDED_FRAME_BYTES:
+                raise UnreadableFrame from None
+            continue
+        if not head.startswith(START_BLOCK):
+            raise NotABlock
+        size = seen + len(tail) - 1 - len(END_BLOCK)
+        return Frame(head[1 : 1 + HEAD_BYTES], size)
 
 
 def acknowledge(engine: Engine, config: Config, data: bytes, now: datetime, today: date) -> bytes:
     """Store one MLLP block's message (one transaction), then say how it went, as an ACK."""
     text = decode(data)
+    return _store_and_ack(
+        engine, config, text, lambda: parse_hl7(text, hl7_options(config)), now, today
+    )
+
+
+def acknowledge_oversized(
+    engine: Engine, config: Config, frame: Frame, now: datetime, today: date
+) -> bytes:
+    """Quarantine a frame over the limit (its MSH alone) and answer AR, as for any refusal."""
+    head = decode(frame.data)
+    limit = config.hl7.max_message_bytes
+
+    def parse() -> list[Parsed]:
+        return oversized_message(head, frame.size, limit, hl7_options(config))
+
+    return _store_and_ack(engine, config, head, parse, now, today)
+
+
+def hl7_options(config: Config) -> Hl7Options:
     hl7 = config.hl7
-    options = Hl7Options(config.clinic.timezone, None, hl7.identifier_type, hl7.assigning_authority)
+    return Hl7Options(config.clinic.timezone, None, hl7.identifier_type, hl7.assigning_authority)
+
+
+def _store_and_ack(
+    engine: Engine,
+    config: Config,
+    text: str,
+    parse: Callable[[], list[Parsed]],
+    now: datetime,
+    today: date,
+) -> bytes:
+    """Read and store one message in one transaction, then answer it. A database fault is the
+    only one that withholds the ACK; any other fault quarantines the message whole (AR)."""
     context = ImportContext(config, today, now)
     try:
         with unit_of_work(engine) as session:
-            report = import_items(session, parse_hl7(text, options), context)
+            report = import_items(session, parse(), context)
     except SQLAlchemyError:
         raise  # the database cannot store it: no ACK, so the sender keeps it and resends it
     except Exception as error:
@@ -126,7 +217,8 @@ class Hl7Listener:
 
     async def _serve(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        server = await start_hl7_server(self._client, self.host, self.port, limit=BLOCK_LIMIT)
+        limit = self.config.hl7.max_message_bytes + len(START_BLOCK)
+        server = await start_hl7_server(self._client, self.host, self.port, limit=limit)
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         async with server:
@@ -138,14 +230,20 @@ class Hl7Listener:
         try:
             while True:
                 try:
-                    block: bytes = await reader.readblock()
+                    frame = await read_frame(reader)
                 except asyncio.IncompleteReadError:
                     return  # the sender disconnected (maybe mid-message): nothing to ACK
-                except (InvalidBlockError, ValueError) as error:
-                    note = f"not an MLLP block: {error}"
+                except UnreadableFrame:
+                    log.warning(
+                        "MLLP frame with no end marker within %d bytes: connection closed",
+                        limits.MAX_DISCARDED_FRAME_BYTES,
+                    )
+                    return
+                except NotABlock:
+                    note = "not an MLLP block: it does not begin with the start block <VT>"
                     ack = ack_for("", "AR", note, self.now_fn()).encode("utf-8")
                 else:
-                    ack = await asyncio.to_thread(self._store, block)
+                    ack = await asyncio.to_thread(self._store, frame)
                 if not ack:
                     return
                 writer.writeblock(ack)
@@ -155,9 +253,14 @@ class Hl7Listener:
         finally:
             writer.close()
 
-    def _store(self, block: bytes) -> bytes:
+    def _store(self, frame: Frame) -> bytes:
+        now, today = self.now_fn(), self.today_fn()
         try:
-            return acknowledge(self.engine, self.config, block, self.now_fn(), self.today_fn())
+            if frame.whole:
+                return acknowledge(self.engine, self.config, frame.data, now, today)
+            limit = self.config.hl7.max_message_bytes
+            log.warning("MLLP message of %d bytes over the limit of %d: refused", frame.size, limit)
+            return acknowledge_oversized(self.engine, self.config, frame, now, today)
         except Exception:
             log.exception("MLLP message not stored; no ACK sent so the sender resends it")
             return b""

@@ -22,6 +22,7 @@ from monitor.cli import (
     web,
 )
 from monitor.cli.context import AppState, command_group
+from monitor.log import guard_library_logging
 
 app = command_group(
     "Alemtuzumab safety monitor: schedules, results and the nurses' overdue list.",
@@ -64,4 +65,5 @@ for module in (
 
 
 def main() -> None:
+    guard_library_logging()
     app()

@@ -13,10 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from monitor import clock
-from monitor.adapters.formats import FORMATS, guess_format, parse_text
+from monitor.adapters import limits
+from monitor.adapters.formats import FORMATS, guess_format, oversized_file, parse_text
 from monitor.adapters.hl7 import decode
 from monitor.adapters.mllp import Hl7Listener
 from monitor.cli.context import AppState, JsonFlag, print_json, reports_errors, state
+from monitor.config import Config
 from monitor.domain.fields import MRN_LENGTH, SOURCE_LENGTH, checked_line
 from monitor.errors import InvalidInput, MonitorError
 from monitor.log import configure_logging
@@ -29,6 +31,8 @@ from monitor.services.imports import (
 from monitor.services.incoming import Parsed
 from monitor.store.db import unit_of_work
 from monitor.store.queries import find_patient
+
+HEAD_BYTES = 64 * 1024  # what is read of a file over the size limit
 
 
 @reports_errors
@@ -53,7 +57,9 @@ def import_files(
     if patient is not None:
         patient = checked_line(patient, "--patient", MRN_LENGTH)
     app_state = state(ctx)
-    documents = [(path, _read(path)) for path in _expand(files)]
+    paths = _expand(files)
+    for path in paths:  # every file can be read before any is imported
+        _size(path)
     context = ImportContext(app_state.config, app_state.today(), clock.now_utc(), patient)
     total = ImportReport()
     if patient is not None:
@@ -61,8 +67,8 @@ def import_files(
             find_patient(session, patient)
     per_file = []
     with Session(app_state.engine(), expire_on_commit=False) as session:
-        for path, text in documents:
-            report = _import_document(session, text, (fmt, source), context, dry_run=dry_run)
+        for path in paths:  # one file in memory at a time
+            report = _import_document(session, path, (fmt, source), context, dry_run=dry_run)
             if not as_json:
                 _print_report(str(path), report)
             per_file.append({"file": str(path), **report_json(report)})
@@ -70,7 +76,7 @@ def import_files(
     if as_json:
         print_json({"files": per_file, **report_json(total, with_items=False), "dry_run": dry_run})
         return
-    if len(documents) > 1:
+    if len(paths) > 1:
         _print_report("total", total)
     if dry_run:
         typer.echo("dry run: nothing was written")
@@ -78,7 +84,7 @@ def import_files(
 
 def _import_document(
     session: Session,
-    text: str,
+    path: Path,
     given: tuple[str | None, str | None],
     context: ImportContext,
     *,
@@ -88,11 +94,12 @@ def _import_document(
     storing it quarantines this file whole, and the next file is imported (issue 11 item 5)."""
     fmt, source = given
     try:
-        items = parse_text(text, fmt, context.config, source=source)
+        items = _parse_file(path, fmt, context.config, source)
         return _import_one(session, items, context, dry_run=dry_run)
     except (SQLAlchemyError, MonitorError):
         raise
     except Exception as error:
+        text = decode(_read(path, limits.MAX_FILE_BYTES))
         kind = fmt or guess_format(text) or "unknown"
         problem = unreadable_document(error, source or kind, kind, text)
         return _import_one(session, [problem], context, dry_run=dry_run)
@@ -126,9 +133,26 @@ def _expand(paths: list[Path]) -> list[Path]:
     return found
 
 
-def _read(path: Path) -> str:
+def _parse_file(path: Path, fmt: str | None, config: Config, source: str | None) -> list[Parsed]:
+    """A file's items; a file over the size limit is not read beyond its first bytes."""
+    size = _size(path)
+    if size > limits.MAX_FILE_BYTES:
+        return oversized_file(decode(_read(path, HEAD_BYTES)), size, fmt, source=source)
+    return parse_text(decode(_read(path)), fmt, config, source=source)
+
+
+def _size(path: Path) -> int:
     try:
-        return decode(path.read_bytes())
+        with path.open("rb"):
+            return path.stat().st_size
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _read(path: Path, limit: int = -1) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(limit)
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror or error}") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from monitor.log import configure_logging
 from monitor.services.users import add_user, change_password, set_active
 from monitor.store.db import unit_of_work
 
+log = logging.getLogger("monitor.web")
 user_app = command_group("Worklist accounts.", no_args_is_help=True)
 
 
@@ -35,12 +37,16 @@ def serve(
     config = app_state.config
     configure_logging(config.logging)
     app = create_app(config, app_state.engine())
+    bind_host, bind_port = host or config.web.host, port or config.web.port
+    log.info("serving the worklist on http://%s:%d", bind_host, bind_port)
     # No access log: page paths carry MRNs, and log lines never carry patient identifiers.
+    # log_config=None: uvicorn's own logging set-up would replace the policy of monitor.log.
     uvicorn.run(
         QuietErrors(app),
-        host=host or config.web.host,
-        port=port or config.web.port,
+        host=bind_host,
+        port=bind_port,
         access_log=False,
+        log_config=None,
         log_level=config.logging.level.lower(),
         proxy_headers=False,
     )

@@ -1,13 +1,16 @@
 """Taking in lab results from a feed: one use case for HL7, FHIR and CSV alike.
 
 Each item is stored inside its own SAVEPOINT, so one bad item goes to the quarantine (with its
-raw text and a plain reason) and the rest of the file or message still goes in. Storing goes
-through `record_results`, so imported results re-match slots, run the rules and alert staff
-exactly like typed ones. How repeats, corrections and withdrawals are told apart is in
-`services.identity`; what a correction or a withdrawal changes is in `services.corrections`.
-Before any result of a message is taken in, the patient the message describes (date of birth,
-family name) is checked against the record its MRN names (`services.identification`): on a
-mismatch the message goes to the quarantine whole.
+raw text and a plain reason) and the rest of the file or message still goes in. Imported results
+re-match slots, run the rules and alert staff exactly like typed ones, but once per patient per
+import (`finish_patients`), after every item is in: re-matching and the rules read the patient's
+whole history, so doing them per item made a file of n results for one patient cost n² (issue
+11 item 10). Corrections and withdrawals, which are rare, are still judged at once, as their
+audit entries name the rules that still fire. How repeats, corrections and withdrawals are told
+apart is in `services.identity`; what a correction or a withdrawal changes is in
+`services.corrections`. Before any result of a message is taken in, the patient the message
+describes (date of birth, family name) is checked against the record its MRN names
+(`services.identification`): on a mismatch the message goes to the quarantine whole.
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ from monitor.config import Config
 from monitor.domain.codes import mapping_line
 from monitor.errors import InvalidInput
 from monitor.services.corrections import replace_result, withdraw_result
+from monitor.services.digest import queue_flag_alerts
+from monitor.services.flags import raise_flags
 from monitor.services.identification import confirm_identities, resolve_patient
 from monitor.services.identity import current_result, is_repeat
 from monitor.services.incoming import Incoming, Parsed, Problem, Skipped
 from monitor.services.intake import record_results
-from monitor.services.results import ResultIn
-from monitor.store.models import QuarantineItem, ResultStatus
+from monitor.services.results import ResultIn, store_result
+from monitor.services.slots import rebuild_slots
+from monitor.store.models import Flag, Patient, QuarantineItem, Result, ResultStatus
 
 
 class Outcome(StrEnum):
@@ -81,18 +87,34 @@ class ImportContext:
     fallback_mrn: str | None = None
 
 
+@dataclass
+class NewResults:
+    """The results an import stored, by patient, waiting for `finish_patients`."""
+
+    patients: dict[int, Patient] = field(default_factory=dict)
+    results: dict[int, list[Result]] = field(default_factory=dict)
+    by_identifiers: dict[tuple[str, ...], Patient] = field(default_factory=dict)
+
+    def add(self, patient: Patient, result: Result) -> None:
+        self.patients.setdefault(patient.id, patient)
+        self.results.setdefault(patient.id, []).append(result)
+
+
 def import_items(
     session: Session, items: Iterable[Parsed], context: ImportContext, *, quarantine: bool = True
 ) -> ImportReport:
     """Take every parsed item in; problems are quarantined (or held in the report, for a retry
     to decide)."""
     report = ImportReport()
+    new = NewResults()
     checked = context.config.import_.identity_check
     for item in confirm_identities(session, items, checked, _fallback(context)):
         if isinstance(item, Skipped):
             report.skipped += 1
             continue
-        outcome = item if isinstance(item, Problem) else _take_in_savepoint(session, item, context)
+        outcome = (
+            item if isinstance(item, Problem) else _take_in_savepoint(session, item, context, new)
+        )
         if isinstance(outcome, Outcome):
             report.count(outcome)
             continue
@@ -103,23 +125,37 @@ def import_items(
             report.quarantine_ids.append(quarantine_problem(session, outcome, context.now))
         else:
             report.held.append(outcome)
+    finish_patients(session, new, context)
     return report
 
 
+def finish_patients(session: Session, new: NewResults, context: ImportContext) -> None:
+    """Once per patient: re-match the slots, run the rules on the new results (in collection
+    order, each against all the others, as `add_results` does for a batch), alert staff."""
+    config = context.config
+    flags: list[Flag] = []
+    for patient_id, patient in new.patients.items():
+        rebuild_slots(session, patient, config.monitoring_protocol)
+        mine = new.results[patient_id]
+        flags += raise_flags(session, patient, mine, config.rule_settings, context.now)
+    queue_flag_alerts(session, flags, config=config, now=context.now)
+
+
 def _take_in_savepoint(
-    session: Session, item: Incoming, context: ImportContext
+    session: Session, item: Incoming, context: ImportContext, new: NewResults
 ) -> Outcome | Problem:
     """Store one item; a refusal rolls back only this item and becomes a Problem."""
     try:
         with session.begin_nested():
-            return take(session, item, context)
+            return take(session, item, context, new)
     except (InvalidInput, ValueError, ArithmeticError) as error:
         return Problem(str(error), item.source, item.format, item.raw)
 
 
-def take(session: Session, item: Incoming, context: ImportContext) -> Outcome:
-    """Validate and store one result, or recognise it as a repeat, correction or withdrawal."""
-    patient = resolve_patient(session, item.mrns or _fallback(context))
+def take(session: Session, item: Incoming, context: ImportContext, new: NewResults) -> Outcome:
+    """Validate and store one result, or recognise it as a repeat, correction or withdrawal.
+    A new result is only stored: its slots and rules wait in `new` for `finish_patients`."""
+    patient = _patient_for(session, item.mrns or _fallback(context), new)
     found = context.config.codes.to_code_map().analyte_for(item.codes, item.source)
     if found is None:
         raise InvalidInput(_unknown_code(item))
@@ -148,16 +184,26 @@ def take(session: Session, item: Incoming, context: ImportContext) -> Outcome:
         return Outcome.STORED
     if current is not None and is_repeat(current, given):
         return Outcome.DUPLICATE
-    previous = None if current is None else current.status
-    if current is not None:  # out of the rules' history before the new value is judged
-        current.status = ResultStatus.REPLACED
-        session.flush()
+    if current is None:
+        result = store_result(session, patient, given, today=context.today, now=context.now)
+        session.flush()  # a database refusal is this item's, inside its savepoint
+        new.add(patient, result)
+        return Outcome.STORED
+    previous = current.status
+    current.status = ResultStatus.REPLACED  # out of the rules' history before the new value
+    session.flush()
     recorded = record_results(
         session, [given], today=context.today, now=context.now, config=context.config
     )
-    if current is not None and previous is not None:
-        replace_result(session, current, recorded.results[0], previous, context.now, actor)
+    replace_result(session, current, recorded.results[0], previous, context.now, actor)
     return Outcome.STORED
+
+
+def _patient_for(session: Session, mrns: tuple[str, ...], new: NewResults) -> Patient:
+    """`resolve_patient`, once per set of identifiers per import (a refusal is not kept)."""
+    if mrns not in new.by_identifiers:
+        new.by_identifiers[mrns] = resolve_patient(session, mrns)
+    return new.by_identifiers[mrns]
 
 
 def clean_text(text: str) -> str:

@@ -281,8 +281,8 @@ def clock_zone() -> Any:
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    """configure_logging rewires the `monitor` and library loggers; put them back afterwards."""
-    names = ("monitor", *LIBRARY_LOGGERS)
+    """configure_logging rewires the `monitor`, library and root loggers; put them back."""
+    names = ("monitor", "", *(library.name for library in LIBRARY_LOGGERS))
     saved = {
         name: (logger.handlers[:], logger.level, logger.propagate)
         for name in names
