@@ -84,7 +84,7 @@ class Patient(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # `domain.protocol.protocol_fingerprint` of the protocol the patient's stored slots were
-    # computed from, set at every rebuild; NULL when unknown (slots stored before revision 0007)
+    # computed from, set at every rebuild; NULL when unknown (slots stored before revision 0009)
     # or never built. Slots of a patient whose fingerprint is not the configuration's are stale.
     schedule_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
