@@ -244,7 +244,7 @@ def test_a_file_judged_at_once_raises_the_flags_of_one_result_at_a_time(
     cli: Cli, engine: Engine, tmp_path: Path
 ) -> None:
     for mrn in ("A1", "B1"):
-        cli.ok("patient", "add", mrn, "--name", f"Patient {mrn}", "--sex", "F")
+        cli.ok("patient", "add", mrn, "--name", f"Ann{mrn} Example", "--sex", "F")
         cli.ok("course", "add", mrn, "--start", "2024-01-08", "--days", "5")
     obx = [series_obx(n, *row) for n, row in enumerate(SERIES, start=1)]
     whole = oru(*obx, mrn="A1", control="W", collected="")
