@@ -7,7 +7,7 @@
 Builds one HL7 ORU^R01 message with N OBX segments (one OBR, each OBX its own observation time,
 so every result is new) and one FHIR Bundle with N Observation entries, for one patient with a
 course, and times the real code: `adapters.formats.parse_text` (parse) and
-`services.imports.import_items` in one transaction, as `monitor import` runs it (import).
+`services.results.imports.import_items` in one transaction, as `monitor import` runs it (import).
 Each size runs on a freshly migrated database, so every run stores every result.
 
 With the file limits in force (`monitor.adapters.limits`), a file over the limit is one
@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))  # run from a source checkout
 from monitor.adapters import limits  # noqa: E402
 from monitor.adapters.formats import parse_text  # noqa: E402
 from monitor.config import Config  # noqa: E402
-from monitor.services.courses import add_course  # noqa: E402
-from monitor.services.imports import ImportContext, ImportReport, import_items  # noqa: E402
-from monitor.services.patients import add_patient  # noqa: E402
+from monitor.services.people.courses import add_course  # noqa: E402
+from monitor.services.people.patients import add_patient  # noqa: E402
+from monitor.services.results.imports import ImportContext, ImportReport, import_items  # noqa: E402
 from monitor.store.db import make_engine, unit_of_work  # noqa: E402
 from monitor.store.migrate import upgrade  # noqa: E402
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_schedule import load_clinic
 
 from monitor.config import Config
-from monitor.services.fingerprints import (
+from monitor.services.schedule.fingerprints import (
     REBUILD_CHUNK,
     RebuildProgress,
     count_stale_patients,

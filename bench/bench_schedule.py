@@ -5,7 +5,7 @@ Run from the repository root (see BENCHMARKS.md for the figures and how to read 
     python bench/bench_schedule.py --patients 10000 --database both
 
 Each measurement of the product (the real code: Alembic migrations, `plan_slots` + `slot_rows`,
-Core inserts into `slots`, `queries.overdue_list`, `services.schedule.patient_schedule`) is put
+Core inserts into `slots`, `queries.overdue_list`, `services.schedule.view.patient_schedule`) is put
 beside a raw-SQL floor measured in the same run on the same data: the same slot rows inserted
 with the DBAPI's own `executemany` into a copy of the table, and the same queries written by hand
 on the raw connection. The ratio says how much the product adds over the least the database needs.
@@ -42,8 +42,9 @@ from monitor.domain.courses import Course
 from monitor.domain.protocol import DEFAULT_PROTOCOL, Protocol
 from monitor.domain.schedule import add_months
 from monitor.domain.status import CountedResult
-from monitor.services.schedule import patient_schedule
-from monitor.services.slots import plan_slots, slot_rows
+from monitor.domain.vocabulary import STOPPED_STATUSES
+from monitor.services.schedule.slots import plan_slots, slot_rows
+from monitor.services.schedule.view import patient_schedule
 from monitor.store import models
 from monitor.store.db import make_engine
 from monitor.store.migrate import upgrade
@@ -418,7 +419,7 @@ def read_inputs(
     waived: dict[int, set[tuple[str, date]]] = defaultdict(set)
     for patient_id, panel, due_on in waivers:
         waived[patient_id].add((panel, due_on))
-    stopped = models.STOPPED_STATUSES
+    stopped = STOPPED_STATUSES
     return {
         pid: (
             [Course(tuple(d)) for d in days[pid].values()],

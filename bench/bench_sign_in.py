@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))  # run from a source checkout
 from starlette.testclient import TestClient  # noqa: E402
 
 from monitor.config import Config  # noqa: E402
-from monitor.services.users import add_user  # noqa: E402
+from monitor.services.people.users import add_user  # noqa: E402
 from monitor.store.db import make_engine, unit_of_work  # noqa: E402
 from monitor.store.migrate import upgrade  # noqa: E402
 from monitor.store.models import User  # noqa: E402

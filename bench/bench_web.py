@@ -41,8 +41,8 @@ from bench_schedule import chunks, load_clinic, read_inputs  # noqa: E402
 from monitor import clock  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.domain.rules import Severity  # noqa: E402
-from monitor.services.slots import plan_slots, slot_rows  # noqa: E402
-from monitor.services.users import add_user  # noqa: E402
+from monitor.services.people.users import add_user  # noqa: E402
+from monitor.services.schedule.slots import plan_slots, slot_rows  # noqa: E402
 from monitor.store import models  # noqa: E402
 from monitor.store.db import make_engine, unit_of_work  # noqa: E402
 from monitor.store.migrate import upgrade  # noqa: E402

@@ -43,10 +43,10 @@ from monitor import clock
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.notify.transports import Transport
-from monitor.services.daily import run_daily
-from monitor.services.fingerprints import count_stale_patients, rebuild_schedules
-from monitor.services.outbox import claim_batch, default_owner, deliver_claimed
-from monitor.services.readiness import reminders_hold
+from monitor.services.mail.daily import run_daily
+from monitor.services.mail.outbox import claim_batch, default_owner, deliver_claimed
+from monitor.services.mail.readiness import reminders_hold
+from monitor.services.schedule.fingerprints import count_stale_patients, rebuild_schedules
 from monitor.store.db import unit_of_work
 from monitor.store.faults import describe_database_error, error_summary
 from monitor.store.lock import DaemonLock, LockLost, daemon_lock

@@ -18,9 +18,9 @@ from monitor.domain.courses import Course
 from monitor.domain.protocol import Protocol
 from monitor.domain.rules import RuleSettings
 from monitor.domain.schedule import build_schedule
-from monitor.services.courses import add_course
-from monitor.services.patients import add_patient
-from monitor.services.results import ResultIn, add_results
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient
+from monitor.services.results.recording import ResultIn, add_results
 
 DEMO_DATABASE = "monitor-demo.db"
 DEMO_MAIL_DIR = "monitor-demo-mail"

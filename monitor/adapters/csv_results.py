@@ -18,8 +18,8 @@ from datetime import date
 from monitor.adapters import limits
 from monitor.domain.codes import ANALYTE_SYSTEM, Code
 from monitor.domain.units import ANALYTES
-from monitor.services.incoming import Incoming, Parsed, Problem, stated_patient
-from monitor.store.models import ResultStatus
+from monitor.domain.vocabulary import ResultStatus
+from monitor.services.results.incoming import Incoming, Parsed, Problem, stated_patient
 
 FORMAT = "csv"
 HEADER = (

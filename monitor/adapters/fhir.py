@@ -18,7 +18,7 @@ from typing import Any
 
 from monitor.adapters import fhir_values as fv
 from monitor.adapters import limits
-from monitor.services.incoming import (
+from monitor.services.results.incoming import (
     Incoming,
     Parsed,
     Problem,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.adapters.instants import to_utc
 from monitor.domain.codes import Code
-from monitor.store.models import ResultStatus
+from monitor.domain.vocabulary import ResultStatus
 
 UCUM = "http://unitsofmeasure.org"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

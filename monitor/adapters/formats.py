@@ -7,7 +7,7 @@ from monitor.adapters.csv_results import looks_like_csv, parse_csv
 from monitor.adapters.fhir import FhirOptions, parse_fhir
 from monitor.adapters.hl7 import Hl7Options, parse_hl7
 from monitor.config import Config
-from monitor.services.incoming import Parsed, Problem
+from monitor.services.results.incoming import Parsed, Problem
 
 FORMATS = ("csv", "hl7", "fhir")
 

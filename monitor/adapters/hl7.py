@@ -28,7 +28,8 @@ from monitor.adapters.hl7_fields import (
     unit_of,
     value_of,
 )
-from monitor.services.incoming import (
+from monitor.domain.vocabulary import ResultStatus
+from monitor.services.results.incoming import (
     Incoming,
     Parsed,
     Problem,
@@ -36,7 +37,6 @@ from monitor.services.incoming import (
     StatedPatient,
     stated_patient,
 )
-from monitor.store.models import ResultStatus
 
 FORMAT = "hl7"
 

@@ -32,13 +32,13 @@ from monitor.adapters.hl7 import Hl7Options, decode, oversized_message, parse_hl
 from monitor.adapters.hl7_ack import ack_for
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.services.imports import (
+from monitor.services.results.imports import (
     ImportContext,
     ImportReport,
     import_items,
     unreadable_document,
 )
-from monitor.services.incoming import Parsed
+from monitor.services.results.incoming import Parsed
 from monitor.store.db import unit_of_work
 
 log = logging.getLogger("monitor.mllp")
@@ -137,7 +137,7 @@ def _store_and_ack(
     only one that withholds the ACK; any other fault quarantines the message whole (AR)."""
     context = ImportContext(config, today, now)
     try:
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, config.monitoring_protocol) as session:
             report = import_items(session, parse(), context)
     except SQLAlchemyError:
         raise  # the database cannot store it: no ACK, so the sender keeps it and resends it
@@ -157,7 +157,7 @@ def _quarantine_whole(
     resend the message forever and hold back the ones queued behind it): keep it whole, AR."""
     log.error("MLLP message could not be read (%s); quarantined whole", type(error).__name__)
     problem = unreadable_document(error, "hl7", "hl7", text)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, context.config.monitoring_protocol) as session:
         return import_items(session, [problem], context)
 
 

@@ -8,7 +8,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,12 +19,13 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from monitor import clock
 from monitor.config import Config, ConfigError, load_config
 from monitor.domain.dates import checked_date
 from monitor.errors import InvalidInput, MonitorError
-from monitor.services.fingerprints import require_current_schedules
+from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.store.db import checked_database_url, make_engine, unit_of_work
 from monitor.store.faults import describe_database_error
 from monitor.store.migrate import is_at_head
@@ -92,6 +94,14 @@ class AppState:
             with unit_of_work(self._engine) as session:
                 require_current_schedules(session, self.config.monitoring_protocol)
         return self._engine
+
+    @contextmanager
+    def session(self, *, current_schedules: bool = False) -> Iterator[Session]:
+        """One unit of work on the database (see `engine` for `current_schedules`), with the
+        configured protocol for the slots of any record it changes."""
+        engine = self.engine(current_schedules=current_schedules)
+        with unit_of_work(engine, self.config.monitoring_protocol) as session:
+            yield session
 
     def close(self) -> None:
         """Release the database connections (called when the command ends)."""

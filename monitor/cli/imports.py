@@ -22,14 +22,13 @@ from monitor.config import Config
 from monitor.domain.fields import MRN_LENGTH, SOURCE_LENGTH, checked_line
 from monitor.errors import InvalidInput, MonitorError
 from monitor.log import configure_logging
-from monitor.services.imports import (
+from monitor.services.results.imports import (
     ImportContext,
     ImportReport,
     import_items,
     unreadable_document,
 )
-from monitor.services.incoming import Parsed
-from monitor.store.db import unit_of_work
+from monitor.services.results.incoming import Parsed
 from monitor.store.queries import find_patient
 
 HEAD_BYTES = 64 * 1024  # what is read of a file over the size limit
@@ -63,7 +62,7 @@ def import_files(
     context = ImportContext(app_state.config, app_state.today(), clock.now_utc(), patient)
     total = ImportReport()
     if patient is not None:
-        with unit_of_work(app_state.engine()) as session:
+        with app_state.session() as session:
             find_patient(session, patient)
     per_file = []
     with Session(app_state.engine(), expire_on_commit=False) as session:

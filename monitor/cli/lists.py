@@ -21,9 +21,8 @@ from monitor.cli.context import (
 )
 from monitor.domain.fields import SITE_LENGTH, checked_line
 from monitor.domain.protocol import Protocol
-from monitor.services.feeds import late_feeds, patients_served_by
-from monitor.services.schedule import patient_schedule
-from monitor.store.db import unit_of_work
+from monitor.services.results.feeds import late_feeds, patients_served_by
+from monitor.services.schedule.view import patient_schedule
 from monitor.store.queries import open_alert_severity, overdue_list
 
 STATUS_STYLES = {
@@ -48,7 +47,7 @@ def schedule(
     """A patient's slots with their status as of a date (default today)."""
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
-    with unit_of_work(app_state.engine(current_schedules=True)) as session:
+    with app_state.session(current_schedules=True) as session:
         view = patient_schedule(session, mrn, on, app_state.config.monitoring_protocol)
     slots = [_slot_json(slot) for slot in view.slots]
     if as_json:
@@ -98,7 +97,7 @@ def overdue(
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
     site = checked_line(site, "--site", SITE_LENGTH) if site is not None else None
-    with unit_of_work(app_state.engine(current_schedules=True)) as session:
+    with app_state.session(current_schedules=True) as session:
         quiet = late_feeds(session, app_state.config, clock.now_utc())
         feed_late = patients_served_by(session, [feed.source for feed in quiet])
         show_overdue(session, app_state.config.monitoring_protocol, on, site, as_json, feed_late)

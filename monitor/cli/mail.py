@@ -20,9 +20,8 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.notify.transports import make_transport
-from monitor.services.outbox import DeliveryCounts, drain_outbox
-from monitor.services.unconfirmed import CHECK_HINT, confirm_delivered, resend
-from monitor.store.db import unit_of_work
+from monitor.services.mail.outbox import DeliveryCounts, drain_outbox
+from monitor.services.mail.unconfirmed import CHECK_HINT, confirm_delivered, resend
 from monitor.store.models import OutboxMessage
 
 STATUS_STYLES = {
@@ -53,7 +52,7 @@ def outbox(
     """Queued, sent, failed, skipped and unconfirmed emails, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         query = select(OutboxMessage).order_by(
             OutboxMessage.created_at.desc(), OutboxMessage.id.desc()
         )
@@ -99,7 +98,7 @@ def outbox_json(row: OutboxMessage) -> dict[str, Any]:
 @reports_errors
 def confirm(ctx: typer.Context, outbox_id: int) -> None:
     """An unconfirmed email did arrive (the mail server's log has its Message-ID): mark it sent."""
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         confirm_delivered(session, outbox_id, actor=cli_actor(), now=clock.now_utc())
     typer.echo(f"outbox {outbox_id}: marked sent")
 
@@ -108,7 +107,7 @@ def confirm(ctx: typer.Context, outbox_id: int) -> None:
 @reports_errors
 def resend_unconfirmed(ctx: typer.Context, outbox_id: int) -> None:
     """An unconfirmed email did not arrive: send it again (same Message-ID) at the next drain."""
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         resend(session, outbox_id, actor=cli_actor(), now=clock.now_utc())
     typer.echo(f"outbox {outbox_id}: queued to be sent again")
 

@@ -11,10 +11,9 @@ from monitor import clock
 from monitor.cli.context import JsonFlag, as_of, cli_actor, print_json, reports_errors, state
 from monitor.cli.records import patient_app
 from monitor.errors import InvalidInput
-from monitor.services.daily import run_daily
-from monitor.services.patients import set_email_preference
-from monitor.services.readiness import reminders_hold
-from monitor.store.db import unit_of_work
+from monitor.services.mail.daily import run_daily
+from monitor.services.mail.readiness import reminders_hold
+from monitor.services.people.patients import set_email_preference
 
 
 @reports_errors
@@ -72,7 +71,7 @@ def patient_email(
     if set_address is None and not opt_out and not opt_in:
         raise InvalidInput("give --set ADDRESS, --opt-out or --opt-in")
     preference = True if opt_out else (False if opt_in else None)
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         patient = set_email_preference(
             session,
             mrn=mrn,

@@ -29,8 +29,7 @@ from monitor.notify.messages import (
     staff_urgent_flag_context,
 )
 from monitor.notify.render import MESSAGES, render_email
-from monitor.services.schedule import ScheduleView, patient_schedule
-from monitor.store.db import unit_of_work
+from monitor.services.schedule.view import ScheduleView, patient_schedule
 from monitor.store.queries import find_patient
 
 PATIENT_MESSAGES = ("patient-tests-due", "patient-tests-overdue")
@@ -61,7 +60,7 @@ def preview(
     if mrn is None:
         context = sample_context(message, clinic, on)
     else:
-        with unit_of_work(app_state.engine(current_schedules=True)) as session:
+        with app_state.session(current_schedules=True) as session:
             name = find_patient(session, mrn).name
             view = patient_schedule(session, mrn, on, app_state.config.monitoring_protocol)
         context = patient_context(message, clinic, first_name(name), view, on)

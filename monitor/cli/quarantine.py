@@ -18,12 +18,12 @@ from monitor.cli.context import (
     reports_errors,
     state,
 )
+from monitor.domain.vocabulary import QuarantineStatus
 from monitor.errors import InvalidInput
-from monitor.services.imports import ImportContext
-from monitor.services.incoming import Parsed
-from monitor.services.quarantine import drop_item, open_items, retry_items
-from monitor.store.db import unit_of_work
-from monitor.store.models import QuarantineItem, QuarantineStatus
+from monitor.services.results.imports import ImportContext
+from monitor.services.results.incoming import Parsed
+from monitor.services.results.quarantine import drop_item, open_items, retry_items
+from monitor.store.models import QuarantineItem
 from monitor.store.queries import find_patient
 
 quarantine_app = command_group(
@@ -41,7 +41,7 @@ def quarantine(
     """List open quarantine items (oldest first)."""
     if ctx.invoked_subcommand is not None:
         return
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         data = [item_json(item) for item in open_items(session, include_closed=show_all)]
     if as_json:
         print_json(data)
@@ -87,7 +87,7 @@ def retry(
         fmt = item.format if item.format in ("csv", "hl7", "fhir") else None
         return parse_text(item.raw, fmt, config, source=item.source)
 
-    with unit_of_work(app_state.engine()) as session:
+    with app_state.session() as session:
         if patient is not None:
             find_patient(session, patient)
         outcomes = retry_items(session, item_id, reparse, context, cli_actor())
@@ -125,7 +125,7 @@ def drop(
     reason: Annotated[str, typer.Option("--reason", help="why it will not be imported")],
 ) -> None:
     """Close an item without importing it."""
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         drop_item(session, item_id, reason=reason, actor=cli_actor(), now=clock.now_utc())
     typer.echo(f"dropped quarantine item {item_id}")
 

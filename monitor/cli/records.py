@@ -24,10 +24,9 @@ from monitor.cli.context import (
 from monitor.domain.courses import course_warnings
 from monitor.domain.schedule import monitoring_end
 from monitor.errors import InvalidInput
-from monitor.services import courses, patients
-from monitor.services.schedule import derived_status
-from monitor.services.slots import domain_courses
-from monitor.store.db import unit_of_work
+from monitor.services.people import courses, patients
+from monitor.services.schedule.slots import domain_courses
+from monitor.services.schedule.view import derived_status
 from monitor.store.queries import find_patient, flag_rows
 
 patient_app = command_group("Patients.", no_args_is_help=True)
@@ -48,7 +47,7 @@ def patient_add(
     """Register a patient."""
     app_state = state(ctx)
     born_on = optional_date(dob, "--dob")
-    with unit_of_work(app_state.engine()) as session:
+    with app_state.session() as session:
         patients.add_patient(
             session,
             mrn=mrn,
@@ -75,7 +74,7 @@ def patient_edit(
     if name is None and dob is None:
         raise InvalidInput("give --name and/or --dob")
     born_on = optional_date(dob, "--dob")
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         patients.edit_identity(
             session, mrn=mrn, name=name, born_on=born_on, actor=cli_actor(), now=clock.now_utc()
         )
@@ -94,7 +93,7 @@ def patient_status(
     """Set a patient's status: active, withdrawn, deceased or transferred."""
     app_state = state(ctx)
     effective_on = parse_date(on, "--on")
-    with unit_of_work(app_state.engine()) as session:
+    with app_state.session() as session:
         patients.change_status(
             session,
             mrn=mrn,
@@ -113,7 +112,7 @@ def patient_status(
 def patient_show(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> None:
     """A patient's record: status, courses, monitoring end."""
     app_state = state(ctx)
-    with unit_of_work(app_state.engine()) as session:
+    with app_state.session() as session:
         data = patient_record(session, mrn, app_state)
     if as_json:
         print_json(data)
@@ -174,7 +173,7 @@ def course_add(
     """Record an infusion course (past or planned)."""
     app_state = state(ctx)
     infused_on = _course_dates(start, days, dates)
-    with unit_of_work(app_state.engine()) as session:
+    with app_state.session() as session:
         warnings = courses.add_course(
             session,
             mrn=mrn,

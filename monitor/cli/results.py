@@ -21,9 +21,8 @@ from monitor.cli.context import (
 )
 from monitor.domain.fields import SOURCE_LENGTH, checked_line
 from monitor.domain.rules.context import fmt
-from monitor.services.intake import audit_entry, record_results
-from monitor.services.results import ResultIn
-from monitor.store.db import unit_of_work
+from monitor.services.results.intake import audit_entry, record_results
+from monitor.services.results.recording import ResultIn
 from monitor.store.models import Result
 from monitor.store.queries import find_patient
 
@@ -57,7 +56,7 @@ def result_add(
         is_menstruating=menstruating,
         source=checked_line(source, "--source", SOURCE_LENGTH),
     )
-    with unit_of_work(app_state.engine()) as session:
+    with app_state.session() as session:
         recorded = record_results(
             session,
             [given],
@@ -76,7 +75,7 @@ def result_add(
 @reports_errors
 def results(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> None:
     """Every stored result of a patient, newest first."""
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         patient = find_patient(session, mrn)
         rows = session.scalars(
             select(Result)

@@ -22,10 +22,9 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.cli.records import patient_app
-from monitor.services.flags import ResultFlags, acknowledge_flag, group_by_result
-from monitor.services.patients import add_pregnancy
-from monitor.services.waivers import waive_slot
-from monitor.store.db import unit_of_work
+from monitor.services.people.patients import add_pregnancy
+from monitor.services.results.flags import ResultFlags, acknowledge_flag, group_by_result
+from monitor.services.schedule.waivers import waive_slot
 from monitor.store.models import AuditEntry, Flag
 from monitor.store.queries import audit_rows, find_patient, flag_rows
 
@@ -46,7 +45,7 @@ def flags(
     A result that fired several rules is one row with every rule; `flag ack` on any of its
     open ids acknowledges the row. `--json` keeps one object per flag (SPEC §7).
     """
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         rows = flag_rows(session, include_closed=show_all)
         if as_json:
             print_json([flag_json(flag, mrn) for flag, mrn in rows])
@@ -109,7 +108,7 @@ def flag_ack(
     note: Annotated[str | None, typer.Option("--note")] = None,
 ) -> None:
     """Acknowledge an open flag and the other open flags of its result (each audited)."""
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         closed = acknowledge_flag(session, flag_id=flag_id, by=by, note=note, now=clock.now_utc())
         ids = [flag.id for flag in closed]
     if len(ids) == 1:
@@ -131,7 +130,7 @@ def slot_waive(
     """Waive one slot with a reason; it leaves the overdue list (audited)."""
     app_state = state(ctx)
     due_on = parse_date(due, "--due")
-    with unit_of_work(app_state.engine()) as session:
+    with app_state.session() as session:
         waive_slot(
             session,
             mrn=mrn,
@@ -155,7 +154,7 @@ def patient_pregnancy(
 ) -> None:
     """Record a pregnancy period (abnormal TSH is then urgent)."""
     from_on, to_on = parse_date(from_, "--from"), optional_date(to, "--to")
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         add_pregnancy(
             session,
             mrn=mrn,
@@ -174,7 +173,7 @@ def audit(
     as_json: JsonFlag = False,
 ) -> None:
     """The audit log (every change a person made), oldest first; one patient's with MRN."""
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         patient_id = find_patient(session, mrn).id if mrn is not None else None
         data = [audit_json(row) for row in audit_rows(session, patient_id)]
     if as_json:

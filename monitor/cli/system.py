@@ -18,13 +18,13 @@ from monitor.cli.lists import show_overdue
 from monitor.config import WebConfig
 from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic, demo_config
 from monitor.notify.transports import FileTransport
-from monitor.services.daily import run_daily
-from monitor.services.fingerprints import (
+from monitor.services.mail.daily import run_daily
+from monitor.services.mail.outbox import drain_outbox
+from monitor.services.schedule.fingerprints import (
     RebuildProgress,
     count_stale_patients,
     rebuild_schedules,
 )
-from monitor.services.outbox import drain_outbox
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import current_revision, upgrade
 
@@ -88,7 +88,7 @@ def demo(
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     today = clock.today_in(config.clinic.timezone)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, config.monitoring_protocol) as session:
         count = build_demo_clinic(
             session,
             config.monitoring_protocol,

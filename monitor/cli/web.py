@@ -12,8 +12,7 @@ from monitor import clock
 from monitor.cli.context import cli_actor, command_group, reports_errors, state
 from monitor.errors import InvalidInput
 from monitor.log import configure_logging
-from monitor.services.users import add_user, change_password, set_active
-from monitor.store.db import unit_of_work
+from monitor.services.people.users import add_user, change_password, set_active
 
 log = logging.getLogger("monitor.web")
 user_app = command_group("Worklist accounts.", no_args_is_help=True)
@@ -64,7 +63,7 @@ def user_add(
 ) -> None:
     """Add a worklist account (the password is prompted for twice, or read from stdin)."""
     password = _read_password(password_stdin)
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         add_user(
             session, name=name, role=role, password=password, actor=cli_actor(), now=clock.now_utc()
         )
@@ -82,7 +81,7 @@ def user_password(
 ) -> None:
     """Set a new password; every session of the account ends and a lock is lifted."""
     password = _read_password(password_stdin)
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         change_password(
             session, name=name, password=password, actor=cli_actor(), now=clock.now_utc()
         )
@@ -106,7 +105,7 @@ def user_enable(ctx: typer.Context, name: str) -> None:
 
 
 def _set_active(ctx: typer.Context, name: str, *, active: bool) -> None:
-    with unit_of_work(state(ctx).engine()) as session:
+    with state(ctx).session() as session:
         set_active(session, name=name, active=active, actor=cli_actor(), now=clock.now_utc())
 
 

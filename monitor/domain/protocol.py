@@ -39,8 +39,9 @@ class Protocol:
         return tuple(rule.name for rule in self.panels)
 
 
-# Raised when the code that turns a protocol into stored slots (`domain.schedule`, `domain.status`,
-# `services.slots.slot_rows`) changes what it stores: every stored schedule then needs a rebuild.
+# Raised when the code that turns a protocol into stored slots (`domain.schedule`,
+# `domain.status`, `services.schedule.slots.slot_rows`) changes what it stores: every stored
+# schedule then needs a rebuild.
 SLOT_ALGORITHM_VERSION = 1
 
 

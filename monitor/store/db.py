@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session
 
+from monitor.domain.protocol import Protocol
 from monitor.errors import InvalidInput
 
 # The drivers the program is built and tested with (SQLAlchemy's spelling, backend+driver).
@@ -87,11 +88,26 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+PROTOCOL_KEY = "protocol"
+
+
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+def unit_of_work(engine: Engine, protocol: Protocol | None = None) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back if it raises.
+
+    `protocol` is what the slots of patients whose record the transaction changed are rebuilt
+    from before it commits (`services.schedule.upkeep`); a transaction that changes no patient's
+    record (a list, the outbox, a user) needs none.
+    """
+    info = {PROTOCOL_KEY: protocol}
+    with Session(engine, expire_on_commit=False, info=info) as session, session.begin():
         yield session
+
+
+def session_protocol(session: Session) -> Protocol | None:
+    """The protocol the session's unit of work was opened with, if any."""
+    found: Protocol | None = session.info.get(PROTOCOL_KEY)
+    return found
 
 
 def dialect_insert(

@@ -30,6 +30,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from monitor.domain.rules import Severity
+from monitor.domain.vocabulary import (
+    STOPPED_STATUSES,
+    FlagStatus,
+    OutboxStatus,
+    PatientStatus,
+    QuarantineStatus,
+    ResultStatus,
+    UserRole,
+)
 from monitor.store.types import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -43,16 +52,6 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class PatientStatus(StrEnum):
-    ACTIVE = "active"
-    WITHDRAWN = "withdrawn"
-    DECEASED = "deceased"
-    TRANSFERRED = "transferred"
-
-
-STOPPED_STATUSES = (PatientStatus.WITHDRAWN, PatientStatus.DECEASED, PatientStatus.TRANSFERRED)
 
 
 def _enum(enum: type[StrEnum], name: str) -> Enum:
@@ -194,21 +193,6 @@ class Waiver(Base):
     waived_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class ResultStatus(StrEnum):
-    """Where a result stands. Only `final` and `corrected` complete slots and feed the rules;
-    `preliminary` is stored and shown; `replaced` (by a correction) and `entered-in-error` stay
-    in the history only."""
-
-    FINAL = "final"
-    CORRECTED = "corrected"
-    PRELIMINARY = "preliminary"
-    REPLACED = "replaced"
-    ENTERED_IN_ERROR = "entered-in-error"
-
-
-COUNTING_STATUSES = (ResultStatus.FINAL, ResultStatus.CORRECTED)
-
-
 class Result(Base):
     """One lab value: as received (`value`, `unit`) and in the canonical unit.
 
@@ -263,12 +247,6 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-class FlagStatus(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    SUPERSEDED = "superseded"
-
-
 class Flag(Base):
     """An abnormal-result finding: one per rule that fired, linked to its result.
 
@@ -309,17 +287,6 @@ class Pregnancy(Base):
     from_on: Mapped[date] = mapped_column(Date)
     to_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    # Sent whole, but the server's reply never came: it may have arrived. Never re-sent on its
-    # own; a person checks the mail server's log and confirms or re-sends it (services.unconfirmed).
-    UNCONFIRMED = "unconfirmed"
 
 
 class OutboxMessage(Base):
@@ -396,12 +363,6 @@ class DailyRun(Base):
     set_aside: Mapped[list[int] | None] = mapped_column(JSON)
 
 
-class QuarantineStatus(StrEnum):
-    OPEN = "open"
-    RETRIED = "retried"
-    DROPPED = "dropped"
-
-
 class QuarantineItem(Base):
     """Input that could not be taken in whole, kept with its raw text and a plain reason."""
 
@@ -419,11 +380,6 @@ class QuarantineItem(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolution: Mapped[str | None] = mapped_column(Text)
-
-
-class UserRole(StrEnum):
-    NURSE = "nurse"
-    ADMIN = "admin"
 
 
 class User(Base):

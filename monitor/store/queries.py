@@ -12,16 +12,9 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from monitor.domain.fields import MRN_LENGTH, line_problem
 from monitor.domain.rules import Severity
+from monitor.domain.vocabulary import FlagStatus, PatientStatus
 from monitor.errors import NotFound
-from monitor.store.models import (
-    AuditEntry,
-    Course,
-    Flag,
-    FlagStatus,
-    Patient,
-    PatientStatus,
-    Slot,
-)
+from monitor.store.models import AuditEntry, Course, Flag, Patient, Slot
 
 
 def find_patient(session: Session, mrn: str) -> Patient:

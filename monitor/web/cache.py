@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
 from monitor.domain.status import SlotStatus
-from monitor.services.schedule import patient_schedule
-from monitor.store.models import AuditEntry, Course, Patient, PatientStatus, Result, Waiver
+from monitor.domain.vocabulary import PatientStatus
+from monitor.services.schedule.view import patient_schedule
+from monitor.store.models import AuditEntry, Course, Patient, Result, Waiver
 from monitor.web.worklist import (
     WEEK_DAYS,
     Item,

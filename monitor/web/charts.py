@@ -15,8 +15,9 @@ from markupsafe import Markup, escape
 
 from monitor.domain.rules import RuleSettings
 from monitor.domain.units import UNITS, unit_factor
+from monitor.domain.vocabulary import COUNTING_STATUSES
 from monitor.errors import InvalidInput
-from monitor.store.models import COUNTING_STATUSES, Result
+from monitor.store.models import Result
 
 KEY_ANALYTES = ("platelets", "neutrophils", "creatinine", "tsh", "alt")
 LABELS = {

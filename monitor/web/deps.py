@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from monitor.config import Config
+from monitor.domain.vocabulary import UserRole
 from monitor.store.db import unit_of_work
-from monitor.store.models import UserRole
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class WebDeps:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction (committed when the block ends, rolled back if it raises)."""
-        with unit_of_work(self.engine) as session:
+        with unit_of_work(self.engine, self.config.monitoring_protocol) as session:
             yield session
 
 

@@ -16,17 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from monitor.domain.reminders import PATIENT_MESSAGES, is_timing_skip
 from monitor.domain.rules import Severity
-from monitor.services.flags import ResultFlags, group_by_result
-from monitor.store.models import (
-    AuditEntry,
-    Flag,
-    FlagStatus,
-    OutboxMessage,
-    OutboxStatus,
-    Patient,
-    QuarantineItem,
-    Result,
-)
+from monitor.domain.vocabulary import FlagStatus, OutboxStatus
+from monitor.services.results.flags import ResultFlags, group_by_result
+from monitor.store.models import AuditEntry, Flag, OutboxMessage, Patient, QuarantineItem, Result
 from monitor.store.queries import severity_rank
 
 LIMIT = 500

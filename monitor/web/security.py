@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.services.users import signed_in_user
+from monitor.services.people.users import signed_in_user
 from monitor.web.deps import WebDeps, WebUser
 
 PUBLIC_PATHS = frozenset({"/login"})

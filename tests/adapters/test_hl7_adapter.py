@@ -8,8 +8,8 @@ import pytest
 from monitor.adapters.hl7 import Hl7Options, decode, parse_hl7, split_messages
 from monitor.adapters.hl7_fields import reference_range
 from monitor.domain.codes import CodeMap
-from monitor.services.incoming import Incoming, Problem, Skipped
-from monitor.store.models import ResultStatus
+from monitor.domain.vocabulary import ResultStatus
+from monitor.services.results.incoming import Incoming, Problem, Skipped
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples" / "hl7"
 OPTIONS = Hl7Options(timezone="Europe/London")

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from monitor.adapters.formats import parse_text
 from monitor.adapters.hl7 import decode
 from monitor.config import Config
-from monitor.services.imports import ImportContext, import_items
-from monitor.services.incoming import Incoming, Problem, Skipped
+from monitor.services.results.imports import ImportContext, import_items
+from monitor.services.results.incoming import Incoming, Problem, Skipped
 from monitor.store.models import QuarantineItem, Result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.store.models import AuditEntry, Flag, FlagStatus
+from monitor.domain.vocabulary import FlagStatus
+from monitor.store.models import AuditEntry, Flag
 
 COLLECTED = "20240212083000"
 

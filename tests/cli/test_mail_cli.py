@@ -19,8 +19,8 @@ from freezegun import freeze_time
 from sqlalchemy import Engine, update
 
 from monitor.cli.context import cli_actor
-from monitor.services.digest import DIGEST
-from monitor.services.outbox import queue_email, record_skipped
+from monitor.services.mail.digest import DIGEST
+from monitor.services.mail.outbox import queue_email, record_skipped
 from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage
 from tests.conftest import CLINIC_TOML

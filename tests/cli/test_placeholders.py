@@ -18,13 +18,14 @@ from freezegun import freeze_time
 from sqlalchemy import Engine, select
 
 from monitor.config import Config, load_config
-from monitor.services.courses import add_course
-from monitor.services.daily import run_daily
-from monitor.services.intake import record_results
-from monitor.services.patients import add_patient
-from monitor.services.results import ResultIn
+from monitor.domain.vocabulary import OutboxStatus
+from monitor.services.mail.daily import run_daily
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient
+from monitor.services.results.intake import record_results
+from monitor.services.results.recording import ResultIn
 from monitor.store.db import unit_of_work
-from monitor.store.models import Notice, OutboxMessage, OutboxStatus
+from monitor.store.models import Notice, OutboxMessage
 from tests.conftest import Cli, clinic_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,9 @@ import pytest
 from freezegun import freeze_time
 
 from monitor.config import Config
-from monitor.services import courses, patients, results
-from monitor.services.results import ResultIn
+from monitor.services.people import courses, patients
+from monitor.services.results import recording as results
+from monitor.services.results.recording import ResultIn
 from monitor.store.db import unit_of_work
 
 PANELS = ("cbc", "creatinine", "urinalysis", "tsh", "lft", "skin")

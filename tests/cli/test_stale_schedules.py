@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from monitor.config import Config
-from monitor.services import courses, patients
+from monitor.services.people import courses, patients
 from monitor.store.db import unit_of_work
 from monitor.store.models import DailyRun, Patient
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, text
 
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.store.db import make_engine, unit_of_work
-from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus
+from monitor.store.models import DailyRun, OutboxMessage
 from tests.daemon.conftest import (
     PATIENTS,
     MakeDatabase,

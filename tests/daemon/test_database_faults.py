@@ -25,9 +25,10 @@ from sqlalchemy.pool import Pool
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import upgrade
-from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus, Patient
+from monitor.store.models import DailyRun, OutboxMessage, Patient
 from tests.daemon.conftest import (
     PATIENTS,
     Finished,

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.lock import describe_holder
 from monitor.store.migrate import alembic_config
-from monitor.store.models import OutboxMessage, OutboxStatus
+from monitor.store.models import OutboxMessage
 from tests.daemon.conftest import (
     DIGEST_TO,
     PATIENTS,

@@ -22,14 +22,15 @@ from sqlalchemy import Engine, select
 from monitor import clock
 from monitor.config import Config, LoggingConfig
 from monitor.daemon import guarded
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.log import LIBRARY_LOGGERS, configure_logging
 from monitor.notify.transports import make_transport
-from monitor.services import daily
-from monitor.services.daily import run_daily
-from monitor.services.digest import mail_problem
-from monitor.services.outbox import DeliveryCounts, drain_outbox
+from monitor.services.mail import daily
+from monitor.services.mail.daily import run_daily
+from monitor.services.mail.digest import mail_problem
+from monitor.services.mail.outbox import DeliveryCounts, drain_outbox
 from monitor.store.db import unit_of_work
-from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus, Patient
+from monitor.store.models import DailyRun, OutboxMessage, Patient
 from tests.conftest import CLINIC_TOML, Cli, clinic_config
 from tests.daemon.conftest import DIGEST_TO, PATIENTS, SENDER, SmtpServer
 

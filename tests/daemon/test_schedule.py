@@ -12,10 +12,11 @@ from sqlalchemy import Engine, select
 
 from monitor import clock
 from monitor.daemon import Daemon, daily_trigger
-from monitor.services.digest import DIGEST
+from monitor.domain.vocabulary import OutboxStatus
+from monitor.services.mail.digest import DIGEST
 from monitor.store.db import unit_of_work
 from monitor.store.lock import daemon_lock
-from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus
+from monitor.store.models import DailyRun, OutboxMessage
 from tests.conftest import Cli, clinic_config
 from tests.daemon.conftest import PATIENTS
 

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, func, select, text
 
 from monitor.config import Config, parse_config
 from monitor.domain.protocol import protocol_fingerprint
-from monitor.services import courses, patients
-from monitor.services.fingerprints import REBUILD_CHUNK, count_stale_patients
-from monitor.services.outbox import queue_email
+from monitor.services.mail.outbox import queue_email
+from monitor.services.people import courses, patients
+from monitor.services.schedule.fingerprints import REBUILD_CHUNK, count_stale_patients
 from monitor.store.db import unit_of_work
 from monitor.store.models import DailyRun, Patient, Slot
 from tests.daemon.conftest import (

@@ -23,13 +23,14 @@ from typer.testing import CliRunner
 
 from monitor.cli import app
 from monitor.config import parse_config
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.notify import render
 from monitor.notify.transports import make_transport
-from monitor.services import digest
-from monitor.services.daily import run_daily
-from monitor.services.outbox import drain_outbox, queue_email
+from monitor.services.mail import digest
+from monitor.services.mail.daily import run_daily
+from monitor.services.mail.outbox import drain_outbox, queue_email
 from monitor.store.db import unit_of_work
-from monitor.store.models import OutboxMessage, OutboxStatus
+from monitor.store.models import OutboxMessage
 from tests.daemon.conftest import (
     PATIENTS,
     SENDER,

@@ -28,8 +28,9 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session, syntax
 from sqlalchemy import Engine
 
 from monitor.config import SmtpConfig
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.notify.transports import SOCKET_WAITS_PER_SEND, DeliveryError, SmtpTransport
-from monitor.services.outbox import (
+from monitor.services.mail.outbox import (
     CLAIM_MARGIN,
     DeliveryCounts,
     claim_span,
@@ -37,7 +38,7 @@ from monitor.services.outbox import (
     queue_email,
 )
 from monitor.store.db import unit_of_work
-from monitor.store.models import OutboxMessage, OutboxStatus
+from monitor.store.models import OutboxMessage
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 SENDER = "MS Clinic <monitor@clinic.example>"

@@ -15,11 +15,11 @@ from freezegun import freeze_time
 from sqlalchemy import Engine, select
 
 from monitor import clock
-from monitor.services.courses import add_course
-from monitor.services.daily import run_daily
-from monitor.services.intake import record_results
-from monitor.services.patients import add_patient, change_status
-from monitor.services.results import ResultIn
+from monitor.services.mail.daily import run_daily
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient, change_status
+from monitor.services.results.intake import record_results
+from monitor.services.results.recording import ResultIn
 from monitor.store.db import unit_of_work
 from monitor.store.models import Notice, OutboxMessage, Patient
 from tests.conftest import clinic_config

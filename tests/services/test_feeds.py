@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from monitor.services.courses import add_course
-from monitor.services.daily import run_daily
-from monitor.services.feeds import late_feeds, patients_served_by
-from monitor.services.patients import add_patient
-from monitor.services.results import ResultIn, add_results
+from monitor.services.mail.daily import run_daily
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient
+from monitor.services.results.feeds import late_feeds, patients_served_by
+from monitor.services.results.recording import ResultIn, add_results
 from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage
 from tests.conftest import clinic_config

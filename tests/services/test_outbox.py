@@ -9,8 +9,9 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import Engine, select, update
 
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.notify.transports import DeliveryError, DeliveryUnconfirmed
-from monitor.services.outbox import (
+from monitor.services.mail.outbox import (
     MAX_ATTEMPTS,
     DeliveryCounts,
     claim_batch,
@@ -21,7 +22,7 @@ from monitor.services.outbox import (
     retry_delay,
 )
 from monitor.store.db import unit_of_work
-from monitor.store.models import OutboxMessage, OutboxStatus
+from monitor.store.models import OutboxMessage
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 SENDER = "monitor@clinic.example"

@@ -16,9 +16,10 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, func, select
 
-from monitor.services.outbox import DeliveryCounts, claim_batch, drain_outbox, queue_email
+from monitor.domain.vocabulary import OutboxStatus
+from monitor.services.mail.outbox import DeliveryCounts, claim_batch, drain_outbox, queue_email
 from monitor.store.db import make_engine, unit_of_work
-from monitor.store.models import OutboxMessage, OutboxStatus
+from monitor.store.models import OutboxMessage
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 ROWS = 200

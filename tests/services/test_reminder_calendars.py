@@ -18,10 +18,10 @@ from sqlalchemy import Engine, select
 
 from monitor.config import parse_config
 from monitor.notify.transports import FileTransport
-from monitor.services.courses import add_course
-from monitor.services.daily import run_daily
-from monitor.services.outbox import drain_outbox
-from monitor.services.patients import add_patient
+from monitor.services.mail.daily import run_daily
+from monitor.services.mail.outbox import drain_outbox
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient
 from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage
 

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.domain.protocol import Protocol, protocol_fingerprint
-from monitor.services import courses, patients, results
-from monitor.services.fingerprints import (
+from monitor.services.people import courses, patients
+from monitor.services.results import recording as results
+from monitor.services.results.recording import ResultIn
+from monitor.services.schedule.fingerprints import (
     RebuildProgress,
     StaleSchedules,
     count_stale_patients,
@@ -21,8 +23,7 @@ from monitor.services.fingerprints import (
     require_current_schedules,
     schedules_are_current,
 )
-from monitor.services.results import ResultIn
-from monitor.services.slots import rebuild_slots
+from monitor.services.schedule.slots import rebuild_slots
 from monitor.store.db import unit_of_work
 from monitor.store.models import Patient, Slot
 

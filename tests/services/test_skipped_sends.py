@@ -8,12 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from monitor.services.courses import add_course
-from monitor.services.daily import run_daily
-from monitor.services.digest import _unreachable
-from monitor.services.patients import add_patient, change_status
+from monitor.domain.vocabulary import OutboxStatus
+from monitor.services.mail.daily import run_daily
+from monitor.services.mail.digest import _unreachable
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient, change_status
 from monitor.store.db import unit_of_work
-from monitor.store.models import Notice, OutboxMessage, OutboxStatus
+from monitor.store.models import Notice, OutboxMessage
 from monitor.web.lookups import unreachable
 from tests.conftest import clinic_config
 

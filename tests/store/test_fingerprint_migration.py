@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Engine, func, inspect, select
 
 from monitor.config import Config
-from monitor.services.fingerprints import count_stale_patients, rebuild_schedules
+from monitor.services.schedule.fingerprints import count_stale_patients, rebuild_schedules
 from monitor.store.db import unit_of_work
 from monitor.store.migrate import current_revision, downgrade, upgrade
 from monitor.store.models import Base

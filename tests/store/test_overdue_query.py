@@ -5,7 +5,7 @@ the pure core computes every status from the infusion dates, results, waivers an
 small clinic built through the services (courses recorded out of order, on-time, late and partial
 results, a waiver, stops) the list must hold exactly the pure `overdue` slots of the patients
 active on the date, with the pure count of `missed` slots, on every 5th day for 5 years; and
-`services.schedule.patient_schedule` must give the pure statuses too.
+`services.schedule.view.patient_schedule` must give the pure statuses too.
 """
 
 import random
@@ -20,12 +20,12 @@ from monitor.config import Config
 from monitor.domain.courses import Course
 from monitor.domain.schedule import build_schedule
 from monitor.domain.status import is_cancelled_by_stop, slot_status
-from monitor.services.courses import add_course
-from monitor.services.patients import add_patient, change_status
-from monitor.services.results import ResultIn, add_results
-from monitor.services.schedule import patient_schedule
-from monitor.services.slots import counted_results, plan_slots, waived_keys
-from monitor.services.waivers import waive_slot
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient, change_status
+from monitor.services.results.recording import ResultIn, add_results
+from monitor.services.schedule.slots import counted_results, plan_slots, waived_keys
+from monitor.services.schedule.view import patient_schedule
+from monitor.services.schedule.waivers import waive_slot
 from monitor.store.db import unit_of_work
 from monitor.store.queries import find_patient, overdue_list
 

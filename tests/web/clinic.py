@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 from monitor.config import Config
 from monitor.domain.courses import Course
 from monitor.domain.schedule import build_schedule
-from monitor.services.courses import add_course
-from monitor.services.intake import record_results
-from monitor.services.patients import add_patient
-from monitor.services.results import ResultIn
-from monitor.services.users import add_user
+from monitor.domain.vocabulary import OutboxStatus
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient
+from monitor.services.people.users import add_user
+from monitor.services.results.intake import record_results
+from monitor.services.results.recording import ResultIn
 from monitor.store.db import unit_of_work
-from monitor.store.models import OutboxMessage, OutboxStatus, Patient
+from monitor.store.models import OutboxMessage, Patient
 
 TODAY = date(2026, 6, 15)
 NOW = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)

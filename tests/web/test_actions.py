@@ -8,17 +8,9 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
+from monitor.domain.vocabulary import FlagStatus, QuarantineStatus
 from monitor.store.db import unit_of_work
-from monitor.store.models import (
-    AuditEntry,
-    Flag,
-    FlagStatus,
-    Patient,
-    QuarantineItem,
-    QuarantineStatus,
-    Result,
-    Waiver,
-)
+from monitor.store.models import AuditEntry, Flag, Patient, QuarantineItem, Result, Waiver
 from tests.web.clinic import NOW, TODAY, Clinic
 from tests.web.conftest import csrf_of
 

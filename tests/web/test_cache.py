@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from monitor.config import Config
-from monitor.services.courses import add_course
-from monitor.services.intake import record_results
-from monitor.services.patients import add_patient, change_status
-from monitor.services.results import ResultIn
-from monitor.services.waivers import waive_slot
+from monitor.services.people.courses import add_course
+from monitor.services.people.patients import add_patient, change_status
+from monitor.services.results.intake import record_results
+from monitor.services.results.recording import ResultIn
+from monitor.services.schedule.waivers import waive_slot
 from monitor.store.db import unit_of_work
 from monitor.web.cache import WorklistCache, data_stamp
 from monitor.web.worklist import take_snapshot

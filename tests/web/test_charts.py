@@ -6,7 +6,7 @@ from datetime import date
 
 from monitor.domain.rules import RuleSettings
 from monitor.domain.status import SlotStatus
-from monitor.services.schedule import SlotView
+from monitor.services.schedule.view import SlotView
 from monitor.web.charts import Band, Point, chart_svg, default_band
 from monitor.web.grid import schedule_grid
 

@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
-import monitor.services.users
+import monitor.services.people.users
 from monitor.config import Config
 from monitor.store.db import unit_of_work
 from monitor.store.models import AuditEntry, User
@@ -100,7 +100,7 @@ def test_the_first_unknown_name_costs_no_more_than_the_next(
     engine: Engine, config: Config, clock: FakeClock, users: None, hasher_calls: Counter[str]
 ) -> None:
     """The dummy hash is made when the app is built, not by the first failed sign-in."""
-    monitor.services.users._dummy_hash.cache_clear()
+    monitor.services.people.users._dummy_hash.cache_clear()
     app = create_app(config, engine, now=clock, today_fn=lambda: TODAY, secret=SECRET)
 
     with TestClient(app, follow_redirects=False) as client:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from monitor.config import parse_config
-from monitor.services.fingerprints import rebuild_schedules
+from monitor.services.schedule.fingerprints import rebuild_schedules
 from monitor.web.app import create_app
 from tests.web.clinic import TODAY, Clinic
 from tests.web.conftest import SECRET, FakeClock, sign_in

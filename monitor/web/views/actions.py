@@ -20,11 +20,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from monitor.errors import InvalidInput, NotFound
-from monitor.services.flags import acknowledge_flag
-from monitor.services.intake import audit_entry, record_results
-from monitor.services.patients import change_status, set_email_preference
-from monitor.services.results import ResultIn
-from monitor.services.waivers import waive_slot
+from monitor.services.people.patients import change_status, set_email_preference
+from monitor.services.results.flags import acknowledge_flag
+from monitor.services.results.intake import audit_entry, record_results
+from monitor.services.results.recording import ResultIn
+from monitor.services.schedule.waivers import waive_slot
 from monitor.web.deps import WebDeps, WebUser, current_user, deps
 from monitor.web.forms import form_date, form_number, text
 from monitor.web.render import page

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from monitor.services.users import Lockout, authenticate, sign_out_everywhere
+from monitor.services.people.users import Lockout, authenticate, sign_out_everywhere
 from monitor.web.deps import WebUser, current_user, deps
 from monitor.web.render import bare_page
 from monitor.web.security import add_flash, checked_form, csrf_token, is_local_path

@@ -16,8 +16,8 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.domain.dates import EARLIEST_DATE, LATEST_DATE
 from monitor.domain.rules import Severity
-from monitor.services.quarantine import drop_item
-from monitor.store.models import FlagStatus, OutboxStatus, QuarantineStatus
+from monitor.domain.vocabulary import FlagStatus, OutboxStatus, QuarantineStatus
+from monitor.services.results.quarantine import drop_item
 from monitor.store.queries import find_patient
 from monitor.web import lookups
 from monitor.web.deps import WebDeps, WebUser, deps, require_admin

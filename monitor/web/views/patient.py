@@ -14,10 +14,10 @@ from starlette.routing import BaseRoute, Route
 from monitor.domain.courses import course_warnings
 from monitor.domain.status import SlotStatus
 from monitor.domain.units import ANALYTES, ORDINAL_SCALES, UNITS
-from monitor.services.fingerprints import require_current_schedules
-from monitor.services.schedule import ScheduleView, derived_status, patient_schedule
-from monitor.services.slots import domain_courses
-from monitor.store.models import PatientStatus
+from monitor.domain.vocabulary import PatientStatus
+from monitor.services.schedule.fingerprints import require_current_schedules
+from monitor.services.schedule.slots import domain_courses
+from monitor.services.schedule.view import ScheduleView, derived_status, patient_schedule
 from monitor.store.queries import find_patient
 from monitor.web import lookups
 from monitor.web.charts import patient_charts

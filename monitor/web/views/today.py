@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from monitor.services.fingerprints import require_current_schedules
+from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.store.models import Patient
 from monitor.web import lookups
 from monitor.web.cache import WorklistCache

@@ -2,7 +2,8 @@
 
 The slots table is a cache: whenever courses, results, waivers or the patient's status change,
 the patient's rows are replaced by what `domain.schedule` and `domain.status` compute, and the
-patient is stamped with the fingerprint of the protocol used (`services.fingerprints` reads it).
+patient is stamped with the fingerprint of the protocol used (`services.schedule.fingerprints`
+reads it).
 Waivers are kept in their own table, keyed by (panel, due date), so a rebuild keeps them.
 """
 
@@ -19,6 +20,7 @@ from monitor.domain.courses import Course
 from monitor.domain.protocol import Protocol, protocol_fingerprint
 from monitor.domain.schedule import build_schedule
 from monitor.domain.status import CountedResult, SlotProgress, is_cancelled_by_stop, match_results
+from monitor.domain.vocabulary import COUNTING_STATUSES
 from monitor.store import models
 
 
@@ -79,7 +81,7 @@ def counted_results(session: Session, patient_id: int) -> list[CountedResult]:
     rows = session.execute(
         select(models.Result.analyte, models.Result.collected_on).where(
             models.Result.patient_id == patient_id,
-            models.Result.status.in_(models.COUNTING_STATUSES),
+            models.Result.status.in_(COUNTING_STATUSES),
         )
     )
     return [CountedResult(analyte, collected_on) for analyte, collected_on in rows]

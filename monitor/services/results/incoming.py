@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from monitor.domain.codes import Code
-from monitor.store.models import ResultStatus
+from monitor.domain.vocabulary import ResultStatus
 
 
 @dataclass(frozen=True, eq=False)

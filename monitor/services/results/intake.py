@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.services.audit import record_change
-from monitor.services.digest import queue_flag_alerts
-from monitor.services.results import Recorded, ResultIn, add_results
+from monitor.services.mail.digest import queue_flag_alerts
+from monitor.services.results.recording import Recorded, ResultIn, add_results
 from monitor.store.models import Result
 
 

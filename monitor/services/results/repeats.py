@@ -11,9 +11,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.domain.vocabulary import COUNTING_STATUSES, ResultStatus
 from monitor.errors import InvalidInput
-from monitor.services.results import ResultIn
-from monitor.store.models import COUNTING_STATUSES, Result, ResultStatus
+from monitor.services.results.recording import ResultIn
+from monitor.store.models import Result
 
 
 def current_result(session: Session, patient_id: int, given: ResultIn) -> Result | None:

@@ -38,9 +38,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.config import EmailConfig
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.notify.mime import build_message, new_message_id
 from monitor.notify.transports import DeliveryError, DeliveryUnconfirmed, Transport
-from monitor.store.models import OutboxMessage, OutboxStatus
+from monitor.store.models import OutboxMessage
 
 log = logging.getLogger("monitor.notify")
 

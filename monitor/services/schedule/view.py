@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from monitor.domain.protocol import Protocol
 from monitor.domain.schedule import monitoring_end
 from monitor.domain.status import SlotStatus, slot_status
-from monitor.services.slots import domain_courses
-from monitor.store.models import COUNTING_STATUSES, Patient, PatientStatus, Result, Slot
+from monitor.domain.vocabulary import COUNTING_STATUSES, PatientStatus
+from monitor.services.schedule.slots import domain_courses
+from monitor.store.models import Patient, Result, Slot
 from monitor.store.queries import find_patient
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.patient_match import IdentityCheck, identity_mismatch
 from monitor.errors import InvalidInput
-from monitor.services.incoming import Parsed, Problem, Skipped, StatedPatient
+from monitor.services.results.incoming import Parsed, Problem, Skipped, StatedPatient
 from monitor.store.models import Patient
 from monitor.store.queries import find_patient
 

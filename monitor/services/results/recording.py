@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from monitor.domain.protocol import Protocol
 from monitor.domain.rules import RuleSettings
 from monitor.domain.units import measure
+from monitor.domain.vocabulary import ResultStatus
 from monitor.errors import InvalidInput
-from monitor.services.flags import raise_flags
-from monitor.services.slots import rebuild_slots
-from monitor.store.models import Flag, Patient, Result, ResultStatus
+from monitor.services.results.flags import raise_flags
+from monitor.services.schedule.slots import rebuild_slots
+from monitor.store.models import Flag, Patient, Result
 from monitor.store.queries import find_patient
 
 

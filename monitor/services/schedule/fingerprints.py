@@ -1,10 +1,11 @@
 """Whether the stored schedules come from the configured protocol, and rebuilding them if not.
 
 Each patient carries the fingerprint of the protocol their stored slots were computed from
-(`Patient.schedule_fingerprint`, written by `services.slots.rebuild_slots`). A patient who has
-slots and whose fingerprint is not the configuration's (or unknown: NULL) is *stale*. Readers of
-slots refuse while any patient is stale (`StaleSchedules`); writers are not refused: rebuilding
-one patient with the current protocol stamps that patient fresh, whatever the others hold.
+(`Patient.schedule_fingerprint`, written by `services.schedule.slots.rebuild_slots`). A patient
+who has slots and whose fingerprint is not the configuration's (or unknown: NULL) is *stale*.
+Readers of slots refuse while any patient is stale (`StaleSchedules`); writers are not
+refused: rebuilding one patient with the current protocol stamps that patient fresh, whatever
+the others hold.
 
 `rebuild_schedules` works in chunks of patients, one transaction each, so a long rebuild keeps
 what it has done if it is stopped or killed, and leaves the rest stale (a restart continues).
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol, protocol_fingerprint
 from monitor.errors import MonitorError
-from monitor.services.slots import lock_patient, rebuild_slots
+from monitor.services.schedule.slots import lock_patient, rebuild_slots
 from monitor.store.db import unit_of_work
 from monitor.store.models import Patient, Slot
 
@@ -90,7 +91,7 @@ def rebuild_schedules(
         total = session.scalar(select(func.count(Patient.id)).where(wanted)) or 0
     done, last_id = 0, 0
     while not should_stop():
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, protocol) as session:
             ids = session.scalars(
                 select(Patient.id)
                 .where(wanted, Patient.id > last_id)

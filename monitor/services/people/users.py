@@ -24,9 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.domain.fields import line_problem
+from monitor.domain.vocabulary import UserRole
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.store.models import User, UserRole
+from monitor.store.models import User
 
 MIN_PASSWORD_LENGTH = 10
 MAX_NAME_LENGTH = 200

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
+from monitor.domain.vocabulary import FlagStatus, ResultStatus
 from monitor.services.audit import record_change
-from monitor.services.slots import rebuild_slots
-from monitor.store.models import Flag, FlagStatus, Patient, Result, ResultStatus
+from monitor.services.schedule.slots import rebuild_slots
+from monitor.store.models import Flag, Patient, Result
 
 
 def replace_result(

@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.store.models import OutboxMessage, OutboxStatus
+from monitor.store.models import OutboxMessage
 
 CHECK_HINT = (
     "look for its Message-ID in the mail server's log, then `monitor outbox confirm ID` "

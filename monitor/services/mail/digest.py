@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from monitor.config import Config
 from monitor.domain.reminders import PATIENT_MESSAGES, is_timing_skip
 from monitor.domain.rules import Severity
+from monitor.domain.vocabulary import FlagStatus, OutboxStatus
 from monitor.notify.messages import (
     Clinic,
     DigestAlert,
@@ -27,11 +28,11 @@ from monitor.notify.messages import (
     staff_urgent_flag_context,
 )
 from monitor.notify.render import render_email
-from monitor.services.feeds import late_feeds, patients_served_by
-from monitor.services.outbox import queue_email, record_skipped
-from monitor.services.readiness import held_line, staff_hold
-from monitor.services.unconfirmed import count_unconfirmed
-from monitor.store.models import Flag, FlagStatus, OutboxMessage, OutboxStatus, Patient, Result
+from monitor.services.mail.outbox import queue_email, record_skipped
+from monitor.services.mail.readiness import held_line, staff_hold
+from monitor.services.mail.unconfirmed import count_unconfirmed
+from monitor.services.results.feeds import late_feeds, patients_served_by
+from monitor.store.models import Flag, OutboxMessage, Patient, Result
 from monitor.store.queries import open_alert_severity, overdue_list
 
 log = logging.getLogger("monitor.daily")

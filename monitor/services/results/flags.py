@@ -25,17 +25,11 @@ from monitor.domain.rules import (
     evaluate,
 )
 from monitor.domain.units import unit_factor
+from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.services.slots import domain_courses
-from monitor.store.models import (
-    COUNTING_STATUSES,
-    Flag,
-    FlagStatus,
-    Patient,
-    Pregnancy,
-    Result,
-)
+from monitor.services.schedule.slots import domain_courses
+from monitor.store.models import Flag, Patient, Pregnancy, Result
 
 
 def raise_flags(

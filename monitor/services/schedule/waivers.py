@@ -11,7 +11,7 @@ from monitor.domain.fields import PANEL_LENGTH, PERSON_LENGTH, checked_line, che
 from monitor.domain.protocol import Protocol
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.services.slots import ensure_current_slots, rebuild_slots
+from monitor.services.schedule.slots import ensure_current_slots, rebuild_slots
 from monitor.store.models import Slot, Waiver
 from monitor.store.queries import find_patient
 

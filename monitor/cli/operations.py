@@ -17,17 +17,18 @@ from monitor.adapters.mllp import Hl7Listener
 from monitor.cli.context import AppState, print_json, reports_errors, state
 from monitor.config import Config, ConfigError
 from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.log import configure_logging
 from monitor.notify.transports import make_transport
-from monitor.services.digest import DIGEST, NOT_BUILT, digest_key, failed_since
-from monitor.services.fingerprints import count_stale_patients
-from monitor.services.readiness import reminders_hold
-from monitor.services.unconfirmed import count_unconfirmed, unconfirmed_problem
+from monitor.services.mail.digest import DIGEST, NOT_BUILT, digest_key, failed_since
+from monitor.services.mail.readiness import reminders_hold
+from monitor.services.mail.unconfirmed import count_unconfirmed, unconfirmed_problem
+from monitor.services.schedule.fingerprints import count_stale_patients
 from monitor.store.db import make_engine, unit_of_work
 from monitor.store.health import database_problems
 from monitor.store.lock import describe_holder
 from monitor.store.migrate import current_revision, head_revision
-from monitor.store.models import DailyRun, OutboxMessage, OutboxStatus, Patient
+from monitor.store.models import DailyRun, OutboxMessage, Patient
 
 GRACE_AFTER_DAILY = timedelta(hours=1)
 MAIL_FAILING_FOR = timedelta(hours=1)

@@ -16,10 +16,11 @@ from monitor.domain.fields import (
     checked_note,
 )
 from monitor.domain.protocol import Protocol
+from monitor.domain.vocabulary import PatientStatus
 from monitor.errors import InvalidInput
 from monitor.services.audit import record_change
-from monitor.services.slots import rebuild_slots
-from monitor.store.models import Patient, PatientStatus, Pregnancy
+from monitor.services.schedule.slots import rebuild_slots
+from monitor.store.models import Patient, Pregnancy
 from monitor.store.queries import find_patient
 
 SEXES = ("F", "M", "X")

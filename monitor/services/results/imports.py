@@ -7,10 +7,10 @@ import (`finish_patients`), after every item is in: re-matching and the rules re
 whole history, so doing them per item made a file of n results for one patient cost n² (issue
 11 item 10). Corrections and withdrawals, which are rare, are still judged at once, as their
 audit entries name the rules that still fire. How repeats, corrections and withdrawals are told
-apart is in `services.identity`; what a correction or a withdrawal changes is in
-`services.corrections`. Before any result of a message is taken in, the patient the message
+apart is in `services.results.repeats`; what a correction or a withdrawal changes is in
+`services.results.corrections`. Before any result of a message is taken in, the patient the message
 describes (date of birth, family name) is checked against the record its MRN names
-(`services.identification`): on a mismatch the message goes to the quarantine whole.
+(`services.results.identification`): on a mismatch the message goes to the quarantine whole.
 """
 
 from __future__ import annotations
@@ -25,17 +25,18 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.domain.codes import mapping_line
+from monitor.domain.vocabulary import ResultStatus
 from monitor.errors import InvalidInput
-from monitor.services.corrections import replace_result, withdraw_result
-from monitor.services.digest import queue_flag_alerts
-from monitor.services.flags import raise_flags
-from monitor.services.identification import confirm_identities, resolve_patient
-from monitor.services.identity import current_result, is_repeat
-from monitor.services.incoming import Incoming, Parsed, Problem, Skipped
-from monitor.services.intake import record_results
-from monitor.services.results import ResultIn, store_result
-from monitor.services.slots import rebuild_slots
-from monitor.store.models import Flag, Patient, QuarantineItem, Result, ResultStatus
+from monitor.services.mail.digest import queue_flag_alerts
+from monitor.services.results.corrections import replace_result, withdraw_result
+from monitor.services.results.flags import raise_flags
+from monitor.services.results.identification import confirm_identities, resolve_patient
+from monitor.services.results.incoming import Incoming, Parsed, Problem, Skipped
+from monitor.services.results.intake import record_results
+from monitor.services.results.recording import ResultIn, store_result
+from monitor.services.results.repeats import current_result, is_repeat
+from monitor.services.schedule.slots import rebuild_slots
+from monitor.store.models import Flag, Patient, QuarantineItem, Result
 
 
 class Outcome(StrEnum):

@@ -18,16 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.domain.fields import checked_note
+from monitor.domain.vocabulary import QuarantineStatus
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.services.imports import (
+from monitor.services.results.imports import (
     ImportContext,
     ImportReport,
     import_items,
     quarantine_problem,
 )
-from monitor.services.incoming import Parsed
-from monitor.store.models import QuarantineItem, QuarantineStatus
+from monitor.services.results.incoming import Parsed
+from monitor.store.models import QuarantineItem
 
 Reparse = Callable[[QuarantineItem], list[Parsed]]
 

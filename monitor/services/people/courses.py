@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from monitor.domain.courses import course_warnings, make_course, order_courses
 from monitor.domain.protocol import Protocol
 from monitor.services.audit import record_change
-from monitor.services.slots import domain_courses, rebuild_slots
+from monitor.services.schedule.slots import domain_courses, rebuild_slots
 from monitor.store.models import Course, Infusion
 from monitor.store.queries import find_patient
 

@@ -3,12 +3,12 @@
 One transaction: the decisions (notices), the rendered messages (outbox rows) and the run record
 commit together or not at all. Idempotent: notices and dedupe keys make a second run for the
 same D queue nothing new; an earlier D after a later one is allowed and dedupes the same way.
-Delivery happens later (`services.outbox`).
+Delivery happens later (`services.mail.outbox`).
 
 Every decision not to send leaves an outbox row `skipped` with its reason (SPEC §5, §9): a
 patient with no address, opted out or stopped; a lower overdue step superseded by a higher one;
 a due reminder whose date passed before any cycle could send it. While the configuration still
-holds the shipped placeholders nothing is decided for patients (`services.readiness`).
+holds the shipped placeholders nothing is decided for patients (`services.mail.readiness`).
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ from monitor.notify.messages import (
     patient_tests_overdue_context,
 )
 from monitor.notify.render import render_email
-from monitor.services.digest import queue_digests
-from monitor.services.fingerprints import require_current_schedules
-from monitor.services.outbox import queue_email, record_skipped
-from monitor.services.readiness import reminders_hold
+from monitor.services.mail.digest import queue_digests
+from monitor.services.mail.outbox import queue_email, record_skipped
+from monitor.services.mail.readiness import reminders_hold
+from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.queries import overdue_on
@@ -69,7 +69,7 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
     Refuses (StaleSchedules, nothing recorded) while stored slots come from another protocol:
     reminders decided from them would name the wrong tests and dates.
     """
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, config.monitoring_protocol) as session:
         require_current_schedules(session, config.monitoring_protocol)
         run, already_ran_at = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)

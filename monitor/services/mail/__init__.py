@@ -1,0 +1,3 @@
+"""What gets sent: the daily cycle's reminders and digests, the outbox, emails the server never
+confirmed, whether the clinic is configured.
+"""

@@ -1,0 +1,1 @@
+"""Patients, their courses, and worklist accounts."""

@@ -1,0 +1,3 @@
+"""The stored schedule: rebuilding slots from the pure schedule, whether they are current, one
+patient's schedule, waivers.
+"""
