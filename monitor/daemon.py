@@ -36,7 +36,7 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from monitor import clock
@@ -46,12 +46,12 @@ from monitor.notify.transports import Transport
 from monitor.services.mail.daily import run_daily
 from monitor.services.mail.outbox import claim_batch, default_owner, deliver_claimed
 from monitor.services.mail.readiness import reminders_hold
+from monitor.services.operations import runs
 from monitor.services.schedule.fingerprints import count_stale_patients, rebuild_schedules
 from monitor.store.db import unit_of_work
 from monitor.store.faults import describe_database_error, error_summary
 from monitor.store.lock import DaemonLock, LockLost, daemon_lock
 from monitor.store.migrate import is_at_head
-from monitor.store.models import DailyRun
 
 log = logging.getLogger("monitor.daemon")
 
@@ -309,8 +309,7 @@ def guarded(what: str, job: Callable[[], object]) -> None:
 
 def daily_run_finished(engine: Engine, on: date) -> bool:
     with unit_of_work(engine) as session:
-        finished = session.scalar(select(DailyRun.finished_at).where(DailyRun.run_on == on))
-    return finished is not None
+        return runs.daily_run_finished(session, on)
 
 
 def wait_for_database(engine: Engine, timeout: float, stopping: threading.Event) -> None:

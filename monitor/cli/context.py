@@ -25,10 +25,9 @@ from monitor import clock
 from monitor.config import Config, ConfigError, load_config
 from monitor.domain.dates import checked_date
 from monitor.errors import InvalidInput, MonitorError
+from monitor.services.operations.database import describe_fault, schema_is_current
 from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.store.db import checked_database_url, make_engine, unit_of_work
-from monitor.store.faults import describe_database_error
-from monitor.store.migrate import is_at_head
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -86,7 +85,7 @@ class AppState:
         computed from another protocol than the configuration's (StaleSchedules, exit 1)."""
         if self._engine is None:
             self._engine = make_engine(self.url)
-        if require_schema and not is_at_head(self._engine):
+        if require_schema and not schema_is_current(self._engine):
             raise MonitorError(
                 "the database is not at the latest schema revision; run `monitor db upgrade`"
             )
@@ -133,7 +132,7 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         except SQLAlchemyError as error:
             # Never str(error): it carries the SQL statement and its parameters (patient data).
             url = _database_url([*args, *kwargs.values()])
-            fail(str(describe_database_error(error, url)), code=1)
+            fail(str(describe_fault(error, url)), code=1)
 
     return wrapper
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from monitor import clock
 from monitor.cli.context import (
@@ -20,9 +19,9 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.notify.transports import make_transport
+from monitor.services.mail.listing import OutboxEntry, newest_emails
 from monitor.services.mail.outbox import DeliveryCounts, drain_outbox
 from monitor.services.mail.unconfirmed import CHECK_HINT, confirm_delivered, resend
-from monitor.store.models import OutboxMessage
 
 STATUS_STYLES = {
     "pending": "cyan",
@@ -53,10 +52,7 @@ def outbox(
     if ctx.invoked_subcommand is not None:
         return
     with state(ctx).session() as session:
-        query = select(OutboxMessage).order_by(
-            OutboxMessage.created_at.desc(), OutboxMessage.id.desc()
-        )
-        data = [outbox_json(row) for row in session.scalars(query.limit(limit))]
+        data = [outbox_json(entry) for entry in newest_emails(session, limit)]
     if as_json:
         print_json(data)
         return
@@ -77,7 +73,7 @@ def outbox(
     typer.echo(f"{len(data)} message(s)" if data else "the outbox is empty")
 
 
-def outbox_json(row: OutboxMessage) -> dict[str, Any]:
+def outbox_json(row: OutboxEntry) -> dict[str, Any]:
     return {
         "id": row.id,
         "message": row.message,

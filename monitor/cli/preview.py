@@ -29,8 +29,8 @@ from monitor.notify.messages import (
     staff_urgent_flag_context,
 )
 from monitor.notify.render import MESSAGES, render_email
+from monitor.services.people.patients import patient_ref
 from monitor.services.schedule.view import ScheduleView, patient_schedule
-from monitor.store.queries import find_patient
 
 PATIENT_MESSAGES = ("patient-tests-due", "patient-tests-overdue")
 SAMPLE_FIRST_NAME = "Alex"
@@ -61,7 +61,7 @@ def preview(
         context = sample_context(message, clinic, on)
     else:
         with app_state.session(current_schedules=True) as session:
-            name = find_patient(session, mrn).name
+            name = patient_ref(session, mrn).name
             view = patient_schedule(session, mrn, on, app_state.config.monitoring_protocol)
         context = patient_context(message, clinic, first_name(name), view, on)
     rendered = render_email(message, context)

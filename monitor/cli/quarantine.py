@@ -20,11 +20,15 @@ from monitor.cli.context import (
 )
 from monitor.domain.vocabulary import QuarantineStatus
 from monitor.errors import InvalidInput
+from monitor.services.people.patients import patient_ref
 from monitor.services.results.imports import ImportContext
 from monitor.services.results.incoming import Parsed
-from monitor.services.results.quarantine import drop_item, open_items, retry_items
-from monitor.store.models import QuarantineItem
-from monitor.store.queries import find_patient
+from monitor.services.results.quarantine import (
+    QuarantineEntry,
+    drop_item,
+    quarantine_entries,
+    retry_items,
+)
 
 quarantine_app = command_group(
     "Results that could not be imported, with the reason.", invoke_without_command=True
@@ -42,7 +46,7 @@ def quarantine(
     if ctx.invoked_subcommand is not None:
         return
     with state(ctx).session() as session:
-        data = [item_json(item) for item in open_items(session, include_closed=show_all)]
+        data = [item_json(item) for item in quarantine_entries(session, include_closed=show_all)]
     if as_json:
         print_json(data)
         return
@@ -52,7 +56,7 @@ def quarantine(
         typer.echo("the quarantine is empty")
 
 
-def item_json(item: QuarantineItem) -> dict[str, Any]:
+def item_json(item: QuarantineEntry) -> dict[str, Any]:
     """SPEC §9's shape, plus format and status."""
     return {
         "id": item.id,
@@ -83,13 +87,13 @@ def retry(
         raise InvalidInput("--patient needs the ID of the one item it is for")
     context = ImportContext(config, app_state.today(), clock.now_utc(), patient)
 
-    def reparse(item: QuarantineItem) -> list[Parsed]:
+    def reparse(item: QuarantineEntry) -> list[Parsed]:
         fmt = item.format if item.format in ("csv", "hl7", "fhir") else None
         return parse_text(item.raw, fmt, config, source=item.source)
 
     with app_state.session() as session:
         if patient is not None:
-            find_patient(session, patient)
+            patient_ref(session, patient)
         outcomes = retry_items(session, item_id, reparse, context, cli_actor())
         retried = [retry_json(item) for item, _report in outcomes]
         lines = [
@@ -107,7 +111,7 @@ def retry(
         typer.echo(line)
 
 
-def retry_json(item: QuarantineItem) -> dict[str, Any]:
+def retry_json(item: QuarantineEntry) -> dict[str, Any]:
     """One retried item: `retried` (taken in) or still `open` with the reason why."""
     return {
         "id": item.id,

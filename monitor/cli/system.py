@@ -20,13 +20,13 @@ from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic, demo_c
 from monitor.notify.transports import FileTransport
 from monitor.services.mail.daily import run_daily
 from monitor.services.mail.outbox import drain_outbox
+from monitor.services.operations.database import upgrade_schema
 from monitor.services.schedule.fingerprints import (
     RebuildProgress,
     count_stale_patients,
     rebuild_schedules,
 )
 from monitor.store.db import make_engine, unit_of_work
-from monitor.store.migrate import current_revision, upgrade
 
 db_app = command_group("Database schema.", no_args_is_help=True)
 
@@ -37,8 +37,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the database to the latest revision."""
     app_state = state(ctx)
     engine = app_state.engine(require_schema=False)
-    upgrade(engine)
-    typer.echo(f"database at revision {current_revision(engine)}")
+    typer.echo(f"database at revision {upgrade_schema(engine)}")
     with unit_of_work(engine) as session:
         stale = count_stale_patients(session, app_state.config.monitoring_protocol)
     if stale:
@@ -86,7 +85,7 @@ def demo(
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
+    upgrade_schema(engine)
     today = clock.today_in(config.clinic.timezone)
     with unit_of_work(engine, config.monitoring_protocol) as session:
         count = build_demo_clinic(

@@ -26,9 +26,9 @@ from monitor import clock
 from monitor.config import Config
 from monitor.errors import NotFound
 from monitor.resources import resource_path
+from monitor.services.operations.database import error_summary
 from monitor.services.people.users import prepare_sign_in
 from monitor.services.schedule.fingerprints import StaleSchedules
-from monitor.store.faults import error_summary
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
 from monitor.web.render import templates

@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
 from monitor.config import ConfigError
-from monitor.store.db import unit_of_work
-from monitor.store.models import Setting
+from monitor.services.settings import kept_value
 
 SECRET_VARIABLE = "MONITOR_WEB_SECRET"
 SECRET_KEY = "web.session_secret"
@@ -30,19 +28,4 @@ def session_secret(engine: Engine) -> str:
                 f"{SECRET_VARIABLE} must have at least {MIN_SECRET_LENGTH} characters"
             )
         return given
-    stored = _stored(engine)
-    if stored is not None:
-        return stored
-    try:
-        with unit_of_work(engine) as session:
-            session.add(Setting(key=SECRET_KEY, value=secrets.token_urlsafe(48)))
-    except IntegrityError:
-        pass  # another process made it first: use theirs
-    stored = _stored(engine)
-    assert stored is not None
-    return stored
-
-
-def _stored(engine: Engine) -> str | None:
-    with unit_of_work(engine) as session:
-        return session.scalar(select(Setting.value).where(Setting.key == SECRET_KEY))
+    return kept_value(engine, SECRET_KEY, lambda: secrets.token_urlsafe(48))

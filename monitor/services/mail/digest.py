@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -28,9 +28,9 @@ from monitor.notify.messages import (
     staff_urgent_flag_context,
 )
 from monitor.notify.render import render_email
+from monitor.services.mail.health import mail_health
 from monitor.services.mail.outbox import queue_email, record_skipped
 from monitor.services.mail.readiness import held_line, staff_hold
-from monitor.services.mail.unconfirmed import count_unconfirmed
 from monitor.services.results.feeds import late_feeds, patients_served_by
 from monitor.store.models import Flag, OutboxMessage, Patient, Result
 from monitor.store.queries import open_alert_severity, overdue_list
@@ -200,41 +200,20 @@ def _unreachable(session: Session, on: date, site: str) -> list[DigestUnreachabl
 
 def mail_problem(session: Session, now: datetime) -> str | None:
     """A line for the digest when email delivery is struggling, else None."""
-    retrying = session.scalar(
-        select(func.count()).where(
-            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.attempts > 0
-        )
-    )
-    failed = session.scalar(
-        select(func.count()).where(
-            OutboxMessage.status == OutboxStatus.FAILED, failed_since(now - timedelta(days=1))
-        )
-    )
-    recovered = session.scalar(
-        select(func.count()).where(
-            OutboxMessage.status == OutboxStatus.SENT,
-            OutboxMessage.attempts > 1,
-            OutboxMessage.sent_at >= now - timedelta(days=1),
-        )
-    )
-    unconfirmed = count_unconfirmed(session)
-    if not retrying and not failed and not recovered and not unconfirmed:
+    health = mail_health(session, now)
+    if not (health.retrying or health.failed or health.recovered or health.unconfirmed):
         return None
     line = (
-        f"Email delivery had problems: {retrying} message(s) waiting to be retried, "
-        f"{failed} failed and {recovered} delivered late after retries in the last 24 hours."
+        f"Email delivery had problems: {health.retrying} message(s) waiting to be retried, "
+        f"{health.failed} failed and {health.recovered} delivered late after retries in the "
+        "last 24 hours."
     )
-    if unconfirmed:
+    if health.unconfirmed:
         line += (
-            f" {unconfirmed} message(s) were sent but never confirmed by the mail server and may"
-            " not have arrived: an administrator checks them (`monitor outbox`)."
+            f" {health.unconfirmed} message(s) were sent but never confirmed by the mail server"
+            " and may not have arrived: an administrator checks them (`monitor outbox`)."
         )
     return line
-
-
-def failed_since(since: datetime) -> ColumnElement[bool]:
-    """Rows marked failed at or after `since` (rows older than the column: by creation)."""
-    return func.coalesce(OutboxMessage.failed_at, OutboxMessage.created_at) >= since
 
 
 def queue_flag_alerts(
