@@ -62,8 +62,9 @@ def test_a_batch_completes_the_slot_it_fills_once_committed(engine: Engine) -> N
 
 def test_the_rules_run_on_the_stored_batch(engine: Engine) -> None:
     enrol(engine)
+    later = ON + timedelta(days=7)
     recorded = add(engine, [result_in("platelets", "300", "10^9/L", ON),
-                            result_in("platelets", "40", "10^9/L", ON + timedelta(days=7))])  # fmt: skip
+                            result_in("platelets", "40", "10^9/L", later)])  # fmt: skip
     assert sorted((flag.rule, flag.severity) for flag in recorded.flags) == [
         ("platelets.fall", Severity.REVIEW), ("platelets.low", Severity.EMERGENCY)
     ]  # fmt: skip
