@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from monitor import clock
 from monitor.config import Config, ConfigError, load_config
 from monitor.domain.dates import checked_date
-from monitor.errors import InvalidInput, MonitorError
+from monitor.errors import Field, InvalidInput, MonitorError
 from monitor.services.operations.database import describe_fault, schema_is_current
 from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.store.db import checked_database_url, make_engine, unit_of_work
@@ -118,6 +118,27 @@ def state(ctx: typer.Context) -> AppState:
     return obj
 
 
+# How the CLI names each field a service may refuse: by the option (or argument) it is typed in.
+OPTION_NAMES: dict[Field, str] = {
+    Field.MRN: "MRN",
+    Field.NAME: "--name",
+    Field.SITE: "--site",
+    Field.EMAIL: "--email",
+    Field.SEX: "--sex",
+    Field.BORN_ON: "--dob",
+    Field.REASON: "--reason",
+    Field.NOTE: "--note",
+    Field.ACKNOWLEDGED_BY: "--by",
+    Field.WAIVED_BY: "--by",
+    Field.PANEL: "--panel",
+    Field.REF_LOW: "--ref-low",
+    Field.REF_HIGH: "--ref-high",
+    Field.PREGNANCY_START: "--from",
+    Field.PREGNANCY_END: "--to",
+    Field.ROLE: "--role",
+}
+
+
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn our errors into SPEC §7's exit codes: 2 for bad input, 1 for anything else."""
 
@@ -125,7 +146,9 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (InvalidInput, ConfigError) as error:
+        except InvalidInput as error:
+            fail(error.worded(OPTION_NAMES), code=2)
+        except ConfigError as error:
             fail(str(error), code=2)
         except MonitorError as error:
             fail(str(error), code=1)

@@ -18,7 +18,7 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address, AddressHeader, HeaderRegistry
 
 from monitor.domain.fields import line_problem
-from monitor.errors import InvalidInput
+from monitor.errors import Field, FieldError
 
 MAX_ADDRESS = 254
 MAX_LOCAL_PART = 64
@@ -39,12 +39,12 @@ def address_problem(value: str, *, display_name: bool = False) -> str | None:
     return _mailbox_problem(mailbox)
 
 
-def checked_address(value: str, label: str) -> str:
-    """A bare address, stripped; InvalidInput naming `label` otherwise."""
+def checked_address(value: str, field: Field | str) -> str:
+    """A bare address, stripped; a FieldError naming `field` otherwise (see `checked_line`)."""
     stripped = value.strip()
     problem = address_problem(stripped)
     if problem is not None:
-        raise InvalidInput(f"{label} {stripped[:80]!r} {problem}")
+        raise FieldError(field, f" {stripped[:80]!r} {problem}")
     return stripped
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from monitor.errors import InvalidInput
+from monitor.errors import Field, FieldError
 
 # The widths of the columns these fields are kept in (monitor/store/models.py).
 MRN_LENGTH = 64
@@ -46,19 +46,20 @@ def note_problem(value: str, max_length: int = NOTE_LENGTH) -> str | None:
     return None
 
 
-def checked_line(value: str, label: str, max_length: int) -> str:
-    """`value` stripped, or InvalidInput naming `label` and the problem."""
+def checked_line(value: str, field: Field | str, max_length: int) -> str:
+    """`value` stripped, or a FieldError naming `field` and the problem: services pass a
+    `Field` (each front end words it); a front end checking its own option passes its label."""
     stripped = value.strip()
     problem = line_problem(stripped, max_length)
     if problem is not None:
-        raise InvalidInput(f"{label} {problem}")
+        raise FieldError(field, f" {problem}")
     return stripped
 
 
-def checked_note(value: str, label: str, max_length: int = NOTE_LENGTH) -> str:
+def checked_note(value: str, field: Field | str, max_length: int = NOTE_LENGTH) -> str:
     problem = note_problem(value, max_length)
     if problem is not None:
-        raise InvalidInput(f"{label} {problem}")
+        raise FieldError(field, f" {problem}")
     return value
 
 

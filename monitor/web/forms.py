@@ -1,5 +1,6 @@
 """Reading filters and form fields: unknown filter values are ignored, bad form input is
-refused with InvalidInput naming the field (the same errors the CLI gives)."""
+refused with InvalidInput naming the field by its label on the form, and so are the services'
+refusals (`refusal`: a service names a `Field`, the page says the form's word for it)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,26 @@ from typing import Generic, TypeVar
 from starlette.datastructures import FormData, QueryParams
 
 from monitor.domain.dates import checked_date
-from monitor.errors import InvalidInput
+from monitor.errors import Field, InvalidInput
 
 T = TypeVar("T")
 PAGE_SIZE = 50
+
+# The form's words for the fields a service may refuse from a page (the others are never typed
+# there, e.g. who acknowledged is the signed-in user, and keep the product's name).
+FORM_LABELS: dict[Field, str] = {
+    Field.EMAIL: "The address",
+    Field.REASON: "The reason",
+    Field.NOTE: "The note",
+    Field.PANEL: "The test to waive",
+    Field.REF_LOW: "The range's low end",
+    Field.REF_HIGH: "The range's high end",
+}
+
+
+def refusal(error: InvalidInput) -> str:
+    """Why the input was refused, in the form's words."""
+    return error.worded(FORM_LABELS)
 
 
 def choice(params: QueryParams, name: str, allowed: Iterable[str]) -> str | None:

@@ -18,7 +18,7 @@ from monitor.domain.fields import (
 )
 from monitor.domain.protocol import Protocol
 from monitor.domain.vocabulary import PatientStatus
-from monitor.errors import InvalidInput
+from monitor.errors import Field, FieldError, InvalidInput
 from monitor.services.audit import record_change
 from monitor.services.schedule.slots import rebuild_slots
 from monitor.store.models import Patient, Pregnancy
@@ -40,9 +40,10 @@ def add_patient(
     now: datetime,
 ) -> Patient:
     """Register a patient; the MRN must be new."""
-    mrn, name = checked_line(mrn, "MRN", MRN_LENGTH), checked_line(name, "--name", NAME_LENGTH)
-    site = checked_line(site, "--site", SITE_LENGTH)
-    email = checked_address(email, "--email") if email is not None else None
+    mrn = checked_line(mrn, Field.MRN, MRN_LENGTH)
+    name = checked_line(name, Field.NAME, NAME_LENGTH)
+    site = checked_line(site, Field.SITE, SITE_LENGTH)
+    email = checked_address(email, Field.EMAIL) if email is not None else None
     _check_patient_fields(born_on, sex, now.date())
     if session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None:
         raise InvalidInput(f"a patient with MRN {mrn!r} already exists")
@@ -77,7 +78,7 @@ def edit_identity(
     after an identity mismatch, fix the record, then `monitor quarantine retry`). Audited with
     both values, like any change to a record."""
     patient = find_patient(session, mrn)
-    name = patient.name if name is None else checked_line(name, "--name", NAME_LENGTH)
+    name = patient.name if name is None else checked_line(name, Field.NAME, NAME_LENGTH)
     born_on = patient.born_on if born_on is None else born_on
     _check_patient_fields(born_on, None, now.date())
     before = _identity_snapshot(patient)
@@ -102,9 +103,9 @@ def _identity_snapshot(patient: Patient) -> dict[str, str | None]:
 
 def _check_patient_fields(born_on: date | None, sex: str | None, today: date) -> None:
     if sex is not None and sex not in SEXES:
-        raise InvalidInput(f"--sex must be one of {', '.join(SEXES)}, got {sex!r}")
+        raise FieldError(Field.SEX, f" must be one of {', '.join(SEXES)}, got {sex!r}")
     if born_on is not None and born_on > today:
-        raise InvalidInput(f"--dob {born_on} is in the future")
+        raise FieldError(Field.BORN_ON, f" {born_on} is in the future")
 
 
 def change_status(
@@ -125,7 +126,7 @@ def change_status(
     except ValueError:
         allowed = ", ".join(s.value for s in PatientStatus)
         raise InvalidInput(f"unknown status {status!r}; use one of {allowed}") from None
-    reason = checked_note(reason, "--reason") if reason is not None else None
+    reason = checked_note(reason, Field.REASON) if reason is not None else None
     patient = find_patient(session, mrn)
     before = _status_snapshot(patient)
     patient.status, patient.status_on, patient.status_reason = new_status, on, reason
@@ -163,7 +164,9 @@ def add_pregnancy(
 ) -> Pregnancy:
     """Mark a pregnancy period (open-ended when `to_on` is None); TSH flags become urgent in it."""
     if to_on is not None and to_on < from_on:
-        raise InvalidInput(f"--to {to_on} is before --from {from_on}")
+        raise FieldError(
+            Field.PREGNANCY_END, f" {to_on} is before ", Field.PREGNANCY_START, f" {from_on}"
+        )
     patient = find_patient(session, mrn)
     period = Pregnancy(patient_id=patient.id, from_on=from_on, to_on=to_on, created_at=now)
     session.add(period)
@@ -192,7 +195,7 @@ def set_email_preference(
 ) -> Patient:
     """Change a patient's email address and/or opt-out; audited with before and after."""
     if address is not None:
-        address = checked_address(address, "--email")
+        address = checked_address(address, Field.EMAIL)
     patient = find_patient(session, mrn)
     before = {"email": patient.email, "opted_out": patient.email_opted_out}
     if address is not None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.fields import line_problem
 from monitor.domain.vocabulary import UserRole
-from monitor.errors import InvalidInput, NotFound
+from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.store.models import User
 
@@ -94,7 +94,7 @@ def _check_new_user(session: Session, name: str, role: str, password: str) -> Us
     try:
         user_role = UserRole(role)
     except ValueError:
-        raise InvalidInput(f"--role must be nurse or admin, got {role!r}") from None
+        raise FieldError(Field.ROLE, f" must be nurse or admin, got {role!r}") from None
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if session.scalar(select(User.id).where(User.name == name)) is not None:

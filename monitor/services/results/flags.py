@@ -26,7 +26,7 @@ from monitor.domain.rules import (
 )
 from monitor.domain.units import unit_factor
 from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
-from monitor.errors import InvalidInput, NotFound
+from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.services.schedule.slots import domain_courses
 from monitor.store.models import Flag, Patient, Pregnancy, Result
@@ -170,9 +170,9 @@ def acknowledge_flag(
     raised since (a later, higher flag on the same result would be a new row to look at).
     """
     if not by.strip():
-        raise InvalidInput("--by must name who acknowledged the flag")
-    by = checked_line(by, "--by", PERSON_LENGTH)
-    note = checked_note(note, "--note") if note is not None else None
+        raise FieldError(Field.ACKNOWLEDGED_BY, " must name who acknowledged the flag")
+    by = checked_line(by, Field.ACKNOWLEDGED_BY, PERSON_LENGTH)
+    note = checked_note(note, Field.NOTE) if note is not None else None
     flag = session.get(Flag, flag_id)
     if flag is None:
         raise NotFound(f"unknown flag id {flag_id}")

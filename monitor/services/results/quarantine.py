@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.fields import checked_note
 from monitor.domain.vocabulary import QuarantineStatus
-from monitor.errors import InvalidInput, NotFound
+from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.services.results.imports import (
     ImportContext,
@@ -133,8 +133,8 @@ def drop_item(
 ) -> QuarantineItem:
     """Close an item without importing it; the reason is kept and audited."""
     if not reason.strip():
-        raise InvalidInput("--reason must say why the item is dropped")
-    reason = checked_note(reason, "--reason")
+        raise FieldError(Field.REASON, " must say why the item is dropped")
+    reason = checked_note(reason, Field.REASON)
     item = _open_item(session, item_id)
     _close(item, QuarantineStatus.DROPPED, now, actor, reason)
     record_change(

@@ -13,7 +13,7 @@ from monitor.domain.protocol import Protocol
 from monitor.domain.rules import RuleSettings
 from monitor.domain.units import measure
 from monitor.domain.vocabulary import ResultStatus
-from monitor.errors import InvalidInput
+from monitor.errors import Field, FieldError, InvalidInput
 from monitor.services.results.flags import raise_flags
 from monitor.services.schedule.slots import rebuild_slots
 from monitor.store.models import Flag, Patient, Result
@@ -116,8 +116,8 @@ def store_result(
 
 
 def _check_range(low: float | None, high: float | None) -> None:
-    for name, bound in (("--ref-low", low), ("--ref-high", high)):
+    for field, bound in ((Field.REF_LOW, low), (Field.REF_HIGH, high)):
         if bound is not None and (not math.isfinite(bound) or bound < 0):
-            raise InvalidInput(f"{name} {bound} is not a finite non-negative number")
+            raise FieldError(field, f" {bound} is not a finite non-negative number")
     if low is not None and high is not None and low > high:
         raise InvalidInput(f"reference range {low}-{high} has its low end above its high end")

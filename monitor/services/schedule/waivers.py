@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.fields import PANEL_LENGTH, PERSON_LENGTH, checked_line, checked_note
 from monitor.domain.protocol import Protocol
-from monitor.errors import InvalidInput, NotFound
+from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.services.schedule.slots import ensure_current_slots, rebuild_slots
 from monitor.store.models import Slot, Waiver
@@ -29,9 +29,10 @@ def waive_slot(
 ) -> Waiver:
     """Waive the slot of `panel` due on `due_on`; it leaves the overdue list. Audited."""
     if not by.strip() or not reason.strip():
-        raise InvalidInput("a waiver needs --by and a --reason")
-    by, reason = checked_line(by, "--by", PERSON_LENGTH), checked_note(reason, "--reason")
-    panel = checked_line(panel, "--panel", PANEL_LENGTH)
+        raise FieldError("a waiver needs ", Field.WAIVED_BY, " and a ", Field.REASON)
+    by = checked_line(by, Field.WAIVED_BY, PERSON_LENGTH)
+    reason = checked_note(reason, Field.REASON)
+    panel = checked_line(panel, Field.PANEL, PANEL_LENGTH)
     patient = find_patient(session, mrn)
     ensure_current_slots(session, patient, protocol)  # look the slot up in the current schedule
     slot = session.scalar(

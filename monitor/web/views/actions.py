@@ -26,7 +26,7 @@ from monitor.services.results.intake import audit_entry, record_results
 from monitor.services.results.recording import ResultIn
 from monitor.services.schedule.waivers import waive_slot
 from monitor.web.deps import WebDeps, WebUser, current_user, deps
-from monitor.web.forms import form_date, form_number, text
+from monitor.web.forms import form_date, form_number, refusal, text
 from monitor.web.render import page
 from monitor.web.security import add_flash, checked_form, is_local_path
 from monitor.web.views.patient import patient_context
@@ -38,7 +38,7 @@ async def apply(request: Request, change: Change, back: str, mrn: str | None) ->
     """Run `change` in one transaction; on success flash its message and go `back`."""
     app, user = deps(request), current_user(request)
 
-    def run() -> str | Exception:
+    def run() -> str | InvalidInput:
         try:
             with app.session() as session:
                 return change(session, app, user)
@@ -48,11 +48,11 @@ async def apply(request: Request, change: Change, back: str, mrn: str | None) ->
             return error
 
     outcome = await run_in_threadpool(run)
-    if isinstance(outcome, Exception):
+    if isinstance(outcome, InvalidInput):
         if mrn is None:
             add_flash(request.session, "error", "Not done: the form was incomplete or out of date.")
             return RedirectResponse(back, status_code=303)
-        return await run_in_threadpool(_refused, request, mrn, str(outcome))
+        return await run_in_threadpool(_refused, request, mrn, refusal(outcome))
     add_flash(request.session, "ok", outcome)
     return RedirectResponse(back, status_code=303)
 
