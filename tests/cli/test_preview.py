@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.notify.render import MESSAGES
+from monitor.notify.registry import MESSAGES
 
 MRN = "MRN-770415"
 
