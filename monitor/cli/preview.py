@@ -1,12 +1,15 @@
 """`monitor preview MESSAGE`: see an email as it would go out, without sending or queueing it.
 
 Sample data by default (no database needed); with `--mrn`, a patient message uses that patient's
-first name and their next due (or overdue) tests. The subject and text go to the terminal, the
-HTML to a file that can be opened in a browser.
+first name and the tests the daily cycle for the `--as-of` date would remind them of: the same
+candidate slots and rules (`services.mail.daily.patient_decisions`), as if no earlier cycle had
+reminded them yet. The subject and text go to the terminal, the HTML to a file that can be
+opened in a browser.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,8 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from monitor.cli.context import as_of, reports_errors, state
-from monitor.domain.reminders import first_name
-from monitor.domain.status import SlotStatus
+from monitor.domain.reminders import TESTS_DUE, TESTS_OVERDUE, Decision, first_name
 from monitor.errors import InvalidInput
 from monitor.notify.messages import (
     Clinic,
@@ -23,18 +25,25 @@ from monitor.notify.messages import (
     DigestOverdue,
     DigestUnreachable,
     TestDue,
-    patient_tests_due_context,
-    patient_tests_overdue_context,
-    staff_daily_digest_context,
-    staff_urgent_flag_context,
 )
-from monitor.notify.render import MESSAGES, render_email
+from monitor.notify.registry import (
+    MESSAGES,
+    PATIENT_MESSAGES,
+    PATIENT_TESTS_DUE,
+    PATIENT_TESTS_OVERDUE,
+    STAFF_DAILY_DIGEST,
+    STAFF_URGENT_FLAG,
+    Audience,
+    Draft,
+    Message,
+    registered,
+)
+from monitor.notify.render import render_email
+from monitor.services.mail.daily import patient_decisions
 from monitor.services.people.patients import patient_ref
-from monitor.services.schedule.view import ScheduleView, patient_schedule
 
-PATIENT_MESSAGES = ("patient-tests-due", "patient-tests-overdue")
 SAMPLE_FIRST_NAME = "Alex"
-_OPEN = (SlotStatus.DUE, SlotStatus.UPCOMING)
+_NOTHING_TO_SEND = {TESTS_DUE: "no tests coming up", TESTS_OVERDUE: "no overdue tests"}
 
 
 @reports_errors
@@ -50,9 +59,11 @@ def preview(
     as_of_date: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
 ) -> None:
     """Render a message with sample data (or a patient's) and write its HTML to a file."""
-    if message not in MESSAGES:
-        raise InvalidInput(f"unknown message {message!r}; known: {', '.join(MESSAGES)}")
-    if mrn is not None and message not in PATIENT_MESSAGES:
+    try:
+        entry = registered(message)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    if mrn is not None and entry.audience is not Audience.PATIENT:
         raise InvalidInput(f"--mrn applies to {' and '.join(PATIENT_MESSAGES)} only")
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
@@ -61,9 +72,10 @@ def preview(
         context = sample_context(message, clinic, on)
     else:
         with app_state.session(current_schedules=True) as session:
-            name = patient_ref(session, mrn).name
-            view = patient_schedule(session, mrn, on, app_state.config.monitoring_protocol)
-        context = patient_context(message, clinic, first_name(name), view, on)
+            patient = patient_ref(session, mrn)
+            decisions = patient_decisions(session, patient.id, on=on, config=app_state.config)
+            found, name = patient.mrn, first_name(patient.name)
+        context = patient_context(entry, clinic, name, _reminded(decisions, message), found, on)
     rendered = render_email(message, context)
     path = out if out is not None else Path(f"preview-{message}.html")
     try:
@@ -75,42 +87,45 @@ def preview(
     typer.echo(f"HTML written to {path}")
 
 
+def _reminded(decisions: list[Decision], message: str) -> list[TestDue]:
+    """The tests one email of `message` would name: the daily cycle's decisions to send it."""
+    return [TestDue(d.panel, d.due_on) for d in decisions if d.send and d.message == message]
+
+
 def patient_context(
-    message: str, clinic: Clinic, name: str, view: ScheduleView, on: date
+    message: Message[...], clinic: Clinic, name: str, tests: list[TestDue], mrn: str, on: date
 ) -> dict[str, Any]:
-    """The patient's overdue tests, or the tests of their next due date."""
-    if message == "patient-tests-overdue":
-        slots = [s for s in view.slots if s.status is SlotStatus.OVERDUE]
-        if not slots:
-            raise InvalidInput(f"{view.mrn} has no overdue tests as of {on}")
-        return patient_tests_overdue_context(
-            name, clinic, [TestDue(s.panel, s.due_on) for s in slots]
-        )
-    open_slots = [s for s in view.slots if s.status in _OPEN]
-    if not open_slots:
-        raise InvalidInput(f"{view.mrn} has no tests coming up as of {on}")
-    next_on = min(s.due_on for s in open_slots)
-    tests = [TestDue(s.panel, s.due_on) for s in open_slots if s.due_on == next_on]
-    return patient_tests_due_context(name, clinic, tests)
+    """The patient's email as the daily cycle for `on` would send it; InvalidInput when that
+    cycle would send the patient none of this message."""
+    if not tests:
+        raise InvalidInput(f"{mrn} has {_NOTHING_TO_SEND[message.name]} as of {on}")
+    return message.draft(name, clinic, tests).context()
 
 
 def sample_context(message: str, clinic: Clinic, on: date) -> dict[str, Any]:
     """Made-up but realistic data for `message` around the date `on`."""
-    if message == "patient-tests-due":
-        due_on = on + timedelta(days=7)
-        due = ("cbc", "creatinine", "urinalysis", "tsh", "lft")
-        return patient_tests_due_context(
-            SAMPLE_FIRST_NAME, clinic, [TestDue(p, due_on) for p in due]
-        )
-    if message == "patient-tests-overdue":
-        due_on = on - timedelta(days=10)
-        late = ("cbc", "creatinine", "urinalysis", "lft")
-        return patient_tests_overdue_context(
-            SAMPLE_FIRST_NAME, clinic, [TestDue(p, due_on) for p in late]
-        )
-    alert = _sample_alert(on)
-    if message == "staff-urgent-flag":
-        return staff_urgent_flag_context(clinic, alert, "main")
+    return _SAMPLES[message](clinic, on).context()
+
+
+def _sample_due(clinic: Clinic, on: date) -> Draft:
+    due_on = on + timedelta(days=7)
+    due = ("cbc", "creatinine", "urinalysis", "tsh", "lft")
+    return PATIENT_TESTS_DUE.draft(SAMPLE_FIRST_NAME, clinic, [TestDue(p, due_on) for p in due])
+
+
+def _sample_overdue(clinic: Clinic, on: date) -> Draft:
+    due_on = on - timedelta(days=10)
+    late = ("cbc", "creatinine", "urinalysis", "lft")
+    return PATIENT_TESTS_OVERDUE.draft(
+        SAMPLE_FIRST_NAME, clinic, [TestDue(p, due_on) for p in late]
+    )
+
+
+def _sample_urgent_flag(clinic: Clinic, on: date) -> Draft:
+    return STAFF_URGENT_FLAG.draft(clinic, _sample_alert(on), "main")
+
+
+def _sample_digest(clinic: Clinic, on: date) -> Draft:
     overdue = [
         DigestOverdue("S0002", "cbc", on - timedelta(days=40), 33, 1, "urgent"),
         DigestOverdue("S0003", "tsh", on - timedelta(days=30), 16, 0, None),
@@ -120,7 +135,7 @@ def sample_context(message: str, clinic: Clinic, on: date) -> dict[str, Any]:
         DigestUnreachable("S0005", "no email address"),
         DigestUnreachable("S0006", "opted out of email"),
     ]
-    return staff_daily_digest_context(clinic, "main", on, overdue, [alert], unreachable)
+    return STAFF_DAILY_DIGEST.draft(clinic, "main", on, overdue, [_sample_alert(on)], unreachable)
 
 
 def _sample_alert(on: date) -> DigestAlert:
@@ -134,6 +149,14 @@ def _sample_alert(on: date) -> DigestAlert:
         collected_on=on - timedelta(days=1),
         message="Platelets 72 x10^9/L, below 100 (urgent).",
     )
+
+
+_SAMPLES: dict[str, Callable[[Clinic, date], Draft]] = {
+    PATIENT_TESTS_DUE.name: _sample_due,
+    PATIENT_TESTS_OVERDUE.name: _sample_overdue,
+    STAFF_DAILY_DIGEST.name: _sample_digest,
+    STAFF_URGENT_FLAG.name: _sample_urgent_flag,
+}
 
 
 def register(app: typer.Typer) -> None:

@@ -23,9 +23,10 @@ from datetime import date, timedelta
 
 from monitor.domain.status import SlotStatus
 
+# The two messages these rules choose between; registered (audience, builders, dedupe key) in
+# `notify.registry`, which is where every other list of message names comes from.
 TESTS_DUE = "patient-tests-due"
 TESTS_OVERDUE = "patient-tests-overdue"
-PATIENT_MESSAGES = (TESTS_DUE, TESTS_OVERDUE)
 
 NoticeKey = tuple[str, str, date, int]  # (message, panel, due_on, step)
 

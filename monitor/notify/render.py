@@ -17,9 +17,8 @@ from typing import Any
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from monitor.notify.registry import registered
 from monitor.resources import resource_path
-
-MESSAGES = ("patient-tests-due", "patient-tests-overdue", "staff-daily-digest", "staff-urgent-flag")
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
@@ -52,11 +51,10 @@ def _inliner() -> css_inline.CSSInliner:
 def render_email(message: str, context: Mapping[str, Any]) -> RenderedEmail:
     """Subject (one line), text and HTML of `message` for `context`.
 
-    ValueError for an unknown message or a subject that is not a single line; jinja2's
-    UndefinedError when the context lacks a key a template uses.
+    ValueError for a message not registered (`notify.registry`) or a subject that is not a
+    single line; jinja2's UndefinedError when the context lacks a key a template uses.
     """
-    if message not in MESSAGES:
-        raise ValueError(f"unknown message {message!r}; known: {', '.join(MESSAGES)}")
+    registered(message)  # ValueError for a name not in the registry
     env = environment()
     folder = f"email/{message}"
     subject = env.get_template(f"{folder}/subject.txt").render(context).strip()

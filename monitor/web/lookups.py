@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from monitor.domain.reminders import PATIENT_MESSAGES, is_timing_skip
+from monitor.domain.reminders import is_timing_skip
 from monitor.domain.rules import Severity
 from monitor.domain.vocabulary import FlagStatus, OutboxStatus
+from monitor.notify.registry import PATIENT_MESSAGES
 from monitor.services.results.flags import ResultFlags, group_by_result
 from monitor.store.models import AuditEntry, Flag, OutboxMessage, Patient, QuarantineItem, Result
 from monitor.store.queries import severity_rank

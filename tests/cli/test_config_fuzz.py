@@ -31,7 +31,8 @@ from monitor.cli.preview import sample_context
 from monitor.config import Config, ConfigError, load_config
 from monitor.notify.messages import Clinic
 from monitor.notify.mime import build_message
-from monitor.notify.render import MESSAGES, render_email
+from monitor.notify.registry import MESSAGES
+from monitor.notify.render import render_email
 
 TEMPLATE: dict[str, Any] = Config().model_dump(by_alias=True, mode="json")
 EXPECTED_HEADERS = {

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from monitor.notify.render import MESSAGES
+from monitor.domain.vocabulary import OutboxStatus
+from monitor.notify.registry import MESSAGES
+from monitor.store.db import unit_of_work
+from monitor.store.models import OutboxMessage
+from tests.conftest import CLINIC_TOML
 
 MRN = "MRN-770415"
 
@@ -89,3 +94,24 @@ def test_mrn_is_for_patient_messages_only(cli):
     result = cli("preview", "staff-daily-digest", "--mrn", MRN)
     assert result.code == 2
     assert "--mrn applies to" in result.err
+
+
+@pytest.mark.parametrize(
+    ("message", "as_of"),
+    [("patient-tests-due", "2024-02-05"), ("patient-tests-overdue", "2024-02-20")],
+)
+def test_mrn_previews_the_email_the_daily_cycle_queues(cli, tmp_path, engine, message, as_of):
+    """The preview and the cycle decide from the same slots and rules (services.mail.daily)."""
+    (tmp_path / "config.toml").write_text(CLINIC_TOML)
+    cli.ok("patient", "add", MRN, "--name", "Ann Example", "--email", "ann@example.org")
+    cli.ok("course", "add", MRN, "--start", "2024-01-08", "--days", "5")
+    out = cli.ok("preview", message, "--mrn", MRN, "--as-of", as_of)
+    cli.ok("daily", "--as-of", as_of)
+    with unit_of_work(engine) as session:
+        (row,) = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.message == message, OutboxMessage.status == OutboxStatus.PENDING
+            )
+        )
+        assert f"Subject: {row.subject}\n\n{row.body_text}\nHTML written to" in out
+        assert Path(f"preview-{message}.html").read_text(encoding="utf-8") == row.body_html

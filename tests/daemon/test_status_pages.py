@@ -26,7 +26,7 @@ from monitor.config import parse_config
 from monitor.domain.vocabulary import OutboxStatus
 from monitor.notify import render
 from monitor.notify.transports import make_transport
-from monitor.services.mail import digest
+from monitor.services.mail import digest, queueing
 from monitor.services.mail.daily import run_daily
 from monitor.services.mail.outbox import drain_outbox, queue_email
 from monitor.store.db import unit_of_work
@@ -161,7 +161,7 @@ def test_a_digest_that_cannot_be_built_is_recorded_and_pages(
             raise KeyError("a template variable")
         return real(message, context)
 
-    monkeypatch.setattr(digest, "render_email", broken)
+    monkeypatch.setattr(queueing, "render_email", broken)
     now = datetime.now(UTC)
 
     report = run_daily(engine, on=today, config=config, now=now)
@@ -180,7 +180,7 @@ def test_a_digest_that_cannot_be_built_is_recorded_and_pages(
     )
 
     # Fixed: the next cycle for the same day builds it, and the page clears.
-    monkeypatch.setattr(digest, "render_email", real)
+    monkeypatch.setattr(queueing, "render_email", real)
     assert run_daily(engine, on=today, config=config, now=now).queued == 1
     code, status_report, _ = status(cli.url, config_path)
     assert (code, status_report["problems"]) == (0, [])

@@ -26,7 +26,8 @@ from monitor.notify.messages import (
     staff_daily_digest_context,
     staff_urgent_flag_context,
 )
-from monitor.notify.render import MESSAGES, RenderedEmail, render_email
+from monitor.notify.registry import MESSAGES
+from monitor.notify.render import RenderedEmail, render_email
 from monitor.resources import resource_path
 
 CLINIC = Clinic("Riverside Neurology", "020 7946 0000")

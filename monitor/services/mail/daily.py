@@ -24,9 +24,8 @@ from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from monitor.config import Config
+from monitor.config import Config, RemindersConfig
 from monitor.domain.reminders import (
-    TESTS_DUE,
     Decision,
     NoticeKey,
     SlotState,
@@ -34,16 +33,10 @@ from monitor.domain.reminders import (
     first_name,
 )
 from monitor.domain.status import slot_status
-from monitor.notify.calendar import build_calendar, build_overdue_calendar
-from monitor.notify.messages import (
-    Clinic,
-    TestDue,
-    patient_tests_due_context,
-    patient_tests_overdue_context,
-)
-from monitor.notify.render import render_email
+from monitor.notify import registry
+from monitor.notify.messages import Clinic, TestDue
 from monitor.services.mail.digest import queue_digests
-from monitor.services.mail.outbox import queue_email, record_skipped
+from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import reminders_hold
 from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.store.db import dialect_insert, unit_of_work
@@ -129,13 +122,7 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
     on_hold = reminders_hold(config) is not None
     tally = Tally()
     for patient_id, states in slots_by_patient.items():
-        decisions = decide_reminders(
-            states,
-            on=on,
-            days_before_due=reminders.days_before_due,
-            overdue_days=reminders.overdue_days,
-            already=already[patient_id],
-        )
+        decisions = _decide(states, on, reminders, already[patient_id])
         if not decisions:
             continue
         if on_hold:
@@ -159,6 +146,28 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
             continue
         tally.queued, tally.skipped = tally.queued + sent, tally.skipped + held
     return tally
+
+
+def patient_decisions(
+    session: Session, patient_id: int, *, on: date, config: Config
+) -> list[Decision]:
+    """What the daily cycle for `on` decides about one patient's slots, as if no earlier cycle
+    had decided anything: the same candidate slots and the same rules (`monitor preview`)."""
+    reminders = config.reminders
+    slots = _candidate_slots(session, on, reminders.days_before_due, reminders.overdue_days)
+    return _decide(slots.get(patient_id, []), on, reminders, set())
+
+
+def _decide(
+    states: list[SlotState], on: date, reminders: RemindersConfig, already: set[NoticeKey]
+) -> list[Decision]:
+    return decide_reminders(
+        states,
+        on=on,
+        days_before_due=reminders.days_before_due,
+        overdue_days=reminders.overdue_days,
+        already=already,
+    )
 
 
 def _candidate_slots(
@@ -248,16 +257,13 @@ def _record_not_sent(
 ) -> int:
     """One skipped row per (message, reason), linked from each slot's notice; returns how many."""
     for (message, reason), group in not_sent.items():
-        row = record_skipped(
+        row = queue_message(
             session,
-            message=message,
-            recipient=patient.email or "",
-            reason=reason,
-            dedupe_key=f"{message}:{patient.id}:{on.isoformat()}:skipped:{_slug(reason)}",
+            registry.registered(message),
+            to=_envelope(patient, on),
             now=now,
-            patient_id=patient.id,
-            site=patient.site,
-            run_on=on,
+            skip=reason,
+            tag=_slug(reason),
         )
         for decision in group:
             _record_notice(session, patient.id, decision, on, row.id if row else None, reason)
@@ -274,45 +280,21 @@ def _queue_patient_email(
     now: datetime,
 ) -> tuple[int | None, str | None]:
     """Queue the email, or record why it cannot be sent; returns (outbox id, skip reason)."""
-    dedupe_key = f"{message}:{patient.id}:{on.isoformat()}"
     reason = unreachable_reason(patient, on)
-    if reason is not None:
-        row = record_skipped(
-            session,
-            message=message,
-            recipient=patient.email or "",
-            reason=reason,
-            dedupe_key=dedupe_key,
-            now=now,
-            patient_id=patient.id,
-            site=patient.site,
-            run_on=on,
-        )
-        return (row.id if row else None), reason
     clinic = Clinic(config.clinic.name, config.clinic.phone)
-    build = patient_tests_due_context if message == TESTS_DUE else patient_tests_overdue_context
-    rendered = render_email(message, build(first_name(patient.name), clinic, tests))
-    calendar = (
-        build_calendar(clinic, tests, stamp=now)
-        if message == TESTS_DUE
-        else build_overdue_calendar(clinic, tests, emailed_on=on, stamp=now)
-    )
-    row = queue_email(
+    row = queue_message(
         session,
-        message=message,
-        recipient=patient.email or "",
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        calendar=calendar,
-        dedupe_key=dedupe_key,
+        registry.registered(message).draft(first_name(patient.name), clinic, tests),
+        to=_envelope(patient, on),
         now=now,
         mail_domain=config.mail_domain,
-        patient_id=patient.id,
-        site=patient.site,
-        run_on=on,
+        skip=reason,
     )
-    return (row.id if row else None), None
+    return (row.id if row else None), reason
+
+
+def _envelope(patient: Patient, on: date) -> Envelope:
+    return Envelope(patient.email or "", patient_id=patient.id, site=patient.site, run_on=on)
 
 
 def unreachable_reason(patient: Patient, on: date) -> str | None:

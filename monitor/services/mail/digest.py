@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -16,20 +17,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.domain.reminders import PATIENT_MESSAGES, is_timing_skip
+from monitor.domain.reminders import is_timing_skip
 from monitor.domain.rules import Severity
 from monitor.domain.vocabulary import FlagStatus, OutboxStatus
-from monitor.notify.messages import (
-    Clinic,
-    DigestAlert,
-    DigestOverdue,
-    DigestUnreachable,
-    staff_daily_digest_context,
-    staff_urgent_flag_context,
-)
-from monitor.notify.render import render_email
+from monitor.notify.messages import Clinic, DigestAlert, DigestOverdue, DigestUnreachable
+from monitor.notify.registry import PATIENT_MESSAGES, STAFF_DAILY_DIGEST, STAFF_URGENT_FLAG
 from monitor.services.mail.health import mail_health
-from monitor.services.mail.outbox import queue_email, record_skipped
+from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import held_line, staff_hold
 from monitor.services.results.feeds import late_feeds, patients_served_by
 from monitor.store.models import Flag, OutboxMessage, Patient, Result
@@ -37,15 +31,14 @@ from monitor.store.queries import open_alert_severity, overdue_list
 
 log = logging.getLogger("monitor.daily")
 
-DIGEST = "staff-daily-digest"
-URGENT_FLAG = "staff-urgent-flag"
+DIGEST = STAFF_DAILY_DIGEST.name  # the outbox's `message` for a digest (cli.operations reads it)
 UNREACHABLE_DAYS = 7
 NOT_BUILT = "the digest could not be built"
 NOT_BUILT_KEY = "not-built"
 
 
 def digest_key(site: str, on: date) -> str:
-    return f"{DIGEST}:{site}:{on.isoformat()}"
+    return STAFF_DAILY_DIGEST.dedupe_key({"site": site, "run_on": on})
 
 
 def queue_digests(
@@ -81,7 +74,7 @@ def _queue_digest(
 ) -> int:
     quiet = late_feeds(session, config, now)
     feed_late = patients_served_by(session, [feed.source for feed in quiet])
-    context = staff_daily_digest_context(
+    draft = STAFF_DAILY_DIGEST.draft(
         Clinic(config.clinic.name, config.clinic.phone),
         site,
         on,
@@ -92,37 +85,16 @@ def _queue_digest(
         late_feeds=[feed.describe() for feed in quiet],
         on_hold=held_line(config, held),
     )
-    rendered = render_email(DIGEST, context)
-    row = queue_email(
-        session,
-        message=DIGEST,
-        recipient=", ".join(config.staff.digest_to),
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        calendar=None,
-        dedupe_key=digest_key(site, on),
-        now=now,
-        mail_domain=config.mail_domain,
-        site=site,
-        run_on=on,
-    )
+    to = Envelope(", ".join(config.staff.digest_to), site=site, run_on=on)
+    row = queue_message(session, draft, to=to, now=now, mail_domain=config.mail_domain)
     return row is not None
 
 
 def _skip_digest(
     session: Session, site: str, on: date, now: datetime, reason: str, tag: str
 ) -> None:
-    record_skipped(
-        session,
-        message=DIGEST,
-        recipient="",
-        reason=reason,
-        dedupe_key=f"{digest_key(site, on)}:skipped:{tag}",
-        now=now,
-        site=site,
-        run_on=on,
-    )
+    to = Envelope("", site=site, run_on=on)
+    queue_message(session, STAFF_DAILY_DIGEST, to=to, now=now, skip=reason, tag=tag)
 
 
 def _overdue(
@@ -227,29 +199,20 @@ def queue_flag_alerts(
         if flag.severity not in (Severity.URGENT, Severity.EMERGENCY):
             continue
         patient = session.get_one(Patient, flag.patient_id)
+        to = Envelope("", patient_id=patient.id, site=patient.site)
+        key = {"flag_id": flag.id}
         if hold is not None:  # the flag stays open on the worklist and in the digest
-            record_skipped(session, message=URGENT_FLAG, recipient="", reason=hold,
-                           dedupe_key=f"{URGENT_FLAG}:{flag.id}", now=now,
-                           patient_id=patient.id, site=patient.site)  # fmt: skip
+            queue_message(session, STAFF_URGENT_FLAG, to=to, now=now, skip=hold, key=key)
             continue
         result = session.get_one(Result, flag.result_id)
-        rendered = render_email(
-            URGENT_FLAG,
-            staff_urgent_flag_context(clinic, _alert(flag, patient.mrn, result), patient.site),
-        )
-        row = queue_email(
+        alert = _alert(flag, patient.mrn, result)
+        row = queue_message(
             session,
-            message=URGENT_FLAG,
-            recipient=", ".join(config.staff.urgent_to),
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            calendar=None,
-            dedupe_key=f"{URGENT_FLAG}:{flag.id}",
+            STAFF_URGENT_FLAG.draft(clinic, alert, patient.site),
+            to=replace(to, recipient=", ".join(config.staff.urgent_to)),
             now=now,
             mail_domain=config.mail_domain,
-            patient_id=patient.id,
-            site=patient.site,
+            key=key,
         )
         queued += row is not None
     return queued
