@@ -40,6 +40,7 @@ from bench_schedule import chunks, load_clinic, read_inputs  # noqa: E402
 
 from monitor import clock  # noqa: E402
 from monitor.config import load_config  # noqa: E402
+from monitor.domain.protocol import protocol_fingerprint  # noqa: E402
 from monitor.domain.rules import Severity  # noqa: E402
 from monitor.services.people.users import add_user  # noqa: E402
 from monitor.services.schedule.slots import plan_slots, slot_rows  # noqa: E402
@@ -70,6 +71,12 @@ def build_clinic(engine: Engine, args: argparse.Namespace) -> dict[str, int]:
             connection.execute(insert, rows)
         slots += len(rows)
     counts["slots"] = slots
+    with engine.begin() as connection:  # the slots are current: the pages do not refuse them
+        connection.execute(
+            models.Patient.__table__.update().values(
+                schedule_fingerprint=protocol_fingerprint(protocol)
+            )
+        )
     now = datetime.now(UTC)
     with unit_of_work(engine) as session:
         add_user(session, name="nina", role="nurse", password=PASSWORD, actor="bench", now=now)
