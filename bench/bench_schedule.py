@@ -65,7 +65,6 @@ SLOT_COLUMNS = (
     "next_window_start",
     "done_on",
     "completed_on",
-    "overdue_until",
     "is_waived",
     "is_cancelled",
 )
@@ -321,7 +320,7 @@ def create_floor_table(backend: Backend) -> None:
             panel VARCHAR(32) NOT NULL, due_on DATE NOT NULL,
             window_start DATE NOT NULL, window_end DATE NOT NULL,
             course INTEGER NOT NULL, kind VARCHAR(16) NOT NULL,
-            next_window_start DATE, done_on DATE, completed_on DATE, overdue_until DATE,
+            next_window_start DATE, done_on DATE, completed_on DATE,
             is_waived BOOLEAN NOT NULL, is_cancelled BOOLEAN NOT NULL,
             UNIQUE (patient_id, panel, due_on))""",
     )

@@ -136,8 +136,10 @@ MISSED_COUNT_COLUMNS = (
 class Slot(Base):
     """One due occurrence of a panel, with what the results did for it.
 
-    `overdue_until` is the first day the slot stops being overdue by itself (the earlier of the day
-    it was completed and the day the next slot's window opens); NULL means never.
+    `done_on` and `completed_on` are the days it became done and done-or-late (NULL: not yet),
+    `next_window_start` the day the panel's next slot opens (NULL: the last slot); with the
+    window and the two flags they are all `domain.status.slot_status` needs, and the conditions
+    of `store.slot_predicates` read the same columns.
     """
 
     __tablename__ = "slots"
@@ -173,7 +175,6 @@ class Slot(Base):
     next_window_start: Mapped[date | None] = mapped_column(Date)
     done_on: Mapped[date | None] = mapped_column(Date)
     completed_on: Mapped[date | None] = mapped_column(Date)
-    overdue_until: Mapped[date | None] = mapped_column(Date)
     is_waived: Mapped[bool] = mapped_column(Boolean, default=False)
     is_cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from monitor.domain.fields import MRN_LENGTH, line_problem
 from monitor.domain.rules import Severity
-from monitor.domain.vocabulary import FlagStatus, PatientStatus
+from monitor.domain.vocabulary import FlagStatus
 from monitor.errors import NotFound
 from monitor.store.models import AuditEntry, Course, Flag, Patient, Slot
+from monitor.store.slot_predicates import active_on, missed_on, overdue_halves
 
 
 def find_patient(session: Session, mrn: str) -> Patient:
@@ -42,45 +43,22 @@ class OverdueRow:
     missed: int
 
 
-def active_on(on: date) -> ColumnElement[bool]:
-    """Patients not stopped on or before `on` (SPEC §9's meaning of "active")."""
-    return or_(
-        Patient.status == PatientStatus.ACTIVE,
-        Patient.status_on.is_(None),
-        Patient.status_on > on,
-    )
-
-
-def overdue_on(slot: type[Slot], on: date) -> ColumnElement[bool]:
-    """SPEC §3.2's `overdue` in SQL: past the window, not completed, next window not yet open."""
-    return and_(
-        slot.window_end < on,
-        or_(slot.overdue_until.is_(None), slot.overdue_until > on),
-        slot.is_waived.is_(False),
-        slot.is_cancelled.is_(False),
-    )
-
-
-def missed_on(slot: type[Slot], on: date) -> ColumnElement[bool]:
-    """SPEC §3.2's `missed` in SQL: past the window, not completed by `on`, next window open."""
-    return and_(
-        slot.window_end < on,
-        slot.next_window_start <= on,
-        or_(slot.completed_on.is_(None), slot.completed_on > on),
-        slot.is_waived.is_(False),
-        slot.is_cancelled.is_(False),
-    )
-
-
 def overdue_list(
-    session: Session, on: date, panel_order: Sequence[str], site: str | None = None
+    session: Session,
+    on: date,
+    panel_order: Sequence[str],
+    site: str | None = None,
+    *,
+    patient_ids: Collection[int] | None = None,
 ) -> list[OverdueRow]:
     """Every overdue slot of every active patient as of `on` (SPEC §3.3), most overdue first;
-    ties by MRN, then by panel in protocol order.
+    ties by MRN, then by panel in protocol order. `patient_ids` restricts it to those patients
+    (the Today page's cache patches changed patients with it).
 
-    `overdue_on` split in two so each half has an index: slots never completed (the partial
-    index `ix_slots_open`, which holds only past missed/overdue and future slots) and slots
-    completed after `on` (only non-empty for a past `--as-of`).
+    Read in `slot_predicates.overdue_halves`' two halves, one `UNION ALL` branch each, so each
+    has an index: slots never completed (the partial index `ix_slots_open`, which holds only
+    past missed/overdue and future slots) and slots completed after `on` (only non-empty for a
+    past `--as-of`).
     """
     earlier = aliased(Slot)
     missed = (
@@ -92,19 +70,15 @@ def overdue_list(
         )
         .scalar_subquery()
     )
-    still_open = and_(
-        Slot.window_end < on,
-        or_(Slot.next_window_start.is_(None), Slot.next_window_start > on),
-        Slot.is_waived.is_(False),
-        Slot.is_cancelled.is_(False),
-        active_on(on),
-    )
+    listed = active_on(on)
     if site is not None:
-        still_open = and_(still_open, Patient.site == site)
+        listed = and_(listed, Patient.site == site)
+    if patient_ids is not None:
+        listed = and_(listed, Slot.patient_id.in_(list(patient_ids)))
     columns = (Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on, missed)
     halves = [
-        select(*columns).join(Patient, Patient.id == Slot.patient_id).where(completion, still_open)
-        for completion in (Slot.completed_on.is_(None), Slot.completed_on > on)
+        select(*columns).join(Patient, Patient.id == Slot.patient_id).where(half, listed)
+        for half in overdue_halves(Slot, on)
     ]
     rows = union_all(*halves).subquery()
     panel_rank = case({name: rank for rank, name in enumerate(panel_order)}, value=rows.c.panel)
@@ -129,7 +103,8 @@ def flag_rows(session: Session, *, include_closed: bool) -> list[tuple[Flag, str
 
 
 def severity_rank(column: Any) -> ColumnElement[int]:
-    return case({"review": 1, "urgent": 2, "emergency": 3}, value=column, else_=0)
+    """`Severity.rank` in SQL (0 for anything else), so flags sort in clinical order."""
+    return case({severity.value: severity.rank for severity in Severity}, value=column, else_=0)
 
 
 def open_alert_severity(session: Session, patient_ids: Iterable[int]) -> dict[int, str]:
@@ -147,7 +122,7 @@ def open_alert_severity(session: Session, patient_ids: Iterable[int]) -> dict[in
         )
         .group_by(Flag.patient_id)
     )
-    names = {2: "urgent", 3: "emergency"}
+    names = {severity.rank: severity.value for severity in Severity}
     return {patient_id: names[top] for patient_id, top in rows}
 
 

@@ -4,38 +4,33 @@ The overdue list of a large clinic is an expensive query (BENCHMARKS.md: seconds
 patients), but the Today page is asked for all day and the lists only change when a result,
 waiver, course, patient or audited change is stored. Each of those adds a row with a higher id,
 so the highest ids (the stamp: five primary-key lookups) say whether anything changed, and the
-new rows say for which patients. Those patients' lines are recomputed from their stored slots
-(`patient_schedule`, the same statuses the overdue query reads) and spliced in. The whole lists
-are recomputed on a new clinic date, after `FULL_EVERY_SECONDS` (for changes that leave no such
-row, e.g. `monitor db rebuild`), or when very many patients changed at once.
+new rows say for which patients. Those patients' lines are recomputed by the very queries that
+computed the whole lists, restricted to their ids (`services.schedule.worklist`), and spliced
+in. The whole lists are recomputed on a new clinic date, after `FULL_EVERY_SECONDS` (for changes
+that leave no such row, e.g. `monitor db rebuild`), or when very many patients changed at once.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
-from monitor.domain.status import SlotStatus
-from monitor.domain.vocabulary import PatientStatus
-from monitor.services.schedule.view import patient_schedule
-from monitor.store.models import AuditEntry, Course, Patient, Result, Waiver
-from monitor.web.worklist import (
-    WEEK_DAYS,
-    Item,
-    Line,
-    Snapshot,
+from monitor.services.schedule.worklist import (
+    clinic_sites,
+    overdue_lines,
     overdue_order,
-    take_snapshot,
+    week_lines,
     week_order,
 )
+from monitor.store.models import AuditEntry, Course, Patient, Result, Waiver
+from monitor.web.worklist import Snapshot, take_snapshot
 
 FULL_EVERY_SECONDS = 300
 MAX_PATCHED = 200
@@ -96,51 +91,14 @@ def patched(
     changed = changed_patients(session, snap.stamp)
     if len(changed) > MAX_PATCHED:
         return take_snapshot(session, snap.on, protocol, stamp)
-    overdue, week = patient_lines(session, changed, snap.on, protocol)
+    overdue = overdue_lines(session, snap.on, protocol, patient_ids=changed)
+    week = week_lines(session, snap.on, protocol, patient_ids=changed)
     kept_overdue = [line for line in snap.overdue if line.patient_id not in changed]
     kept_week = [line for line in snap.week if line.patient_id not in changed]
-    sites = session.scalars(select(Patient.site).distinct().order_by(Patient.site)).all()
     return replace(
         snap,
         stamp=stamp,
         overdue=sorted(kept_overdue + overdue, key=overdue_order),
         week=sorted(kept_week + week, key=week_order),
-        sites=list(sites),
+        sites=clinic_sites(session),
     )
-
-
-def patient_lines(
-    session: Session, patient_ids: Iterable[int], on: date, protocol: Protocol
-) -> tuple[list[Line], list[Line]]:
-    """The overdue and due-this-week lines of some patients, from their stored slots."""
-    overdue, week = [], []
-    last = on + timedelta(days=WEEK_DAYS - 1)
-    for patient_id in patient_ids:
-        patient = session.get(Patient, patient_id)
-        if patient is None or not _active_on(patient, on):
-            continue
-        slots = patient_schedule(session, patient.mrn, on, protocol).slots
-        missed = {s.panel: 0 for s in slots}
-        for s in slots:
-            missed[s.panel] += s.status is SlotStatus.MISSED
-        late = [
-            Item(s.panel, s.due_on, (on - s.due_on).days, missed[s.panel])
-            for s in slots
-            if s.status is SlotStatus.OVERDUE
-        ]
-        soon = [
-            Item(s.panel, s.due_on, (on - s.due_on).days)
-            for s in slots
-            if on <= s.due_on <= last and s.status in (SlotStatus.UPCOMING, SlotStatus.DUE)
-        ]
-        if late:
-            overdue.append(Line(patient.id, patient.mrn, patient.site, tuple(late)))
-        if soon:
-            week.append(Line(patient.id, patient.mrn, patient.site, tuple(soon)))
-    return overdue, week
-
-
-def _active_on(patient: Patient, on: date) -> bool:
-    """`store.queries.active_on` for one patient: not stopped on or before `on`."""
-    stopped_on = patient.status_on
-    return patient.status is PatientStatus.ACTIVE or stopped_on is None or stopped_on > on

@@ -288,3 +288,57 @@ def test_0010_session_generation_goes_up_down_and_up_with_accounts_in_it(fresh_e
     upgrade(fresh_engine)
     assert accounts(fresh_engine) == before
     assert generations(fresh_engine) == [0, 0]
+
+
+# --- 0011: slots.overdue_until dropped ----------------------------------------------------------
+
+# (next_window_start, completed_on) -> the overdue_until slot_rows computed before 0011
+OVERDUE_UNTIL = {
+    (None, None): None,
+    ("2026-03-01", None): "2026-03-01",
+    (None, "2026-02-10"): "2026-02-10",
+    ("2026-03-01", "2026-02-10"): "2026-02-10",
+    ("2026-03-01", "2026-03-20"): "2026-03-01",
+}
+
+
+def _insert_patient_and_slots(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO patients (id, mrn, name, email_opted_out, site, status, created_at)"
+                " VALUES (1, 'M1', 'A Patient', false, 'main', 'active', '2026-01-01 09:00:00')"
+            )
+        )
+        for number, (next_start, completed) in enumerate(OVERDUE_UNTIL):
+            connection.execute(
+                text(
+                    "INSERT INTO slots (patient_id, panel, due_on, window_start, window_end,"
+                    " course, kind, next_window_start, done_on, completed_on, is_waived,"
+                    " is_cancelled) VALUES (1, 'cbc', :due, '2026-01-25', '2026-02-08', 1,"
+                    " 'monthly', :next_start, NULL, :completed, false, false)"
+                ),
+                {"due": f"2026-02-0{number + 1}", "next_start": next_start, "completed": completed},
+            )
+
+
+def _slot_dates(engine: Engine, *columns: str) -> list[tuple[str | None, ...]]:
+    with engine.connect() as connection:
+        rows = connection.execute(text(f"SELECT {', '.join(columns)} FROM slots ORDER BY due_on"))
+        return [tuple(None if v is None else str(v) for v in row) for row in rows]
+
+
+def test_0011_drops_overdue_until_and_the_downgrade_fills_it_from_the_slot_dates(fresh_engine):
+    upgrade(fresh_engine, "0011")
+    _insert_patient_and_slots(fresh_engine)
+    kept = _slot_dates(fresh_engine, "due_on", "next_window_start", "completed_on")
+
+    downgrade(fresh_engine, "0010")
+    assert _slot_dates(fresh_engine, "next_window_start", "completed_on", "overdue_until") == [
+        (*key, until) for key, until in OVERDUE_UNTIL.items()
+    ]
+
+    upgrade(fresh_engine)
+    columns = {column["name"] for column in inspect(fresh_engine).get_columns("slots")}
+    assert "overdue_until" not in columns
+    assert _slot_dates(fresh_engine, "due_on", "next_window_start", "completed_on") == kept

@@ -41,7 +41,7 @@ from monitor.services.mail.readiness import reminders_hold
 from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
-from monitor.store.queries import overdue_on
+from monitor.store.slot_predicates import overdue_on, pending_on
 
 log = logging.getLogger("monitor.daily")
 
@@ -176,13 +176,7 @@ def _candidate_slots(
     """Slots that may need a reminder (or a skipped one) on `on`: due soon, in their window
     after the due date, or overdue. Stopped patients too: their skips are recorded."""
     first_step = timedelta(days=min(overdue_days, default=0))
-    due_soon = and_(
-        or_(Slot.due_on >= on, Slot.window_end >= on),
-        Slot.due_on <= on + timedelta(days=days_before_due),
-        or_(Slot.completed_on.is_(None), Slot.completed_on > on),
-        Slot.is_waived.is_(False),
-        Slot.is_cancelled.is_(False),
-    )
+    due_soon = and_(pending_on(Slot, on), Slot.due_on <= on + timedelta(days=days_before_due))
     overdue = and_(overdue_on(Slot, on), Slot.window_end <= on - first_step)
     condition = or_(due_soon, overdue) if overdue_days else due_soon
     rows = session.scalars(select(Slot).where(condition))

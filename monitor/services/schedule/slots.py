@@ -41,14 +41,6 @@ def slot_rows(
     rows = []
     for item in progress:
         slot = item.slot
-        completed_on = item.completed_on
-        next_start = item.next_window_start
-        if completed_on is None:
-            overdue_until = next_start
-        elif next_start is None:
-            overdue_until = completed_on
-        else:
-            overdue_until = min(completed_on, next_start)
         rows.append(
             {
                 "patient_id": patient_id,
@@ -58,10 +50,9 @@ def slot_rows(
                 "window_end": slot.window_end,
                 "course": slot.course,
                 "kind": str(slot.kind),
-                "next_window_start": next_start,
+                "next_window_start": item.next_window_start,
                 "done_on": item.done_on,
-                "completed_on": completed_on,
-                "overdue_until": overdue_until,
+                "completed_on": item.completed_on,
                 "is_waived": bool(waived) and (slot.panel, slot.due_on) in waived,
                 "is_cancelled": is_cancelled_by_stop(slot.due_on, stopped_on),
             }

@@ -12,20 +12,19 @@ import io
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from monitor.services.schedule.fingerprints import require_current_schedules
-from monitor.store.models import Patient
+from monitor.services.schedule.worklist import Line, patient_names
 from monitor.web import lookups
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import deps
 from monitor.web.forms import choice, paginate
 from monitor.web.render import page
-from monitor.web.worklist import Line, Snapshot, flagged_first, for_display, keep
+from monitor.web.worklist import Snapshot, flagged_first, for_display, keep
 
 CSV_COLUMNS = ("mrn", "name", "site", "panel", "due_on", "days_overdue", "missed", "open_flag")
 
@@ -96,7 +95,7 @@ def today_csv(request: Request) -> Response:
             for a in reversed(lookups.open_alerts(session, wanted.site))
         }
         lines = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
-        names = _names(session, [line.patient_id for line in lines])
+        names = patient_names(session, [line.patient_id for line in lines])
     body = _csv(lines, names, worst)
     filename = f"overdue-{snapshot.on.isoformat()}.csv"
     return Response(
@@ -111,16 +110,6 @@ def _query(request: Request, *, keep: bool = False, **values: str | None) -> str
     params = dict(request.query_params) if keep else {}
     params.update({k: v for k, v in values.items() if v is not None})
     return "?" + urlencode(params) if params else ""
-
-
-def _names(session: Session, ids: list[int]) -> dict[int, str]:
-    names: dict[int, str] = {}
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        names.update(
-            session.execute(select(Patient.id, Patient.name).where(Patient.id.in_(chunk))).all()
-        )
-    return names
 
 
 def _csv(lines: list[Line], names: dict[int, str], worst: dict[int, str]) -> str:

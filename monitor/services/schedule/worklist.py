@@ -1,0 +1,132 @@
+"""The Today page's lists, by patient: who is overdue, and whose tests are due this week.
+
+Both are read from the stored slots with `store.slot_predicates` (the overdue list is
+`store.queries.overdue_list`, the one the `overdue` command and the digest print), so the page,
+the command and the email cannot disagree about who is overdue. `patient_ids` restricts either
+list to some patients: the web cache patches the patients that changed through the very query
+that computed the whole list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from monitor.domain.protocol import Protocol
+from monitor.store.models import Patient, Slot
+from monitor.store.queries import overdue_list
+from monitor.store.slot_predicates import active_on, due_between
+
+WEEK_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Item:
+    """One slot on a patient's line: overdue (days > 0) or due this week (days <= 0)."""
+
+    panel: str
+    due_on: date
+    days_overdue: int
+    missed: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    """One patient on a list, with the slots that put them there (shared between requests, so
+    never changed: `replace` makes the copy a page shows, with the name and open-flag badge)."""
+
+    patient_id: int
+    mrn: str
+    site: str
+    items: tuple[Item, ...]
+    name: str = ""
+    alert: str | None = None
+
+    @property
+    def worst(self) -> int:
+        return max(item.days_overdue for item in self.items)
+
+    @property
+    def first_due(self) -> date:
+        return min(item.due_on for item in self.items)
+
+
+def overdue_lines(
+    session: Session, on: date, protocol: Protocol, patient_ids: Collection[int] | None = None
+) -> list[Line]:
+    """The overdue list as of `on` by patient, most overdue first, then by MRN."""
+    rows = overdue_list(session, on, protocol.panel_names, patient_ids=patient_ids)
+    lines = group(
+        (r.patient_id, r.mrn, r.site, Item(r.panel, r.due_on, r.days_overdue, r.missed))
+        for r in rows
+    )
+    return sorted(lines, key=overdue_order)
+
+
+def week_lines(
+    session: Session, on: date, protocol: Protocol, patient_ids: Collection[int] | None = None
+) -> list[Line]:
+    """Slots due from `on` to six days later that are not done yet, by patient, soonest first.
+
+    `window_end` is bounded too (a slot's window ends at most the longest `window_after_days`
+    after its due date), so the query is a range scan of the window-end index, not of the table.
+    """
+    last = on + timedelta(days=WEEK_DAYS - 1)
+    longest_after = max(panel.window_after_days for panel in protocol.panels)
+    panel_rank = case(
+        {name: rank for rank, name in enumerate(protocol.panel_names)}, value=Slot.panel
+    )
+    query = (
+        select(Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on)
+        .join(Patient, Patient.id == Slot.patient_id)
+        .where(
+            Slot.window_end <= last + timedelta(days=longest_after),
+            due_between(Slot, on, last),
+            active_on(on),
+        )
+        .order_by(Slot.due_on, Patient.mrn, panel_rank)
+    )
+    if patient_ids is not None:
+        query = query.where(Slot.patient_id.in_(list(patient_ids)))
+    rows = session.execute(query)
+    return group(
+        (pid, mrn, site, Item(panel, due, (on - due).days)) for pid, mrn, site, panel, due in rows
+    )
+
+
+def group(rows: Iterable[tuple[int, str, str, Item]]) -> list[Line]:
+    """Items by patient, in first-seen order."""
+    found: dict[int, tuple[str, str, list[Item]]] = {}
+    for pid, mrn, site, item in rows:
+        found.setdefault(pid, (mrn, site, []))[2].append(item)
+    return [Line(pid, mrn, site, tuple(items)) for pid, (mrn, site, items) in found.items()]
+
+
+def overdue_order(line: Line) -> tuple[int, str]:
+    """Most overdue first, then by MRN."""
+    return (-line.worst, line.mrn)
+
+
+def week_order(line: Line) -> tuple[date, str]:
+    """Soonest due first, then by MRN (the order of the week query)."""
+    return (line.first_due, line.mrn)
+
+
+def clinic_sites(session: Session) -> list[str]:
+    """Every site a patient is recorded at, in name order (the page's site filter)."""
+    return list(session.scalars(select(Patient.site).distinct().order_by(Patient.site)))
+
+
+def patient_names(session: Session, patient_ids: Sequence[int]) -> dict[int, str]:
+    """The names of some patients, for the lines a page or a CSV is about to show (read 1,000
+    ids at a time: a whole overdue list can hold more ids than one statement should bind)."""
+    names: dict[int, str] = {}
+    for start in range(0, len(patient_ids), 1000):
+        chunk = patient_ids[start : start + 1000]
+        query = select(Patient.id, Patient.name).where(Patient.id.in_(chunk))
+        names.update({patient_id: name for patient_id, name in session.execute(query)})
+    return names
