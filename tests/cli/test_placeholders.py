@@ -51,11 +51,10 @@ def at(day: date) -> datetime:
 
 
 def add_clinic(engine: Engine, config: Config) -> None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, config.monitoring_protocol) as session:
         add_patient(session, mrn="P1", name="Ann Example", email="ann@example.org", born_on=None,
                     sex="F", site="main", actor="test", now=at(DAY))  # fmt: skip
-        add_course(session, mrn="P1", infused_on=COURSE, protocol=config.monitoring_protocol,
-                   actor="test", now=at(DAY))  # fmt: skip
+        add_course(session, mrn="P1", infused_on=COURSE, actor="test", now=at(DAY))
 
 
 def rows(engine: Engine) -> list[OutboxMessage]:
