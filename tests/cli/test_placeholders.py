@@ -209,7 +209,7 @@ def test_an_urgent_alert_to_a_placeholder_address_is_recorded_as_skipped(
 ) -> None:
     add_clinic(engine, config)
     result = ResultIn("P1", "platelets", "40", "10^9/L", DAY)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, config.monitoring_protocol) as session:
         record_results(session, [result], today=DAY, now=at(DAY), config=config)
 
     (alert,) = rows(engine)
