@@ -145,7 +145,7 @@ def run_one(
     parsed = time.perf_counter()
     report = ImportReport()
     if engine is not None:
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, config.monitoring_protocol) as session:
             report = import_items(session, items, ImportContext(config, TODAY, NOW))
     finished = time.perf_counter()
     if profile is not None:
