@@ -80,7 +80,6 @@ class Upkeep:
     courses: set[int] = field(default_factory=set)  # courses whose infusions changed
     rebuilt: set[int] = field(default_factory=set)  # rebuilt in this transaction already
     listed: set[int] = field(default_factory=set)  # lines changed, nothing to rebuild
-    rebuilds: int = 0  # how many rebuilds ran (tests count them)
     settling: bool = False
 
     def waiting(self) -> bool:
@@ -143,7 +142,6 @@ def _rebuild_one(session: Session, upkeep: Upkeep, patient_id: int, protocol: Pr
         return
     replace_slots(session, patient, protocol)
     upkeep.rebuilt.add(patient_id)
-    upkeep.rebuilds += 1
 
 
 def _protocol(session: Session, patients: int) -> Protocol:
