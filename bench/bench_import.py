@@ -110,7 +110,7 @@ def fresh_database(url: str | None, folder: Path, label: str) -> Engine:
             connection.execute(text("CREATE SCHEMA public"))
     upgrade(engine)
     config = Config()
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, config.monitoring_protocol) as session:
         add_patient(
             session,
             mrn=MRN,
@@ -126,7 +126,6 @@ def fresh_database(url: str | None, folder: Path, label: str) -> Engine:
             session,
             mrn=MRN,
             infused_on=[date(2024, 1, 8) + timedelta(days=d) for d in range(5)],
-            protocol=config.monitoring_protocol,
             actor="bench",
             now=NOW,
         )
@@ -146,7 +145,7 @@ def run_one(
     parsed = time.perf_counter()
     report = ImportReport()
     if engine is not None:
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, config.monitoring_protocol) as session:
             report = import_items(session, items, ImportContext(config, TODAY, NOW))
     finished = time.perf_counter()
     if profile is not None:

@@ -162,10 +162,9 @@ def build_demo_clinic(
                 session,
                 mrn=mrn,
                 infused_on=course.dates,
-                protocol=protocol,
                 actor=DEMO_ACTOR,
                 now=now,
             )
         batch = synthetic_results(rng, mrn, courses, protocol, today)
-        add_results(session, batch, today=today, now=now, protocol=protocol, rules=rules)
+        add_results(session, batch, today=today, now=now, rules=rules)
     return patients

@@ -102,7 +102,6 @@ def patient_status(
             reason=reason,
             actor=cli_actor(),
             now=clock.now_utc(),
-            protocol=app_state.config.monitoring_protocol,
         )
     typer.echo(f"patient {mrn} is {status} from {effective_on}")
 
@@ -178,7 +177,6 @@ def course_add(
             session,
             mrn=mrn,
             infused_on=infused_on,
-            protocol=app_state.config.monitoring_protocol,
             actor=cli_actor(),
             now=clock.now_utc(),
         )

@@ -139,7 +139,6 @@ def slot_waive(
             by=by,
             reason=reason,
             now=clock.now_utc(),
-            protocol=app_state.config.monitoring_protocol,
         )
     typer.echo(f"waived {panel} due {due_on} for {mrn}")
 

@@ -194,6 +194,22 @@ class Waiver(Base):
     waived_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class SlotChange(Base):
+    """That one patient's stored slots (or the lines the lists show of them) changed in one
+    commit; appended by `services.schedule.upkeep`, read by the web cache by id.
+
+    AUTOINCREMENT on SQLite, so an id is never given twice even after the oldest rows are pruned
+    (a reader compares ids). No foreign key: a log row should not hold up deleting a patient.
+    """
+
+    __tablename__ = "slot_changes"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Result(Base):
     """One lab value: as received (`value`, `unit`) and in the canonical unit.
 

@@ -1,13 +1,15 @@
 """Keeping the Today page's lists warm: computed once, then patched per changed patient.
 
 The overdue list of a large clinic is an expensive query (BENCHMARKS.md: seconds for 10,000
-patients), but the Today page is asked for all day and the lists only change when a result,
-waiver, course, patient or audited change is stored. Each of those adds a row with a higher id,
-so the highest ids (the stamp: five primary-key lookups) say whether anything changed, and the
-new rows say for which patients. Those patients' lines are recomputed by the very queries that
-computed the whole lists, restricted to their ids (`services.schedule.worklist`), and spliced
-in. The whole lists are recomputed on a new clinic date, after `FULL_EVERY_SECONDS` (for changes
-that leave no such row, e.g. `monitor db rebuild`), or when very many patients changed at once.
+patients), but the Today page is asked for all day and the lists only change when a patient's
+stored slots do (or a line's MRN or site, or a new patient's site). The unit of work records
+each of those as a `slot_changes` row (`services.schedule.upkeep`, one per patient per commit,
+`monitor db rebuild` included), so the newest record's id (the stamp: one primary-key lookup)
+says whether anything changed, and the records after it say for which patients. Those
+patients' lines are recomputed by the very queries that computed the whole lists, restricted to
+their ids (`services.schedule.worklist`), and spliced in. The whole lists are recomputed on a
+new clinic date, after `FULL_EVERY_SECONDS` (a safety net for a change made outside the
+program, e.g. by hand in SQL), or when very many patients changed at once.
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ import threading
 import time
 from dataclasses import replace
 from datetime import date
-from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
+from monitor.services.schedule.upkeep import latest_change, patients_changed_since
 from monitor.services.schedule.worklist import (
     clinic_sites,
     overdue_lines,
@@ -29,36 +30,21 @@ from monitor.services.schedule.worklist import (
     week_lines,
     week_order,
 )
-from monitor.store.models import AuditEntry, Course, Patient, Result, Waiver
 from monitor.web.worklist import Snapshot, take_snapshot
 
 FULL_EVERY_SECONDS = 300
 MAX_PATCHED = 200
 
-# (id column, patient column) of every table whose new rows can change the lists
-SOURCES: tuple[tuple[Any, Any], ...] = (
-    (Result.id, Result.patient_id),
-    (Waiver.id, Waiver.patient_id),
-    (Course.id, Course.patient_id),
-    (Patient.id, Patient.id),
-    (AuditEntry.id, AuditEntry.patient_id),
-)
-
 
 def data_stamp(session: Session) -> tuple[int, ...]:
-    """The highest id of each source table."""
-    maxima = (select(func.max(ids)).scalar_subquery() for ids, _ in SOURCES)
-    return tuple(value or 0 for value in session.execute(select(*maxima)).one())
+    """The id of the newest change record."""
+    return (latest_change(session),)
 
 
 def changed_patients(session: Session, since: tuple[int, ...]) -> set[int]:
-    """Patients with a row added to a source table after the stamp `since`."""
-    changed: set[int] = set()
-    for (ids, patient), last in zip(SOURCES, since, strict=True):
-        # No DISTINCT: it lets SQLite pick a whole patient index over the primary-key range.
-        changed.update(session.scalars(select(patient).where(ids > last)))
-    changed.discard(None)  # type: ignore[arg-type,unused-ignore]  # audit rows about users
-    return changed
+    """Patients with a change recorded after the stamp `since`."""
+    (last,) = since
+    return patients_changed_since(session, last)
 
 
 class WorklistCache:

@@ -47,7 +47,7 @@ VALUES = {
 
 def add_patient(engine, mrn: str, start: str, days: int = 5, site: str = "main") -> None:
     first = date.fromisoformat(start)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
         patients.add_patient(
             session,
             mrn=mrn,
@@ -63,7 +63,6 @@ def add_patient(engine, mrn: str, start: str, days: int = 5, site: str = "main")
             session,
             mrn=mrn,
             infused_on=[first + timedelta(days=n) for n in range(days)],
-            protocol=CONFIG.monitoring_protocol,
             actor="test",
             now=NOW,
         )
@@ -72,13 +71,12 @@ def add_patient(engine, mrn: str, start: str, days: int = 5, site: str = "main")
 def add_results(engine, mrn: str, collected: str, *analytes: str) -> None:
     on = date.fromisoformat(collected)
     batch = [ResultIn(mrn, a, VALUES[a][0], VALUES[a][1], on) for a in analytes]
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
         results.add_results(
             session,
             batch,
             today=on,
             now=NOW,
-            protocol=CONFIG.monitoring_protocol,
             rules=CONFIG.rule_settings,
         )
 

@@ -21,7 +21,7 @@ REBUILD = "monitor db rebuild"
 
 def add_patient(engine, mrn: str, start: date | None = None) -> None:
     """A patient (with a 5-day course from `start`) stored under the default protocol."""
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, DEFAULT) as session:
         patients.add_patient(
             session,
             mrn=mrn,
@@ -38,7 +38,6 @@ def add_patient(engine, mrn: str, start: date | None = None) -> None:
                 session,
                 mrn=mrn,
                 infused_on=[start + timedelta(days=n) for n in range(5)],
-                protocol=DEFAULT,
                 actor="test",
                 now=NOW,
             )

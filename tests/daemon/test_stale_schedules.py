@@ -102,7 +102,7 @@ MANY = 3 * REBUILD_CHUNK
 def add_many_patients(engine: Engine, count: int) -> None:
     """Patients without an email address, stored under the default protocol (fast, in-process)."""
     first = clinic_today() - timedelta(days=400)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, OLD) as session:
         for n in range(count):
             mrn = f"K{n:04d}"
             patients.add_patient(
@@ -113,7 +113,6 @@ def add_many_patients(engine: Engine, count: int) -> None:
                 session,
                 mrn=mrn,
                 infused_on=[first + timedelta(days=d) for d in range(5)],
-                protocol=OLD,
                 actor="test",
                 now=NOW,
             )

@@ -33,9 +33,7 @@ def enrol(engine: Engine, mrn: str = MRN, *, course: bool = True, **fields: Any)
     with unit_of_work(engine, PROTOCOL) as session:
         patients.add_patient(session, mrn=mrn, site="main", actor="test", now=NOW, **values)
         if course:
-            courses.add_course(
-                session, mrn=mrn, infused_on=COURSE, protocol=PROTOCOL, actor="test", now=NOW
-            )
+            courses.add_course(session, mrn=mrn, infused_on=COURSE, actor="test", now=NOW)
 
 
 def result_in(analyte: str, value: str, unit: str | None, on: date, **fields: Any) -> ResultIn:

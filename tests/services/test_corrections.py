@@ -13,11 +13,10 @@ from monitor.services.results.corrections import replace_result, withdraw_result
 from monitor.services.results.intake import record_results
 from monitor.services.results.recording import Recorded
 from monitor.store.db import unit_of_work
-from monitor.store.models import Flag, Patient, Result
+from monitor.store.models import Flag, Result
 from tests.services.clinic import (
     CONFIG,
     FEBRUARY,
-    MRN,
     NOW,
     PROTOCOL,
     TODAY,
@@ -109,9 +108,8 @@ def test_a_withdrawn_result_stops_counting_for_its_slot_and_its_flags_close(
     for result_id in (low, kidney.results[0].id):
         with unit_of_work(engine, PROTOCOL) as session:
             row = session.get(Result, result_id)
-            patient = session.scalars(select(Patient).where(Patient.mrn == MRN)).one()
             assert row is not None
-            withdraw_result(session, row, patient, CONFIG, NOW, "import:lab")
+            withdraw_result(session, row, NOW, "import:lab")
     with unit_of_work(engine) as session:
         statuses = set(session.scalars(select(Result.status)))
     assert statuses == {ResultStatus.ENTERED_IN_ERROR}  # kept in the history

@@ -20,7 +20,7 @@ EARLY = [date(2025, 10, 6) + timedelta(days=d) for d in range(3)]  # under 12 mo
 
 def course(engine: Engine, dates: list[date]) -> list[str]:
     with unit_of_work(engine, PROTOCOL) as session:
-        return add_course(session, mrn=MRN, infused_on=dates, protocol=PROTOCOL, actor="cli:test",
+        return add_course(session, mrn=MRN, infused_on=dates, actor="cli:test",
                           now=NOW)  # fmt: skip
 
 

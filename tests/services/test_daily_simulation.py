@@ -135,13 +135,12 @@ PATIENTS = {
 
 def set_up_clinic(engine: Engine) -> None:
     now = datetime(2023, 12, 1, 9, tzinfo=UTC)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
         for mrn, (email, courses, _draws, _stop) in PATIENTS.items():
             add_patient(session, mrn=mrn, name=f"Pat {mrn}", email=email, born_on=None,
                         sex="F", site="main", actor="test", now=now)  # fmt: skip
             for course in courses:
-                add_course(session, mrn=mrn, infused_on=course,
-                           protocol=CONFIG.monitoring_protocol, actor="test", now=now)  # fmt: skip
+                add_course(session, mrn=mrn, infused_on=course, actor="test", now=now)
 
 
 def arrivals() -> dict[date, list[ResultIn]]:
@@ -170,11 +169,10 @@ def simulate(engine: Engine) -> None:
         while day <= END:
             today = clock.today_in(CONFIG.clinic.timezone)
             assert today == day
-            with unit_of_work(engine) as session:
+            with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
                 for mrn, status in stopping.get(today, []):
                     change_status(session, mrn=mrn, status=status, on=today, reason=None,
-                                  actor="test", now=clock.now_utc(),
-                                  protocol=CONFIG.monitoring_protocol)  # fmt: skip
+                                  actor="test", now=clock.now_utc())  # fmt: skip
                 if results.get(today):
                     record_results(session, results[today], today=today, now=clock.now_utc(),
                                    config=CONFIG)  # fmt: skip

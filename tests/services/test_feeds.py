@@ -24,17 +24,15 @@ CONFIG = clinic_config(
 
 
 def set_up(engine: Engine) -> None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
         for mrn, source, received in (("P1", "CITY-LAB", NOW - timedelta(days=10)),
                                       ("P2", "OTHER", NOW - timedelta(days=10))):  # fmt: skip
             add_patient(session, mrn=mrn, name="Pat Test", email=None, born_on=None, sex="F",
                         site="main", actor="test", now=NOW)  # fmt: skip
-            add_course(session, mrn=mrn, infused_on=COURSE, protocol=CONFIG.monitoring_protocol,
-                       actor="test", now=NOW)  # fmt: skip
+            add_course(session, mrn=mrn, infused_on=COURSE, actor="test", now=NOW)
             tsh = ResultIn(mrn, "tsh", "1.2", "mIU/L", date(2026, 3, 9), source=source)
-            protocol, rules = CONFIG.monitoring_protocol, CONFIG.rule_settings
-            add_results(session, [tsh], today=NOW.date(), now=received, protocol=protocol,
-                        rules=rules)  # fmt: skip
+            rules = CONFIG.rule_settings
+            add_results(session, [tsh], today=NOW.date(), now=received, rules=rules)
 
 
 def test_a_quiet_feed_is_late_and_marks_the_patients_it_serves(engine: Engine) -> None:

@@ -113,7 +113,7 @@ def test_an_unknown_mrn_is_not_found(engine: Engine) -> None:
 def stop(engine: Engine, status: str, on: date, reason: str | None = "moved away") -> None:
     with unit_of_work(engine, PROTOCOL) as session:
         change_status(session, mrn=MRN, status=status, on=on, reason=reason, actor="cli:test",
-                      now=NOW, protocol=PROTOCOL)  # fmt: skip
+                      now=NOW)  # fmt: skip
 
 
 def test_a_stop_cancels_the_slots_due_on_or_after_it_once_committed(engine: Engine) -> None:

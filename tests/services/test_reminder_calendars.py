@@ -48,7 +48,7 @@ def at(day: date) -> datetime:
 
 
 def add_untested_patient(engine: Engine) -> None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
         add_patient(
             session,
             mrn="RX-1",
@@ -64,7 +64,6 @@ def add_untested_patient(engine: Engine) -> None:
             session,
             mrn="RX-1",
             infused_on=COURSE,
-            protocol=CONFIG.monitoring_protocol,
             actor="test",
             now=at(COURSE[0]),
         )

@@ -38,7 +38,7 @@ CBC = [("platelets", "250", "10^9/L"), ("neutrophils", "3.1", "10^9/L"),
 
 def add(engine: Engine, batch: list[ResultIn]) -> Recorded:
     with unit_of_work(engine, PROTOCOL) as session:
-        return add_results(session, batch, today=TODAY, now=NOW, protocol=PROTOCOL,
+        return add_results(session, batch, today=TODAY, now=NOW,
                            rules=CONFIG.rule_settings)  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def crash(_progress: RebuildProgress) -> None:
 
 
 def add_patients(engine, count: int, protocol: Protocol = OLD, prefix: str = "R") -> None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, protocol) as session:
         for n in range(count):
             mrn = f"{prefix}{n:03d}"
             patients.add_patient(
@@ -54,7 +54,6 @@ def add_patients(engine, count: int, protocol: Protocol = OLD, prefix: str = "R"
                 session,
                 mrn=mrn,
                 infused_on=[date(2024, 1, 8) + timedelta(days=d) for d in range(5)],
-                protocol=protocol,
                 actor="test",
                 now=NOW,
             )
@@ -166,10 +165,9 @@ def test_changes_during_a_rebuild_are_rebuilt_or_stay_visibly_stale(engine):
         chunks.append(progress)
         if len(chunks) == 1:  # R000 and R001 are rebuilt, R002 and R003 not yet
             add_tsh_result(engine, "R001", NEW)
-            with unit_of_work(engine) as session:
+            with unit_of_work(engine, NEW) as session:
                 courses.add_course(
-                    session, mrn="R003", infused_on=[date(2025, 1, 6)], protocol=NEW,
-                    actor="test", now=NOW,
+                    session, mrn="R003", infused_on=[date(2025, 1, 6)], actor="test", now=NOW,
                 )  # fmt: skip
             add_tsh_result(engine, "R000", OLD)
             add_patients(engine, 1, OLD, prefix="L")
@@ -195,13 +193,12 @@ def test_changes_during_a_rebuild_are_rebuilt_or_stay_visibly_stale(engine):
 
 
 def add_tsh_result(engine, mrn: str, protocol: Protocol) -> None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, protocol) as session:
         results.add_results(
             session,
             [ResultIn(mrn, "tsh", "2.0", "mIU/L", date(2024, 3, 12))],
             today=date(2024, 3, 12),
             now=NOW,
-            protocol=protocol,
             rules=Config().rule_settings,
         )
 

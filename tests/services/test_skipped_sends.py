@@ -30,14 +30,13 @@ SUPERSEDED = "superseded by the 7-day overdue reminder"
 
 
 def add(engine: Engine, mrn: str, email: str | None, *, withdrawn_on: date | None = None) -> None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
         add_patient(session, mrn=mrn, name="Pat Example", email=email, born_on=None, sex="F",
                     site="main", actor="test", now=NOW)  # fmt: skip
-        add_course(session, mrn=mrn, infused_on=COURSE, protocol=CONFIG.monitoring_protocol,
-                   actor="test", now=NOW)  # fmt: skip
+        add_course(session, mrn=mrn, infused_on=COURSE, actor="test", now=NOW)
         if withdrawn_on is not None:
             change_status(session, mrn=mrn, status="withdrawn", on=withdrawn_on, reason=None,
-                          actor="test", now=NOW, protocol=CONFIG.monitoring_protocol)  # fmt: skip
+                          actor="test", now=NOW)  # fmt: skip
 
 
 def patient_rows(engine: Engine) -> list[tuple[str, OutboxStatus, str | None]]:

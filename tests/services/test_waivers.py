@@ -28,7 +28,7 @@ from tests.services.clinic import (
 def waive(engine: Engine, **fields: object) -> Waiver:
     values: dict[str, object] = {
         "mrn": MRN, "panel": "cbc", "due_on": FEBRUARY, "by": "Nurse Jo",
-        "reason": "done at the GP", "now": NOW, "protocol": PROTOCOL,
+        "reason": "done at the GP", "now": NOW,
     }  # fmt: skip
     with unit_of_work(engine, PROTOCOL) as session:
         return waive_slot(session, **(values | fields))  # type: ignore[arg-type]
@@ -53,7 +53,7 @@ def test_the_waiver_outlives_a_rebuild_of_the_schedule(engine: Engine) -> None:
     enrol(engine)
     waive(engine)
     with unit_of_work(engine, PROTOCOL) as session:  # a later course rebuilds every slot
-        add_course(session, mrn=MRN, infused_on=[date(2026, 1, 12)], protocol=PROTOCOL,
+        add_course(session, mrn=MRN, infused_on=[date(2026, 1, 12)],
                    actor="test", now=NOW)  # fmt: skip
     after = slot(engine, "cbc", FEBRUARY)
     assert after is not None and after.is_waived

@@ -94,7 +94,7 @@ def synthetic_results(rng: random.Random, mrn: str, courses: list[list[date]], s
 @pytest.fixture
 def clinic(engine: Engine) -> Engine:
     rng = random.Random(20260301)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, PROTOCOL) as session:
         for mrn, (site, courses, stop, share) in CLINIC.items():
             add_patient(
                 session,
@@ -112,7 +112,6 @@ def clinic(engine: Engine) -> Engine:
                     session,
                     mrn=mrn,
                     infused_on=infused_on,
-                    protocol=PROTOCOL,
                     actor="test",
                     now=NOW,
                 )
@@ -122,7 +121,6 @@ def clinic(engine: Engine) -> Engine:
                     batch,
                     today=TODAY,
                     now=NOW,
-                    protocol=PROTOCOL,
                     rules=CONFIG.rule_settings,
                 )
             if stop is not None:
@@ -134,7 +132,6 @@ def clinic(engine: Engine) -> Engine:
                     reason=None,
                     actor="test",
                     now=NOW,
-                    protocol=PROTOCOL,
                 )
         mrn, panel, due_on = WAIVED
         waive_slot(
@@ -145,7 +142,6 @@ def clinic(engine: Engine) -> Engine:
             by="nurse",
             reason="test",
             now=NOW,
-            protocol=PROTOCOL,
         )
     return engine
 

@@ -64,7 +64,7 @@ def seed(engine: Engine, config: Config) -> Clinic:
     protocol = config.monitoring_protocol
     first = TODAY - timedelta(days=420)
     course = Course(tuple(first + timedelta(days=d) for d in range(5)))
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, protocol) as session:
         for mrn, name, site, email in (
             (clinic.alex, "Alex Rivers", "main", "alex@example.invalid"),
             (clinic.probe, XSS_NAME, "north", None),
@@ -81,9 +81,7 @@ def seed(engine: Engine, config: Config) -> Clinic:
                 actor="test",
                 now=NOW,
             )
-            add_course(
-                session, mrn=mrn, infused_on=course.dates, protocol=protocol, actor="test", now=NOW
-            )
+            add_course(session, mrn=mrn, infused_on=course.dates, actor="test", now=NOW)
         _add_new_patient(session, clinic.sam, config)
         batch = _on_time_results(clinic.alex, course, config)
         batch.append(ResultIn(clinic.alex, "platelets", "80", "10^9/L", TODAY - timedelta(days=3)))
@@ -111,7 +109,6 @@ def _add_new_patient(session: Session, mrn: str, config: Config) -> None:
         session,
         mrn=mrn,
         infused_on=course.dates,
-        protocol=config.monitoring_protocol,
         actor="test",
         now=NOW,
     )

@@ -26,7 +26,7 @@ def test_patching_changed_patients_equals_a_full_recompute(
     cache = WorklistCache()
     with unit_of_work(engine) as session:
         before = cache.get(session, TODAY, protocol)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, protocol) as session:
         result = ResultIn(clinic.alex, "creatinine", "70", "umol/L", TODAY)
         record_results(session, [result], today=TODAY, now=NOW, config=config)
         due = next(line for line in before.overdue if line.mrn == clinic.robin).items[0]
@@ -38,7 +38,6 @@ def test_patching_changed_patients_equals_a_full_recompute(
             by="t",
             reason="r",
             now=NOW,
-            protocol=protocol,
         )
         change_status(
             session,
@@ -48,7 +47,6 @@ def test_patching_changed_patients_equals_a_full_recompute(
             reason=None,
             actor="t",
             now=NOW,
-            protocol=protocol,
         )
         add_patient(
             session,
@@ -66,7 +64,6 @@ def test_patching_changed_patients_equals_a_full_recompute(
             session,
             mrn="E500",
             infused_on=[first + timedelta(days=d) for d in range(3)],
-            protocol=protocol,
             actor="t",
             now=NOW,
         )

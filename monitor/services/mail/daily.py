@@ -39,6 +39,7 @@ from monitor.services.mail.digest import queue_digests
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import reminders_hold
 from monitor.services.schedule.fingerprints import require_current_schedules
+from monitor.services.schedule.upkeep import prune_changes
 from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.slot_predicates import overdue_on, pending_on
@@ -70,6 +71,7 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
         queued = tally.queued + digests
         run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
         run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
+        prune_changes(session, now)  # the web cache's record of slot changes: a week is kept
     return DailyReport(
         on, queued, tally.skipped, tally.set_aside, tally.held, already_ran_at=already_ran_at
     )

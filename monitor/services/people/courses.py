@@ -1,4 +1,4 @@
-"""Recording an infusion course and rebuilding the schedule it changes."""
+"""Recording an infusion course (the unit of work rebuilds the schedule it changes)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from monitor.domain.courses import course_warnings, make_course, order_courses
-from monitor.domain.protocol import Protocol
 from monitor.services.audit import record_change
-from monitor.services.schedule.slots import domain_courses, rebuild_slots
+from monitor.services.schedule.slots import domain_courses
 from monitor.store.models import Course, Infusion
 from monitor.store.queries import find_patient
 
@@ -20,7 +19,6 @@ def add_course(
     *,
     mrn: str,
     infused_on: Iterable[date],
-    protocol: Protocol,
     actor: str,
     now: datetime,
 ) -> list[str]:
@@ -38,7 +36,6 @@ def add_course(
     row.infusions = [Infusion(infused_on=d) for d in course.dates]
     patient.courses.append(row)
     session.flush()
-    rebuild_slots(session, patient, protocol)
     record_change(
         session,
         at=now,

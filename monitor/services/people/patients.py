@@ -16,11 +16,9 @@ from monitor.domain.fields import (
     checked_line,
     checked_note,
 )
-from monitor.domain.protocol import Protocol
 from monitor.domain.vocabulary import PatientStatus
 from monitor.errors import Field, FieldError, InvalidInput
 from monitor.services.audit import record_change
-from monitor.services.schedule.slots import rebuild_slots
 from monitor.store.models import Patient, Pregnancy
 from monitor.store.queries import find_patient
 
@@ -117,7 +115,6 @@ def change_status(
     reason: str | None,
     actor: str,
     now: datetime,
-    protocol: Protocol,
 ) -> Patient:
     """Set active/withdrawn/deceased/transferred from a date; a stop cancels slots due on or
     after it (SPEC §9)."""
@@ -130,7 +127,6 @@ def change_status(
     patient = find_patient(session, mrn)
     before = _status_snapshot(patient)
     patient.status, patient.status_on, patient.status_reason = new_status, on, reason
-    rebuild_slots(session, patient, protocol)
     record_change(
         session,
         at=now,

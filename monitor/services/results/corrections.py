@@ -14,11 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.config import Config
 from monitor.domain.vocabulary import FlagStatus, ResultStatus
 from monitor.services.audit import record_change
-from monitor.services.schedule.slots import rebuild_slots
-from monitor.store.models import Flag, Patient, Result
+from monitor.store.models import Flag, Result
 
 
 def replace_result(
@@ -53,14 +51,11 @@ def replace_result(
     return superseded
 
 
-def withdraw_result(
-    session: Session, old: Result, patient: Patient, config: Config, now: datetime, actor: str
-) -> list[int]:
+def withdraw_result(session: Session, old: Result, now: datetime, actor: str) -> list[int]:
     """Take an entered-in-error result out of matching and rules, keeping it in history."""
     before = _snapshot(old)
     old.status = ResultStatus.ENTERED_IN_ERROR
     superseded = supersede_open_flags(session, old.id)
-    rebuild_slots(session, patient, config.monitoring_protocol)
     record_change(
         session,
         at=now,

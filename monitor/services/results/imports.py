@@ -1,16 +1,16 @@
 """Taking in lab results from a feed: one use case for HL7, FHIR and CSV alike.
 
-Each item is stored inside its own SAVEPOINT, so one bad item goes to the quarantine (with its
-raw text and a plain reason) and the rest of the file or message still goes in. Imported results
+Each item is stored inside its own SAVEPOINT, so one bad item goes to the quarantine (with its raw
+text and a plain reason) and the rest of the file or message still goes in. Imported results
 re-match slots, run the rules and alert staff exactly like typed ones, but once per patient per
-import (`finish_patients`), after every item is in: re-matching and the rules read the patient's
-whole history, so doing them per item made a file of n results for one patient cost n² (issue
-11 item 10). Corrections and withdrawals, which are rare, are still judged at once, as their
-audit entries name the rules that still fire. How repeats, corrections and withdrawals are told
-apart is in `services.results.repeats`; what a correction or a withdrawal changes is in
-`services.results.corrections`. Before any result of a message is taken in, the patient the message
-describes (date of birth, family name) is checked against the record its MRN names
-(`services.results.identification`): on a mismatch the message goes to the quarantine whole.
+import (`finish_patients`, and the unit of work's rebuild at commit), after every item is in:
+re-matching and the rules read the patient's whole history, so doing them per item made a file of n
+results for one patient cost n² (issue 11 item 10). Corrections and withdrawals, which are rare, are
+still judged at once, as their audit entries name the rules that still fire. How repeats,
+corrections and withdrawals are told apart is in `services.results.repeats`; what a correction or a
+withdrawal changes is in `services.results.corrections`. Before any result of a message is taken in,
+the patient the message describes (date of birth, family name) is checked against the record its MRN
+names (`services.results.identification`): on a mismatch the message goes to the quarantine whole.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from monitor.services.results.incoming import Incoming, Parsed, Problem, Skipped
 from monitor.services.results.intake import record_results
 from monitor.services.results.recording import ResultIn, store_result
 from monitor.services.results.repeats import current_result, is_repeat
-from monitor.services.schedule.slots import rebuild_slots
 from monitor.store.models import Flag, Patient, QuarantineItem, Result
 
 
@@ -131,12 +130,12 @@ def import_items(
 
 
 def finish_patients(session: Session, new: NewResults, context: ImportContext) -> None:
-    """Once per patient: re-match the slots, run the rules on the new results (in collection
-    order, each against all the others, as `add_results` does for a batch), alert staff."""
+    """Once per patient: run the rules on the new results (in collection order, each against
+    all the others, as `add_results` does for a batch), alert staff. The slots are re-matched
+    once per patient when the unit of work commits."""
     config = context.config
     flags: list[Flag] = []
     for patient_id, patient in new.patients.items():
-        rebuild_slots(session, patient, config.monitoring_protocol)
         mine = new.results[patient_id]
         flags += raise_flags(session, patient, mine, config.rule_settings, context.now)
     queue_flag_alerts(session, flags, config=config, now=context.now)
@@ -181,7 +180,7 @@ def take(session: Session, item: Incoming, context: ImportContext, new: NewResul
     if given.status is ResultStatus.ENTERED_IN_ERROR:
         if current is None or current.status is ResultStatus.ENTERED_IN_ERROR:
             return Outcome.SKIPPED if current is None else Outcome.DUPLICATE
-        withdraw_result(session, current, patient, context.config, context.now, actor)
+        withdraw_result(session, current, context.now, actor)
         return Outcome.STORED
     if current is not None and is_repeat(current, given):
         return Outcome.DUPLICATE

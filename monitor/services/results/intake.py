@@ -26,7 +26,6 @@ def record_results(
         batch,
         today=today,
         now=now,
-        protocol=config.monitoring_protocol,
         rules=config.rule_settings,
     )
     queue_flag_alerts(session, recorded.flags, config=config, now=now)

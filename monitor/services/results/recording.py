@@ -1,4 +1,4 @@
-"""Recording a lab result: validate, convert, store, re-match the patient's slots."""
+"""Recording a lab result: validate, convert, store (the unit of work re-matches the slots)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from monitor.domain.protocol import Protocol
 from monitor.domain.rules import RuleSettings
 from monitor.domain.units import measure
 from monitor.domain.vocabulary import ResultStatus
 from monitor.errors import Field, FieldError, InvalidInput
 from monitor.services.results.flags import raise_flags
-from monitor.services.schedule.slots import rebuild_slots
 from monitor.store.models import Flag, Patient, Result
 from monitor.store.queries import find_patient
 
@@ -54,11 +52,10 @@ def add_result(
     *,
     today: date,
     now: datetime,
-    protocol: Protocol,
     rules: RuleSettings,
 ) -> Recorded:
     """Store one result; InvalidInput names the problem and nothing is written."""
-    return add_results(session, [given], today=today, now=now, protocol=protocol, rules=rules)
+    return add_results(session, [given], today=today, now=now, rules=rules)
 
 
 def add_results(
@@ -67,10 +64,10 @@ def add_results(
     *,
     today: date,
     now: datetime,
-    protocol: Protocol,
     rules: RuleSettings,
 ) -> Recorded:
-    """Store several results; then, once per patient, re-match slots and run the rules."""
+    """Store several results; then, once per patient, run the rules (the slots are re-matched
+    once per patient when the unit of work commits)."""
     patients = {mrn: find_patient(session, mrn) for mrn in dict.fromkeys(r.mrn for r in batch)}
     stored = [
         store_result(session, patients[given.mrn], given, today=today, now=now) for given in batch
@@ -78,7 +75,6 @@ def add_results(
     session.flush()
     flags: list[Flag] = []
     for patient in patients.values():
-        rebuild_slots(session, patient, protocol)
         mine = [row for row in stored if row.patient_id == patient.id]
         flags.extend(raise_flags(session, patient, mine, rules, now))
     return Recorded(stored, flags)

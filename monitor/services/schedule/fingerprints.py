@@ -1,7 +1,7 @@
 """Whether the stored schedules come from the configured protocol, and rebuilding them if not.
 
 Each patient carries the fingerprint of the protocol their stored slots were computed from
-(`Patient.schedule_fingerprint`, written by `services.schedule.slots.rebuild_slots`). A patient
+(`Patient.schedule_fingerprint`, written at every rebuild of their slots). A patient
 who has slots and whose fingerprint is not the configuration's (or unknown: NULL) is *stale*.
 Readers of slots refuse while any patient is stale (`StaleSchedules`); writers are not
 refused: rebuilding one patient with the current protocol stamps that patient fresh, whatever
@@ -9,6 +9,9 @@ the others hold.
 
 `rebuild_schedules` works in chunks of patients, one transaction each, so a long rebuild keeps
 what it has done if it is stopped or killed, and leaves the rest stale (a restart continues).
+It only names each chunk's patients to the unit of work (`services.schedule.upkeep.touch`), which
+locks each one, reads their record as last committed, rebuilds them and records the change
+before the chunk commits (so the web cache sees a rebuild too).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol, protocol_fingerprint
 from monitor.errors import MonitorError
-from monitor.services.schedule.slots import lock_patient, rebuild_slots
+from monitor.services.schedule.upkeep import touch
 from monitor.store.db import unit_of_work
 from monitor.store.models import Patient, Slot
 
@@ -98,9 +101,7 @@ def rebuild_schedules(
                 .order_by(Patient.id)
                 .limit(chunk_size)
             ).all()
-            for patient_id in ids:
-                lock_patient(session, patient_id)  # then read the record as last committed
-                rebuild_slots(session, session.get_one(Patient, patient_id), protocol)
+            touch(session, ids)  # each locked, then read as last committed, at commit
         if not ids:
             break
         done, last_id = done + len(ids), ids[-1]

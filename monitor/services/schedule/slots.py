@@ -1,9 +1,9 @@
 """Rebuild a patient's stored slots from the pure schedule.
 
 The slots table is a cache: whenever courses, results, waivers or the patient's status change,
-the patient's rows are replaced by what `domain.schedule` and `domain.status` compute, and the
-patient is stamped with the fingerprint of the protocol used (`services.schedule.fingerprints`
-reads it).
+the unit of work (`services.schedule.upkeep`) replaces the patient's rows by what
+`domain.schedule` and `domain.status` compute, and stamps the patient with the fingerprint of
+the protocol used (`services.schedule.fingerprints` reads it).
 Waivers are kept in their own table, keyed by (panel, due date), so a rebuild keeps them.
 """
 
@@ -90,25 +90,24 @@ def waived_keys(session: Session, patient_id: int) -> set[tuple[str, date]]:
 def rebuild_slots(session: Session, patient: models.Patient, protocol: Protocol) -> None:
     """Replace the patient's stored slots with a fresh computation from `protocol`.
 
-    The patient's row is locked first (PostgreSQL; SQLite transactions already write one at a
-    time), so two transactions rebuilding one patient (an import during `monitor db rebuild`)
-    take turns, and the later one reads what the earlier one committed.
+    Called by the unit of work (`services.schedule.upkeep`), never by a use case. The patient's
+    row is locked first (PostgreSQL; SQLite transactions already write one at a time), so two
+    transactions rebuilding one patient (an import during `monitor db rebuild`) take turns, and
+    the later one reads what the earlier one committed.
     """
     session.flush()
     lock_patient(session, patient.id)
+    replace_slots(session, patient, protocol)
+
+
+def replace_slots(session: Session, patient: models.Patient, protocol: Protocol) -> None:
+    """`rebuild_slots` for a patient whose row the caller has locked already."""
     progress = plan_slots(domain_courses(patient), counted_results(session, patient.id), protocol)
     rows = slot_rows(patient.id, progress, waived_keys(session, patient.id), patient.stopped_on)
     session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))
     if rows:
         session.execute(insert(models.Base.metadata.tables["slots"]), rows)
     patient.schedule_fingerprint = protocol_fingerprint(protocol)
-
-
-def ensure_current_slots(session: Session, patient: models.Patient, protocol: Protocol) -> None:
-    """Rebuild the patient's slots if they were computed from another protocol (before a
-    change that looks a slot up, such as a waiver)."""
-    if patient.schedule_fingerprint != protocol_fingerprint(protocol):
-        rebuild_slots(session, patient, protocol)
 
 
 def lock_patient(session: Session, patient_id: int) -> None:

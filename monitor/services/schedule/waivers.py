@@ -1,19 +1,35 @@
-"""Waiving a slot: a nurse decides one due test need not be done (with a reason)."""
+"""Waiving a slot: a nurse decides one due test need not be done (with a reason).
+
+Which slots may be waived (`waivable`: not done, not waived, due within about three months) is
+the policy the patient page offers. `waive_slot` itself refuses only a slot that does not exist
+or is waived already, and the CLI (`monitor slot waive`) does not apply the three-month horizon:
+a nurse may waive a slot further ahead from the command line.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.domain.fields import PANEL_LENGTH, PERSON_LENGTH, checked_line, checked_note
-from monitor.domain.protocol import Protocol
+from monitor.domain.status import SlotStatus
 from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.services.schedule.slots import ensure_current_slots, rebuild_slots
+from monitor.services.schedule.upkeep import bring_current
+from monitor.services.schedule.view import ScheduleView, SlotView
 from monitor.store.models import Slot, Waiver
 from monitor.store.queries import find_patient
+
+WAIVABLE = (SlotStatus.DUE, SlotStatus.OVERDUE, SlotStatus.MISSED, SlotStatus.UPCOMING)
+WAIVE_AHEAD_DAYS = 92
+
+
+def waivable(view: ScheduleView, today: date) -> list[SlotView]:
+    """Slots a nurse may waive: not done, not already waived, due within about three months."""
+    horizon = today + timedelta(days=WAIVE_AHEAD_DAYS)
+    return [s for s in view.slots if s.status in WAIVABLE and s.due_on <= horizon]
 
 
 def waive_slot(
@@ -25,16 +41,19 @@ def waive_slot(
     by: str,
     reason: str,
     now: datetime,
-    protocol: Protocol,
 ) -> Waiver:
-    """Waive the slot of `panel` due on `due_on`; it leaves the overdue list. Audited."""
+    """Waive the slot of `panel` due on `due_on`; it leaves the overdue list. Audited.
+
+    The slot is looked up in the patient's current schedule (rebuilt first if it came from
+    another protocol than the unit of work's); the waiver's own rebuild happens at commit.
+    """
     if not by.strip() or not reason.strip():
         raise FieldError("a waiver needs ", Field.WAIVED_BY, " and a ", Field.REASON)
     by = checked_line(by, Field.WAIVED_BY, PERSON_LENGTH)
     reason = checked_note(reason, Field.REASON)
     panel = checked_line(panel, Field.PANEL, PANEL_LENGTH)
     patient = find_patient(session, mrn)
-    ensure_current_slots(session, patient, protocol)  # look the slot up in the current schedule
+    bring_current(session, patient)
     slot = session.scalar(
         select(Slot).where(
             Slot.patient_id == patient.id, Slot.panel == panel, Slot.due_on == due_on
@@ -53,7 +72,7 @@ def waive_slot(
         waived_at=now,
     )
     session.add(waiver)
-    rebuild_slots(session, patient, protocol)
+    session.flush()  # the audit entry names the waiver's id
     record_change(
         session,
         at=now,

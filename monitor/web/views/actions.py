@@ -99,7 +99,6 @@ async def waive(request: Request) -> Response:
             by=user.actor,
             reason=reason,
             now=app.now(),
-            protocol=app.config.monitoring_protocol,
         )
         return f"The {panel} test due {due_on:%d %b %Y} is waived."
 
@@ -163,7 +162,6 @@ async def set_status(request: Request) -> Response:
             reason=text(form, "reason"),
             actor=user.actor,
             now=app.now(),
-            protocol=app.config.monitoring_protocol,
         )
         return f"Status set to {status} from {on:%d %b %Y}."
 

@@ -3,7 +3,6 @@ that act on them (their handlers are in `views.actions`)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,12 +11,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from monitor.domain.courses import course_warnings
-from monitor.domain.status import SlotStatus
 from monitor.domain.units import ANALYTES, ORDINAL_SCALES, UNITS
 from monitor.domain.vocabulary import PatientStatus
 from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.services.schedule.slots import domain_courses
-from monitor.services.schedule.view import ScheduleView, derived_status, patient_schedule
+from monitor.services.schedule.view import derived_status, patient_schedule
+from monitor.services.schedule.waivers import waivable
 from monitor.store.queries import find_patient
 from monitor.web import lookups
 from monitor.web.charts import patient_charts
@@ -26,8 +25,6 @@ from monitor.web.grid import STATUS_MARKS, schedule_grid
 from monitor.web.render import page
 
 RECENT_RESULTS = 20
-WAIVABLE = (SlotStatus.DUE, SlotStatus.OVERDUE, SlotStatus.MISSED, SlotStatus.UPCOMING)
-WAIVE_AHEAD_DAYS = 92
 
 
 def patient_context(session: Session, app: WebDeps, mrn: str) -> dict[str, Any]:
@@ -62,12 +59,6 @@ def patient_context(session: Session, app: WebDeps, mrn: str) -> dict[str, Any]:
         "statuses": [s.value for s in PatientStatus],
         "error": None,
     }
-
-
-def waivable(view: ScheduleView, today: date) -> list[Any]:
-    """Slots a nurse may waive: not done, not already waived, due within about three months."""
-    horizon = today + timedelta(days=WAIVE_AHEAD_DAYS)
-    return [s for s in view.slots if s.status in WAIVABLE and s.due_on <= horizon]
 
 
 def patient_page(request: Request) -> Response:

@@ -1,0 +1,301 @@
+"""Slots that rebuild themselves: the unit of work notices which patients a transaction touched
+and rebuilds their stored slots once, before it commits.
+
+The slots table is a cache of the pure schedule (`services.schedule.slots`). Each writer used to
+rebuild it by hand, and a writer that forgot would have left a stale schedule without a sound;
+now no service rebuilds anything. After every flush the session's new, changed and deleted rows
+are looked at (with their attribute history): a course or an infusion; a result added or
+deleted, or its status, collection date, analyte or patient changed; a waiver; a patient's
+status or status date. Each patient they belong to is *pending*. Before the outermost commit
+every pending patient is locked, read again and rebuilt once, in id order (two transactions
+lock patients in the same order), from the protocol the unit of work was opened with
+(`store.db.session_protocol`). A transaction with pending patients and no protocol refuses to
+commit (`MissingProtocol`, a programming error): stale slots are never committed.
+
+Reading the slots table inside the same transaction settles first, as autoflush flushes before
+a query: a reader never sees slots older than the transaction's own writes, and need not know
+that it should ask. `settle` does it by hand (for reads that bypass the session), and
+`bring_current` also rebuilds a patient whose slots came from another protocol, for a writer
+that looks a slot up (`waive_slot`). Everything else rebuilds at commit, so a batch of results
+for one patient costs one rebuild.
+
+Savepoints: a patient touched in a savepoint that is rolled back stays pending (rebuilding is
+idempotent), and is skipped if their row no longer exists; a patient rebuilt early inside a
+rolled-back savepoint is pending again (the rollback took the rebuild away).
+
+The record: each commit appends one `slot_changes` row per patient it rebuilt, and per patient
+whose line on the lists changed without a rebuild (a new patient, an MRN or a site). The web
+cache reads it (`latest_change`, `patients_changed_since`) instead of watching tables.
+Pruning: the daily cycle deletes rows older than `KEEP_CHANGES_DAYS` (`prune_changes`). The
+cache never needs a row older than its snapshot, which it retakes every few minutes; a week
+keeps the recent past readable for a person and the table small. SQLite never gives an id twice
+(AUTOINCREMENT), so pruning cannot make an old stamp look new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, event, func, insert, inspect, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.util import find_tables
+
+from monitor import clock
+from monitor.domain.protocol import Protocol, protocol_fingerprint
+from monitor.services.schedule.slots import lock_patient, replace_slots
+from monitor.store.db import session_protocol
+from monitor.store.models import Course, Infusion, Patient, Result, Slot, SlotChange, Waiver
+
+KEEP_CHANGES_DAYS = 7
+UPKEEP_KEY = "slot_upkeep"
+SLOTS: Table = Slot.__table__  # type: ignore[assignment]
+
+# The attributes whose change moves a row's slots, by kind of row (None: any new or deleted row).
+RESULT_FIELDS = ("status", "collected_on", "analyte", "patient_id")
+WAIVER_FIELDS = ("panel", "due_on", "patient_id")
+PATIENT_FIELDS = ("status", "status_on")
+LISTED_FIELDS = ("mrn", "site")  # shown on the lists' lines: recorded, nothing to rebuild
+
+
+class MissingProtocol(RuntimeError):
+    """A unit of work changed patients' records but was opened without a protocol."""
+
+    def __init__(self, patients: int) -> None:
+        super().__init__(
+            f"this transaction changed the records of {patients} patient(s) but its unit of "
+            "work has no protocol to rebuild their slots from; open it with "
+            "unit_of_work(engine, protocol)"
+        )
+
+
+@dataclass
+class Upkeep:
+    """What one transaction has touched (kept in `session.info`)."""
+
+    pending: set[int] = field(default_factory=set)  # patients whose slots must be rebuilt
+    courses: set[int] = field(default_factory=set)  # courses whose infusions changed
+    rebuilt: set[int] = field(default_factory=set)  # rebuilt in this transaction already
+    listed: set[int] = field(default_factory=set)  # lines changed, nothing to rebuild
+    settling: bool = False
+
+    def waiting(self) -> bool:
+        return bool(self.pending or self.courses)
+
+
+def upkeep_of(session: Session) -> Upkeep:
+    found = session.info.get(UPKEEP_KEY)
+    if found is None:
+        found = session.info[UPKEEP_KEY] = Upkeep()
+    assert isinstance(found, Upkeep)
+    return found
+
+
+def touch(session: Session, patient_ids: Iterable[int]) -> None:
+    """Have these patients' slots rebuilt before the transaction commits (or settles)."""
+    upkeep_of(session).pending.update(patient_ids)
+
+
+def settle(session: Session) -> None:
+    """Rebuild the pending patients now, so a read in this transaction sees fresh slots."""
+    upkeep = upkeep_of(session)
+    if upkeep.settling:
+        return
+    upkeep.settling = True
+    try:
+        session.flush()
+        _rebuild_pending(session, upkeep)
+    finally:
+        upkeep.settling = False
+
+
+def bring_current(session: Session, patient: Patient) -> None:
+    """Before a writer looks up one of the patient's slots: settle, and rebuild the patient
+    too if their slots were computed from another protocol than the unit of work's."""
+    protocol = _protocol(session, 1)
+    if patient.schedule_fingerprint != protocol_fingerprint(protocol):
+        touch(session, [patient.id])
+    settle(session)
+
+
+def _rebuild_pending(session: Session, upkeep: Upkeep) -> None:
+    while upkeep.waiting():
+        if upkeep.courses:
+            courses, upkeep.courses = upkeep.courses, set()
+            upkeep.pending.update(_patients_of_courses(session, courses))
+        pending, upkeep.pending = sorted(upkeep.pending), set()
+        if pending:
+            protocol = _protocol(session, len(pending))
+            for patient_id in pending:
+                _rebuild_one(session, upkeep, patient_id, protocol)
+        session.flush()  # the fingerprints; touches nothing
+
+
+def _rebuild_one(session: Session, upkeep: Upkeep, patient_id: int, protocol: Protocol) -> None:
+    """Lock, then read the patient as last committed (PostgreSQL), then replace the slots."""
+    lock_patient(session, patient_id)
+    patient = session.get(Patient, patient_id)
+    if patient is None:  # added in a savepoint that was rolled back
+        return
+    replace_slots(session, patient, protocol)
+    upkeep.rebuilt.add(patient_id)
+
+
+def _protocol(session: Session, patients: int) -> Protocol:
+    protocol = session_protocol(session)
+    if protocol is None:
+        raise MissingProtocol(patients)
+    return protocol
+
+
+def _patients_of_courses(session: Session, course_ids: set[int]) -> set[int]:
+    query = select(Course.patient_id).where(Course.id.in_(course_ids))
+    return set(session.scalars(query))
+
+
+# --- the record ---------------------------------------------------------------------------------
+
+
+def _record(session: Session, upkeep: Upkeep) -> None:
+    """One `slot_changes` row per patient rebuilt or re-listed in this transaction."""
+    listed = upkeep.listed - upkeep.rebuilt
+    if listed:
+        found = select(Patient.id).where(Patient.id.in_(listed))
+        listed = set(session.scalars(found))
+    changed = sorted(upkeep.rebuilt | listed)
+    if changed:
+        at = clock.now_utc()  # the unit of work has no `now` of its own
+        rows = [{"patient_id": patient_id, "changed_at": at} for patient_id in changed]
+        session.execute(insert(SlotChange), rows)
+
+
+def latest_change(session: Session) -> int:
+    """The id of the newest change record (0 when there is none)."""
+    return session.scalar(select(func.max(SlotChange.id))) or 0
+
+
+def patients_changed_since(session: Session, last: int) -> set[int]:
+    """The patients of the change records after the id `last`."""
+    return set(session.scalars(select(SlotChange.patient_id).where(SlotChange.id > last)))
+
+
+def prune_changes(session: Session, now: datetime) -> int:
+    """Delete the change records older than `KEEP_CHANGES_DAYS`; how many went."""
+    before = now - timedelta(days=KEEP_CHANGES_DAYS)
+    done = session.execute(delete(SlotChange).where(SlotChange.changed_at < before))
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+# --- what a flush touched -----------------------------------------------------------------------
+
+
+def _history(row: Any, name: str) -> tuple[list[Any], bool]:
+    """Every value the attribute held in this flush (before and after), and whether it changed."""
+    history = inspect(row).attrs[name].history
+    values = [*history.added, *history.unchanged, *history.deleted]
+    return [value for value in values if value is not None], history.has_changes()
+
+
+def _values(row: Any, name: str) -> list[Any]:
+    return _history(row, name)[0]
+
+
+def _changed(row: Any, names: Iterable[str]) -> bool:
+    return any(_history(row, name)[1] for name in names)
+
+
+def _collect(session: Session, upkeep: Upkeep) -> None:
+    for row in (*session.new, *session.deleted):
+        _collect_whole(upkeep, row, is_new=row in session.new)
+    for row in session.dirty:
+        _collect_changed(upkeep, row)
+
+
+def _collect_whole(upkeep: Upkeep, row: object, *, is_new: bool) -> None:
+    if isinstance(row, Course | Result | Waiver):
+        upkeep.pending.update(_values(row, "patient_id"))
+    elif isinstance(row, Infusion):
+        upkeep.courses.update(_values(row, "course_id"))
+    elif isinstance(row, Patient) and is_new:
+        upkeep.listed.add(row.id)
+
+
+def _collect_changed(upkeep: Upkeep, row: object) -> None:
+    if isinstance(row, Course):
+        if _changed(row, ("first_on", "last_on", "patient_id")):
+            upkeep.pending.update(_values(row, "patient_id"))
+    elif isinstance(row, Infusion):
+        if _changed(row, ("infused_on", "course_id")):
+            upkeep.courses.update(_values(row, "course_id"))
+    elif isinstance(row, Result):
+        if _changed(row, RESULT_FIELDS):
+            upkeep.pending.update(_values(row, "patient_id"))
+    elif isinstance(row, Waiver):
+        if _changed(row, WAIVER_FIELDS):
+            upkeep.pending.update(_values(row, "patient_id"))
+    elif isinstance(row, Patient):
+        _collect_patient(upkeep, row)
+
+
+def _collect_patient(upkeep: Upkeep, patient: Patient) -> None:
+    if _changed(patient, PATIENT_FIELDS):
+        upkeep.pending.add(patient.id)
+    elif _changed(patient, LISTED_FIELDS):
+        upkeep.listed.add(patient.id)
+
+
+WATCHED = (Course, Infusion, Result, Waiver, Patient)
+
+
+def _unflushed(session: Session) -> Iterator[object]:
+    for rows in (session.new, session.dirty, session.deleted):
+        yield from (row for row in rows if isinstance(row, WATCHED))
+
+
+# --- the session events -------------------------------------------------------------------------
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: object) -> None:
+    """After, not before: new rows have their ids and foreign keys then (history still holds)."""
+    _collect(session, upkeep_of(session))
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outermost commit rebuilds
+    upkeep = upkeep_of(session)
+    settle(session)
+    _record(session, upkeep)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_reading(state: ORMExecuteState) -> None:
+    """A read of the slots table settles first (like autoflush; `no_autoflush` is respected)."""
+    session = state.session
+    upkeep = session.info.get(UPKEEP_KEY)
+    if not state.is_select or not session.autoflush or (upkeep is not None and upkeep.settling):
+        return
+    if (upkeep is None or not upkeep.waiting()) and next(_unflushed(session), None) is None:
+        return
+    if isinstance(state.statement, ClauseElement) and SLOTS in find_tables(state.statement):
+        settle(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    """A savepoint rolled back takes its rebuilds with it: those patients are pending again."""
+    upkeep = session.info.get(UPKEEP_KEY)
+    if upkeep is not None and previous.nested:
+        upkeep.pending |= upkeep.rebuilt
+        upkeep.rebuilt = set()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(UPKEEP_KEY, None)
