@@ -21,9 +21,10 @@ from monitor.cli.context import (
 )
 from monitor.domain.fields import SITE_LENGTH, checked_line
 from monitor.domain.protocol import Protocol
+from monitor.services.results.alerts import alert_levels, open_alerts
 from monitor.services.results.feeds import late_feeds, patients_served_by
 from monitor.services.schedule.view import patient_schedule
-from monitor.store.queries import open_alert_severity, overdue_list
+from monitor.store.queries import overdue_list
 
 STATUS_STYLES = {
     "done": "green",
@@ -115,7 +116,7 @@ def show_overdue(
 ) -> None:
     """The overdue list as JSON or a table; `feed_late` marks patients whose lab feed is quiet."""
     rows = overdue_list(session, on, protocol.panel_names, site)
-    alerts = open_alert_severity(session, {r.patient_id for r in rows})
+    alerts = alert_levels(open_alerts(session, site))
     if as_json:
         print_json(
             [

@@ -16,9 +16,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.domain.reminders import PATIENT_MESSAGES, is_timing_skip
 from monitor.domain.rules import Severity
-from monitor.domain.vocabulary import FlagStatus, OutboxStatus
+from monitor.domain.vocabulary import OutboxStatus
 from monitor.notify.messages import (
     Clinic,
     DigestAlert,
@@ -31,15 +30,17 @@ from monitor.notify.render import render_email
 from monitor.services.mail.outbox import queue_email, record_skipped
 from monitor.services.mail.readiness import held_line, staff_hold
 from monitor.services.mail.unconfirmed import count_unconfirmed
+from monitor.services.mail.unreachable import unreachable
+from monitor.services.results.alerts import ALERTING, alert_levels, open_alerts
 from monitor.services.results.feeds import late_feeds, patients_served_by
-from monitor.store.models import Flag, OutboxMessage, Patient, Result
-from monitor.store.queries import open_alert_severity, overdue_list
+from monitor.services.results.flagged import FlagView, flag_view
+from monitor.store.models import Flag, OutboxMessage, Patient
+from monitor.store.queries import overdue_list
 
 log = logging.getLogger("monitor.daily")
 
 DIGEST = "staff-daily-digest"
 URGENT_FLAG = "staff-urgent-flag"
-UNREACHABLE_DAYS = 7
 NOT_BUILT = "the digest could not be built"
 NOT_BUILT_KEY = "not-built"
 
@@ -86,7 +87,7 @@ def _queue_digest(
         site,
         on,
         overdue=_overdue(session, on, site, config, feed_late),
-        alerts=open_alerts(session, site),
+        alerts=_alerts(session, site),
         unreachable=_unreachable(session, on, site),
         mail_problem=mail_problem(session, now),
         late_feeds=[feed.describe() for feed in quiet],
@@ -129,7 +130,7 @@ def _overdue(
     session: Session, on: date, site: str, config: Config, feed_late: set[int]
 ) -> list[DigestOverdue]:
     rows = overdue_list(session, on, config.monitoring_protocol.panel_names, site)
-    alerts = open_alert_severity(session, {r.patient_id for r in rows})
+    alerts = alert_levels(open_alerts(session, site))
     return [
         DigestOverdue(
             r.mrn,
@@ -144,24 +145,20 @@ def _overdue(
     ]
 
 
-def open_alerts(session: Session, site: str | None) -> list[DigestAlert]:
-    """Open urgent and emergency flags, most recent first."""
-    query = (
-        select(Flag, Patient.mrn, Result)
-        .join(Patient, Patient.id == Flag.patient_id)
-        .join(Result, Result.id == Flag.result_id)
-        .where(
-            Flag.status == FlagStatus.OPEN,
-            Flag.severity.in_([Severity.URGENT, Severity.EMERGENCY]),
-        )
-        .order_by(Flag.id.desc())
-    )
-    if site is not None:
-        query = query.where(Patient.site == site)
-    return [_alert(flag, mrn, result) for flag, mrn, result in session.execute(query)]
+def _alerts(session: Session, site: str) -> list[DigestAlert]:
+    """The site's open urgent and emergency flags one by one, newest first (the digest lists
+    flags, not results: the alert email goes out per flag when it is raised)."""
+    flags = [
+        (flag, alert.mrn)
+        for alert in open_alerts(session, site)
+        for flag in alert.group.flags
+        if flag.severity in ALERTING
+    ]
+    return [_alert(flag, mrn) for flag, mrn in sorted(flags, key=lambda pair: -pair[0].id)]
 
 
-def _alert(flag: Flag, mrn: str, result: Result) -> DigestAlert:
+def _alert(flag: FlagView, mrn: str) -> DigestAlert:
+    result = flag.result
     return DigestAlert(
         flag.id,
         mrn,
@@ -176,26 +173,7 @@ def _alert(flag: Flag, mrn: str, result: Result) -> DigestAlert:
 
 def _unreachable(session: Session, on: date, site: str) -> list[DigestUnreachable]:
     """Patients whose reminders could not go out in the last week, and why."""
-    since = on - timedelta(days=UNREACHABLE_DAYS - 1)
-    rows = session.execute(
-        select(Patient.mrn, OutboxMessage.status, OutboxMessage.reason, OutboxMessage.last_error)
-        .join(Patient, Patient.id == OutboxMessage.patient_id)
-        .where(
-            Patient.site == site,
-            OutboxMessage.message.in_(PATIENT_MESSAGES),
-            OutboxMessage.status.in_([OutboxStatus.SKIPPED, OutboxStatus.FAILED]),
-            OutboxMessage.run_on >= since,
-            OutboxMessage.run_on <= on,
-        )
-        .order_by(Patient.mrn)
-    )
-    seen: dict[str, str] = {}
-    for mrn, status, reason, error in rows:
-        if status is OutboxStatus.SKIPPED and is_timing_skip(reason):
-            continue  # the patient was reminded (or will be): a rule's choice, not unreachable
-        text = reason if status is OutboxStatus.SKIPPED else f"delivery failed: {error}"
-        seen.setdefault(mrn, text or "unknown")
-    return [DigestUnreachable(mrn, reason) for mrn, reason in seen.items()]
+    return [DigestUnreachable(row.mrn, row.why) for row in unreachable(session, on, site)]
 
 
 def mail_problem(session: Session, now: datetime) -> str | None:
@@ -253,10 +231,9 @@ def queue_flag_alerts(
                            dedupe_key=f"{URGENT_FLAG}:{flag.id}", now=now,
                            patient_id=patient.id, site=patient.site)  # fmt: skip
             continue
-        result = session.get_one(Result, flag.result_id)
         rendered = render_email(
             URGENT_FLAG,
-            staff_urgent_flag_context(clinic, _alert(flag, patient.mrn, result), patient.site),
+            staff_urgent_flag_context(clinic, _alert(flag_view(flag), patient.mrn), patient.site),
         )
         row = queue_email(
             session,

@@ -12,15 +12,15 @@ import io
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from monitor.services.mail.unreachable import unreachable
+from monitor.services.people.record import patient_names
+from monitor.services.results.alerts import alert_levels, open_alerts
 from monitor.services.schedule.fingerprints import require_current_schedules
-from monitor.store.models import Patient
-from monitor.web import lookups
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import deps
 from monitor.web.forms import choice, paginate
@@ -60,8 +60,8 @@ def today(request: Request) -> Response:
     with deps(request).session() as session:
         snapshot = _snapshot(request, session)
         wanted = _filters(request, snapshot)
-        alerts = lookups.open_alerts(session, wanted.site)
-        worst = {a.patient_id: a.group.severity.value for a in reversed(alerts)}
+        alerts = open_alerts(session, wanted.site)
+        worst = alert_levels(alerts)
         overdue = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
         overdue_page = paginate(overdue, request.query_params, "page")
         week_page = paginate(
@@ -78,7 +78,7 @@ def today(request: Request) -> Response:
             "overdue_lines": shown[: len(overdue_page.items)],
             "week": week_page,
             "week_lines": shown[len(overdue_page.items) :],
-            "unreachable": lookups.unreachable(session, snapshot.on, wanted.site),
+            "unreachable": unreachable(session, snapshot.on, wanted.site),
             "overdue_slots": sum(len(line.items) for line in overdue),
             "filter_query": _query(request, site=wanted.site, panel=wanted.panel),
             "page_url": lambda name, number: _query(request, **{name: str(number)}, keep=True),
@@ -91,12 +91,9 @@ def today_csv(request: Request) -> Response:
     with deps(request).session() as session:
         snapshot = _snapshot(request, session)
         wanted = _filters(request, snapshot)
-        worst = {
-            a.patient_id: a.group.severity.value
-            for a in reversed(lookups.open_alerts(session, wanted.site))
-        }
+        worst = alert_levels(open_alerts(session, wanted.site))
         lines = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
-        names = _names(session, [line.patient_id for line in lines])
+        names = patient_names(session, [line.patient_id for line in lines])
     body = _csv(lines, names, worst)
     filename = f"overdue-{snapshot.on.isoformat()}.csv"
     return Response(
@@ -111,16 +108,6 @@ def _query(request: Request, *, keep: bool = False, **values: str | None) -> str
     params = dict(request.query_params) if keep else {}
     params.update({k: v for k, v in values.items() if v is not None})
     return "?" + urlencode(params) if params else ""
-
-
-def _names(session: Session, ids: list[int]) -> dict[int, str]:
-    names: dict[int, str] = {}
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        names.update(
-            session.execute(select(Patient.id, Patient.name).where(Patient.id.in_(chunk))).all()
-        )
-    return names
 
 
 def _csv(lines: list[Line], names: dict[int, str], worst: dict[int, str]) -> str:
