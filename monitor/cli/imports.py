@@ -22,6 +22,7 @@ from monitor.config import Config
 from monitor.domain.fields import MRN_LENGTH, SOURCE_LENGTH, checked_line
 from monitor.errors import InvalidInput, MonitorError
 from monitor.log import configure_logging
+from monitor.services.people.record import patient_ref
 from monitor.services.results.imports import (
     ImportContext,
     ImportReport,
@@ -29,7 +30,6 @@ from monitor.services.results.imports import (
     unreadable_document,
 )
 from monitor.services.results.incoming import Parsed
-from monitor.store.queries import find_patient
 
 HEAD_BYTES = 64 * 1024  # what is read of a file over the size limit
 
@@ -63,7 +63,7 @@ def import_files(
     total = ImportReport()
     if patient is not None:
         with app_state.session() as session:
-            find_patient(session, patient)
+            patient_ref(session, patient)
     per_file = []
     with Session(app_state.engine(), expire_on_commit=False) as session:
         for path in paths:  # one file in memory at a time
