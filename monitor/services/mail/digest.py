@@ -34,7 +34,7 @@ from monitor.services.mail.unreachable import unreachable
 from monitor.services.results.alerts import ALERTING, alert_levels, open_alerts
 from monitor.services.results.feeds import late_feeds, patients_served_by
 from monitor.services.results.flagged import FlagView, flag_view
-from monitor.store.models import Flag, OutboxMessage, Patient
+from monitor.store.models import Flag, OutboxMessage, Patient, Result
 from monitor.store.queries import overdue_list
 
 log = logging.getLogger("monitor.daily")
@@ -231,9 +231,12 @@ def queue_flag_alerts(
                            dedupe_key=f"{URGENT_FLAG}:{flag.id}", now=now,
                            patient_id=patient.id, site=patient.site)  # fmt: skip
             continue
+        result = session.get_one(Result, flag.result_id)
         rendered = render_email(
             URGENT_FLAG,
-            staff_urgent_flag_context(clinic, _alert(flag_view(flag), patient.mrn), patient.site),
+            staff_urgent_flag_context(
+                clinic, _alert(flag_view(flag, result), patient.mrn), patient.site
+            ),
         )
         row = queue_email(
             session,

@@ -9,18 +9,18 @@ patient record and the open alerts (`services.results.alerts`) all read through
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy.orm import Session
 
 from monitor.domain.rules import Severity
 from monitor.domain.vocabulary import FlagStatus
 from monitor.services.listing import where_equal
 from monitor.services.results.history import ResultView, result_view
-from monitor.store.models import Flag, Patient
+from monitor.store.models import Flag, Patient, Result
 from monitor.store.queries import severity_rank
 
 
@@ -41,7 +41,8 @@ class FlagView:
     result: ResultView
 
 
-def flag_view(row: Flag) -> FlagView:
+def flag_view(row: Flag, result: Result) -> FlagView:
+    """The flag `row` about `result` (its `result_id`'s row) as plain data."""
     return FlagView(
         id=row.id,
         patient_id=row.patient_id,
@@ -53,7 +54,7 @@ def flag_view(row: Flag) -> FlagView:
         acknowledged_by=row.acknowledged_by,
         acknowledged_at=row.acknowledged_at,
         acknowledged_note=row.acknowledged_note,
-        result=result_view(row.result),
+        result=result_view(result),
     )
 
 
@@ -125,18 +126,25 @@ def flagged_results(
 
     `limit` caps the flags read (most severe and newest kept), not the rows.
     """
+    people: dict[int, tuple[int, str, str, str]] = {}
+    flags = []
+    for flag, result, pid, mrn, name, row_site in _flag_rows(session, criteria, site, limit):
+        people[flag.result_id] = (pid, mrn, name, row_site)
+        flags.append(flag_view(flag, result))
+    return [FlaggedResult(group, *people[group.result.id]) for group in group_by_result(flags)]
+
+
+def _flag_rows(
+    session: Session, criteria: Sequence[ColumnElement[bool]], site: str | None, limit: int | None
+) -> Sequence[Row[Flag, Result, int, str, str, str]]:
     query = (
-        select(Flag, Patient.id, Patient.mrn, Patient.name, Patient.site)
+        select(Flag, Result, Patient.id, Patient.mrn, Patient.name, Patient.site)
+        .join(Result, Result.id == Flag.result_id)
         .join(Patient, Patient.id == Flag.patient_id)
-        .options(selectinload(Flag.result))
         .where(*criteria)
         .order_by(severity_rank(Flag.severity).desc(), Flag.id.desc())
     )
-    query = where_equal(query, Patient.site, site)
-    rows = session.execute(query.limit(limit)).all()
-    people = {flag.result_id: (pid, mrn, name, row_site) for flag, pid, mrn, name, row_site in rows}
-    groups = group_by_result(flag_view(flag) for flag, *_ in rows)
-    return [FlaggedResult(group, *people[group.result.id]) for group in groups]
+    return session.execute(where_equal(query, Patient.site, site).limit(limit)).all()
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,8 @@ def flag_list(session: Session, wanted: FlagFilter, *, limit: int | None) -> lis
 def patient_flags(session: Session, patient_id: int) -> tuple[list[ResultFlags], list[ResultFlags]]:
     """The patient's flagged results: those with an open flag (holding only the open flags),
     then the closed ones."""
-    of_patient = Flag.patient_id == patient_id
-    opened = flagged_results(session, of_patient, Flag.status == FlagStatus.OPEN)
-    closed = flagged_results(session, of_patient, Flag.status != FlagStatus.OPEN)
-    return [row.group for row in opened], [row.group for row in closed]
+    rows = _flag_rows(session, [Flag.patient_id == patient_id], None, None)
+    flags = [flag_view(flag, result) for flag, result, *_ in rows]
+    opened = group_by_result(flag for flag in flags if flag.status is FlagStatus.OPEN)
+    closed = group_by_result(flag for flag in flags if flag.status is not FlagStatus.OPEN)
+    return opened, closed
