@@ -32,6 +32,7 @@ class ResultView:
 
 
 def result_view(row: Result) -> ResultView:
+    """A loaded `Result` row as plain data (the view's fields are the row's column names)."""
     return ResultView(*(getattr(row, name) for name in _FIELDS))
 
 
