@@ -22,7 +22,7 @@ from monitor.config import Config
 from monitor.domain.fields import MRN_LENGTH, SOURCE_LENGTH, checked_line
 from monitor.errors import InvalidInput, MonitorError
 from monitor.log import configure_logging
-from monitor.services.people.patients import patient_ref
+from monitor.services.people.record import patient_ref
 from monitor.services.results.imports import (
     ImportContext,
     ImportReport,

@@ -23,7 +23,7 @@ from monitor.domain.fields import SITE_LENGTH, checked_line
 from monitor.domain.protocol import Protocol
 from monitor.services.results.feeds import late_feeds, patients_served_by
 from monitor.services.schedule.view import patient_schedule
-from monitor.store.queries import open_alert_severity, overdue_list
+from monitor.services.schedule.worklist import overdue_slots
 
 STATUS_STYLES = {
     "done": "green",
@@ -114,8 +114,7 @@ def show_overdue(
     feed_late: frozenset[int] | set[int] = frozenset(),
 ) -> None:
     """The overdue list as JSON or a table; `feed_late` marks patients whose lab feed is quiet."""
-    rows = overdue_list(session, on, protocol.panel_names, site)
-    alerts = open_alert_severity(session, {r.patient_id for r in rows})
+    rows = overdue_slots(session, on, protocol, site, feed_late)
     if as_json:
         print_json(
             [
@@ -126,8 +125,8 @@ def show_overdue(
                     "due_on": r.due_on,
                     "days_overdue": r.days_overdue,
                     "missed": r.missed,
-                    "open_alert": alerts.get(r.patient_id),
-                    "feed_late": r.patient_id in feed_late,
+                    "open_alert": r.open_alert,
+                    "feed_late": r.feed_late,
                 }
                 for r in rows
             ]
@@ -144,14 +143,14 @@ def show_overdue(
         title=f"Overdue as of {on}",
     )
     for r in rows:
-        alert = alerts.get(r.patient_id, "")
+        alert = r.open_alert or ""
         table.add_row(
             r.mrn,
             r.site,
             r.panel,
             str(r.due_on),
             str(r.days_overdue),
-            str(r.missed) + (" (results feed late)" if r.patient_id in feed_late else ""),
+            str(r.missed) + (" (results feed late)" if r.feed_late else ""),
             f"[bold red]{alert.upper()}[/bold red]" if alert else "",
         )
     wide_console().print(table)

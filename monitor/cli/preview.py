@@ -40,7 +40,7 @@ from monitor.notify.registry import (
 )
 from monitor.notify.render import render_email
 from monitor.services.mail.daily import patient_decisions
-from monitor.services.people.patients import patient_ref
+from monitor.services.people.record import patient_ref
 
 SAMPLE_FIRST_NAME = "Alex"
 _NOTHING_TO_SEND = {TESTS_DUE: "no tests coming up", TESTS_OVERDUE: "no overdue tests"}

@@ -20,7 +20,7 @@ from monitor.cli.context import (
 )
 from monitor.domain.vocabulary import QuarantineStatus
 from monitor.errors import InvalidInput
-from monitor.services.people.patients import patient_ref
+from monitor.services.people.record import patient_ref
 from monitor.services.results.imports import ImportContext
 from monitor.services.results.incoming import Parsed
 from monitor.services.results.quarantine import (

@@ -21,13 +21,10 @@ from monitor.cli.context import (
     warn,
     wide_console,
 )
-from monitor.domain.courses import course_warnings
-from monitor.domain.schedule import monitoring_end
 from monitor.errors import InvalidInput
 from monitor.services.people import courses, patients
-from monitor.services.schedule.slots import domain_courses
-from monitor.services.schedule.view import derived_status
-from monitor.store.queries import find_patient, flag_rows
+from monitor.services.people.record import PatientRecord, patient_record
+from monitor.services.results.flagged import worst_first
 
 patient_app = command_group("Patients.", no_args_is_help=True)
 course_app = command_group("Infusion courses.", no_args_is_help=True)
@@ -112,34 +109,37 @@ def patient_show(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> Non
     """A patient's record: status, courses, monitoring end."""
     app_state = state(ctx)
     with app_state.session() as session:
-        data = patient_record(session, mrn, app_state)
+        record = patient_record(
+            session, mrn, app_state.config.monitoring_protocol, app_state.today()
+        )
+    data = record_json(record)
     if as_json:
         print_json(data)
         return
     _print_record(data)
 
 
-def patient_record(session: Any, mrn: str, app_state: Any) -> dict[str, Any]:
-    patient = find_patient(session, mrn)
-    ordered = domain_courses(patient)
-    end = monitoring_end(ordered, app_state.config.monitoring_protocol)
+def record_json(record: PatientRecord) -> dict[str, Any]:
+    """`patient show --json`'s shape of the record (open flags one by one, most severe first)."""
+    open_flags = sorted((f for group in record.open_flags for f in group.flags), key=worst_first)
     return {
-        "mrn": patient.mrn,
-        "name": patient.name,
-        "email": patient.email,
-        "email_opted_out": patient.email_opted_out,
-        "dob": patient.born_on,
-        "sex": patient.sex,
-        "site": patient.site,
-        "status": derived_status(patient, end, app_state.today()),
-        "status_on": patient.status_on,
-        "courses": [{"number": n, "dates": list(c.dates)} for n, c in enumerate(ordered, start=1)],
-        "warnings": course_warnings(ordered),
-        "monitoring_end": end,
+        "mrn": record.mrn,
+        "name": record.name,
+        "email": record.email,
+        "email_opted_out": record.email_opted_out,
+        "dob": record.born_on,
+        "sex": record.sex,
+        "site": record.site,
+        "status": record.derived_status,
+        "status_on": record.status_on,
+        "courses": [
+            {"number": n, "dates": list(c.dates)} for n, c in enumerate(record.courses, start=1)
+        ],
+        "warnings": list(record.warnings),
+        "monitoring_end": record.monitoring_end,
         "open_flags": [
             {"id": f.id, "severity": f.severity.value, "rule": f.rule, "message": f.message}
-            for f, _ in flag_rows(session, include_closed=False)
-            if f.patient_id == patient.id
+            for f in open_flags
         ],
     }
 

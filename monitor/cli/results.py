@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from monitor import clock
 from monitor.cli.context import (
@@ -21,10 +20,10 @@ from monitor.cli.context import (
 )
 from monitor.domain.fields import SOURCE_LENGTH, checked_line
 from monitor.domain.rules.context import fmt
+from monitor.services.people.record import patient_ref
+from monitor.services.results.history import ResultView, patient_results
 from monitor.services.results.intake import audit_entry, record_results
 from monitor.services.results.recording import ResultIn
-from monitor.store.models import Result
-from monitor.store.queries import find_patient
 
 result_app = command_group("Lab results.", no_args_is_help=True)
 
@@ -76,13 +75,8 @@ def result_add(
 def results(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> None:
     """Every stored result of a patient, newest first."""
     with state(ctx).session() as session:
-        patient = find_patient(session, mrn)
-        rows = session.scalars(
-            select(Result)
-            .where(Result.patient_id == patient.id)
-            .order_by(Result.collected_on.desc(), Result.id.desc())
-        )
-        data = [result_json(row) for row in rows]
+        rows = patient_results(session, patient_ref(session, mrn).id)
+    data = [result_json(row) for row in rows]
     if as_json:
         print_json(data)
         return
@@ -104,7 +98,7 @@ def _readable(canonical: float | str | None) -> str:
     return fmt(canonical) if isinstance(canonical, float) else str(canonical)
 
 
-def result_json(row: Result) -> dict[str, Any]:
+def result_json(row: ResultView) -> dict[str, Any]:
     """SPEC §9's shape: value as received (a number when numeric), canonical value."""
     value: Any = row.value
     if row.canonical_value is not None:

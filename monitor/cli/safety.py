@@ -22,11 +22,19 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.cli.records import patient_app
+from monitor.domain.vocabulary import FlagStatus
+from monitor.services.audit import AuditFilter, AuditRow, audit_list
 from monitor.services.people.patients import add_pregnancy
-from monitor.services.results.flags import ResultFlags, acknowledge_flag, group_by_result
+from monitor.services.people.record import patient_ref
+from monitor.services.results.flagged import (
+    FlagFilter,
+    FlagView,
+    ResultFlags,
+    flag_list,
+    worst_first,
+)
+from monitor.services.results.flags import acknowledge_flag
 from monitor.services.schedule.waivers import waive_slot
-from monitor.store.models import AuditEntry, Flag
-from monitor.store.queries import audit_rows, find_patient, flag_rows
 
 flag_app = command_group("Safety flags.", no_args_is_help=True)
 slot_app = command_group("Schedule slots.", no_args_is_help=True)
@@ -45,20 +53,22 @@ def flags(
     A result that fired several rules is one row with every rule; `flag ack` on any of its
     open ids acknowledges the row. `--json` keeps one object per flag (SPEC §7).
     """
+    wanted = FlagFilter(status=None if show_all else FlagStatus.OPEN.value)
     with state(ctx).session() as session:
-        rows = flag_rows(session, include_closed=show_all)
-        if as_json:
-            print_json([flag_json(flag, mrn) for flag, mrn in rows])
-            return
-        mrns = {flag.result_id: mrn for flag, mrn in rows}
-        groups = group_by_result(flag for flag, _ in rows)
-        table = Table(
-            "id", "MRN", "severity", "analyte", "value", "collected", "status", "findings"
-        )
-        for group in groups:
-            table.add_row(*_group_cells(group, mrns[group.result.id]))
+        rows = flag_list(session, wanted, limit=None)
+    if as_json:
+        flags = [(flag, row.mrn) for row in rows for flag in row.group.flags]
+        print_json([flag_json(flag, mrn) for flag, mrn in sorted(flags, key=_flag_order)])
+        return
+    table = Table("id", "MRN", "severity", "analyte", "value", "collected", "status", "findings")
+    for row in rows:
+        table.add_row(*_group_cells(row.group, row.mrn))
     wide_console().print(table)
-    typer.echo(f"{len(groups)} flagged result(s)" if groups else "no open flags")
+    typer.echo(f"{len(rows)} flagged result(s)" if rows else "no open flags")
+
+
+def _flag_order(pair: tuple[FlagView, str]) -> tuple[int, int]:
+    return worst_first(pair[0])
 
 
 def _group_cells(group: ResultFlags, mrn: str) -> list[str]:
@@ -77,7 +87,7 @@ def _group_cells(group: ResultFlags, mrn: str) -> list[str]:
     ]
 
 
-def flag_json(flag: Flag, mrn: str) -> dict[str, Any]:
+def flag_json(flag: FlagView, mrn: str) -> dict[str, Any]:
     """SPEC §7's flag shape: value and unit as received (a number unless ordinal)."""
     result = flag.result
     value: Any = result.value if result.ordinal is not None else float(result.value)
@@ -173,8 +183,11 @@ def audit(
 ) -> None:
     """The audit log (every change a person made), oldest first; one patient's with MRN."""
     with state(ctx).session() as session:
-        patient_id = find_patient(session, mrn).id if mrn is not None else None
-        data = [audit_json(row) for row in audit_rows(session, patient_id)]
+        patient_id = patient_ref(session, mrn).id if mrn is not None else None
+        rows = audit_list(
+            session, AuditFilter(patient_id=patient_id), newest_first=False, limit=None
+        )
+    data = [audit_json(row) for row in rows]
     if as_json:
         print_json(data)
         return
@@ -192,7 +205,7 @@ def audit(
     wide_console().print(table)
 
 
-def audit_json(row: AuditEntry) -> dict[str, Any]:
+def audit_json(row: AuditRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "at": row.at.isoformat(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from monitor.domain.fields import MRN_LENGTH, line_problem
 from monitor.domain.rules import Severity
-from monitor.domain.vocabulary import FlagStatus
 from monitor.errors import NotFound
-from monitor.store.models import AuditEntry, Course, Flag, Patient, Slot
+from monitor.store.models import Course, Patient, Slot
 from monitor.store.slot_predicates import active_on, missed_on, overdue_halves
 
 
@@ -89,45 +88,6 @@ def overdue_list(
     ]
 
 
-def flag_rows(session: Session, *, include_closed: bool) -> list[tuple[Flag, str]]:
-    """Flags with their patient's MRN, most severe and newest first; open ones unless asked."""
-    query = (
-        select(Flag, Patient.mrn)
-        .join(Patient, Patient.id == Flag.patient_id)
-        .options(selectinload(Flag.result))
-        .order_by(severity_rank(Flag.severity).desc(), Flag.id.desc())
-    )
-    if not include_closed:
-        query = query.where(Flag.status == FlagStatus.OPEN)
-    return [(flag, mrn) for flag, mrn in session.execute(query)]
-
-
 def severity_rank(column: Any) -> ColumnElement[int]:
     """`Severity.rank` in SQL (0 for anything else), so flags sort in clinical order."""
     return case({severity.value: severity.rank for severity in Severity}, value=column, else_=0)
-
-
-def open_alert_severity(session: Session, patient_ids: Iterable[int]) -> dict[int, str]:
-    """The most serious open urgent/emergency flag of each patient that has one."""
-    ids = list(patient_ids)
-    if not ids:
-        return {}
-    rank = func.max(severity_rank(Flag.severity))
-    rows = session.execute(
-        select(Flag.patient_id, rank)
-        .where(
-            Flag.status == FlagStatus.OPEN,
-            Flag.severity.in_([Severity.URGENT, Severity.EMERGENCY]),
-            Flag.patient_id.in_(ids),
-        )
-        .group_by(Flag.patient_id)
-    )
-    names = {severity.rank: severity.value for severity in Severity}
-    return {patient_id: names[top] for patient_id, top in rows}
-
-
-def audit_rows(session: Session, patient_id: int | None) -> Sequence[AuditEntry]:
-    query = select(AuditEntry).order_by(AuditEntry.id)
-    if patient_id is not None:
-        query = query.where(AuditEntry.patient_id == patient_id)
-    return session.scalars(query).all()

@@ -22,9 +22,9 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
+from monitor.services.people.record import sites
 from monitor.services.schedule.upkeep import latest_change, patients_changed_since
 from monitor.services.schedule.worklist import (
-    clinic_sites,
     overdue_lines,
     overdue_order,
     week_lines,
@@ -86,5 +86,5 @@ def patched(
         stamp=stamp,
         overdue=sorted(kept_overdue + overdue, key=overdue_order),
         week=sorted(kept_week + week, key=week_order),
-        sites=clinic_sites(session),
+        sites=sites(session),
     )

@@ -17,7 +17,7 @@ from monitor.domain.rules import RuleSettings
 from monitor.domain.units import UNITS, unit_factor
 from monitor.domain.vocabulary import COUNTING_STATUSES
 from monitor.errors import InvalidInput
-from monitor.store.models import Result
+from monitor.services.results.history import ResultView
 
 KEY_ANALYTES = ("platelets", "neutrophils", "creatinine", "tsh", "alt")
 LABELS = {
@@ -71,7 +71,7 @@ def default_band(analyte: str, settings: RuleSettings, sex: str | None) -> Band:
     return Band(None, None)
 
 
-def lab_band(result: Result) -> Band | None:
+def lab_band(result: ResultView) -> Band | None:
     """The range the lab sent with this result, in the canonical unit, if any."""
     if result.ref_low is None and result.ref_high is None:
         return None
@@ -85,7 +85,7 @@ def lab_band(result: Result) -> Band | None:
 
 
 def patient_charts(
-    results: Sequence[Result],
+    results: Sequence[ResultView],
     infusions: Sequence[date],
     settings: RuleSettings,
     sex: str | None,

@@ -15,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
 from monitor.domain.rules import Severity
+from monitor.services.people.record import patient_names, sites
 from monitor.services.schedule.worklist import (
     Line,
-    clinic_sites,
     overdue_lines,
-    patient_names,
     week_lines,
 )
 
@@ -45,7 +44,7 @@ def take_snapshot(
         taken_at=time.monotonic(),
         overdue=overdue_lines(session, on, protocol),
         week=week_lines(session, on, protocol),
-        sites=clinic_sites(session),
+        sites=sites(session),
     )
 
 

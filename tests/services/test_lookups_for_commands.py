@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 
 from monitor.domain.vocabulary import QuarantineStatus
 from monitor.errors import NotFound
-from monitor.services.people.patients import PatientRef, add_patient, patient_ref
+from monitor.services.people.patients import add_patient
+from monitor.services.people.record import PatientRef, patient_ref
 from monitor.services.results.imports import quarantine_problem
 from monitor.services.results.incoming import Problem
 from monitor.services.results.quarantine import drop_item, quarantine_entries

@@ -11,11 +11,11 @@ from sqlalchemy import Engine, select
 from monitor.domain.vocabulary import OutboxStatus
 from monitor.services.mail.daily import run_daily
 from monitor.services.mail.digest import _unreachable
+from monitor.services.mail.unreachable import unreachable
 from monitor.services.people.courses import add_course
 from monitor.services.people.patients import add_patient, change_status
 from monitor.store.db import unit_of_work
 from monitor.store.models import Notice, OutboxMessage
-from monitor.web.lookups import unreachable
 from tests.conftest import clinic_config
 
 CONFIG = clinic_config()

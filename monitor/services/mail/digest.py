@@ -10,29 +10,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.domain.reminders import is_timing_skip
-from monitor.domain.rules import Severity
-from monitor.domain.vocabulary import FlagStatus, OutboxStatus
 from monitor.notify.messages import Clinic, DigestAlert, DigestOverdue, DigestUnreachable
-from monitor.notify.registry import PATIENT_MESSAGES, STAFF_DAILY_DIGEST, STAFF_URGENT_FLAG
+from monitor.notify.registry import STAFF_DAILY_DIGEST, STAFF_URGENT_FLAG
 from monitor.services.mail.health import mail_health
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import held_line, staff_hold
+from monitor.services.mail.unreachable import unreachable
+from monitor.services.people.record import sites
+from monitor.services.results.alerts import ALERTING, open_alerts
 from monitor.services.results.feeds import late_feeds, patients_served_by
-from monitor.store.models import Flag, OutboxMessage, Patient, Result
-from monitor.store.queries import open_alert_severity, overdue_list
+from monitor.services.results.flagged import FlagView, flag_view
+from monitor.services.schedule.worklist import overdue_slots
+from monitor.store.models import Flag, Patient, Result
 
 log = logging.getLogger("monitor.daily")
 
 DIGEST = STAFF_DAILY_DIGEST.name  # the outbox's `message` for a digest (cli.operations reads it)
-UNREACHABLE_DAYS = 7
 NOT_BUILT = "the digest could not be built"
 NOT_BUILT_KEY = "not-built"
 
@@ -49,7 +48,7 @@ def queue_digests(
     `held` is how many patients' reminders wait for the configuration (the digest says why).
     """
     queued = 0
-    for site in session.scalars(select(Patient.site).distinct().order_by(Patient.site)):
+    for site in sites(session):
         hold = staff_hold(config, "staff.digest_to")
         if hold is not None:
             _skip_digest(session, site, on, now, hold, "unconfigured")
@@ -79,7 +78,7 @@ def _queue_digest(
         site,
         on,
         overdue=_overdue(session, on, site, config, feed_late),
-        alerts=open_alerts(session, site),
+        alerts=_alerts(session, site),
         unreachable=_unreachable(session, on, site),
         mail_problem=mail_problem(session, now),
         late_feeds=[feed.describe() for feed in quiet],
@@ -100,40 +99,29 @@ def _skip_digest(
 def _overdue(
     session: Session, on: date, site: str, config: Config, feed_late: set[int]
 ) -> list[DigestOverdue]:
-    rows = overdue_list(session, on, config.monitoring_protocol.panel_names, site)
-    alerts = open_alert_severity(session, {r.patient_id for r in rows})
+    rows = overdue_slots(session, on, config.monitoring_protocol, site, feed_late)
     return [
         DigestOverdue(
-            r.mrn,
-            r.panel,
-            r.due_on,
-            r.days_overdue,
-            r.missed,
-            alerts.get(r.patient_id),
-            feed_late=r.patient_id in feed_late,
+            r.mrn, r.panel, r.due_on, r.days_overdue, r.missed, r.open_alert, feed_late=r.feed_late
         )
         for r in rows
     ]
 
 
-def open_alerts(session: Session, site: str | None) -> list[DigestAlert]:
-    """Open urgent and emergency flags, most recent first."""
-    query = (
-        select(Flag, Patient.mrn, Result)
-        .join(Patient, Patient.id == Flag.patient_id)
-        .join(Result, Result.id == Flag.result_id)
-        .where(
-            Flag.status == FlagStatus.OPEN,
-            Flag.severity.in_([Severity.URGENT, Severity.EMERGENCY]),
-        )
-        .order_by(Flag.id.desc())
-    )
-    if site is not None:
-        query = query.where(Patient.site == site)
-    return [_alert(flag, mrn, result) for flag, mrn, result in session.execute(query)]
+def _alerts(session: Session, site: str) -> list[DigestAlert]:
+    """The site's open urgent and emergency flags one by one, newest first (the digest lists
+    flags, not results: the alert email goes out per flag when it is raised)."""
+    flags = [
+        (flag, alert.mrn)
+        for alert in open_alerts(session, site)
+        for flag in alert.group.flags
+        if flag.severity in ALERTING
+    ]
+    return [_alert(flag, mrn) for flag, mrn in sorted(flags, key=lambda pair: -pair[0].id)]
 
 
-def _alert(flag: Flag, mrn: str, result: Result) -> DigestAlert:
+def _alert(flag: FlagView, mrn: str) -> DigestAlert:
+    result = flag.result
     return DigestAlert(
         flag.id,
         mrn,
@@ -148,26 +136,7 @@ def _alert(flag: Flag, mrn: str, result: Result) -> DigestAlert:
 
 def _unreachable(session: Session, on: date, site: str) -> list[DigestUnreachable]:
     """Patients whose reminders could not go out in the last week, and why."""
-    since = on - timedelta(days=UNREACHABLE_DAYS - 1)
-    rows = session.execute(
-        select(Patient.mrn, OutboxMessage.status, OutboxMessage.reason, OutboxMessage.last_error)
-        .join(Patient, Patient.id == OutboxMessage.patient_id)
-        .where(
-            Patient.site == site,
-            OutboxMessage.message.in_(PATIENT_MESSAGES),
-            OutboxMessage.status.in_([OutboxStatus.SKIPPED, OutboxStatus.FAILED]),
-            OutboxMessage.run_on >= since,
-            OutboxMessage.run_on <= on,
-        )
-        .order_by(Patient.mrn)
-    )
-    seen: dict[str, str] = {}
-    for mrn, status, reason, error in rows:
-        if status is OutboxStatus.SKIPPED and is_timing_skip(reason):
-            continue  # the patient was reminded (or will be): a rule's choice, not unreachable
-        text = reason if status is OutboxStatus.SKIPPED else f"delivery failed: {error}"
-        seen.setdefault(mrn, text or "unknown")
-    return [DigestUnreachable(mrn, reason) for mrn, reason in seen.items()]
+    return [DigestUnreachable(row.mrn, row.why) for row in unreachable(session, on, site)]
 
 
 def mail_problem(session: Session, now: datetime) -> str | None:
@@ -196,7 +165,7 @@ def queue_flag_alerts(
     clinic = Clinic(config.clinic.name, config.clinic.phone)
     hold = staff_hold(config, "staff.urgent_to")
     for flag in flags:
-        if flag.severity not in (Severity.URGENT, Severity.EMERGENCY):
+        if flag.severity not in ALERTING:
             continue
         patient = session.get_one(Patient, flag.patient_id)
         to = Envelope("", patient_id=patient.id, site=patient.site)
@@ -205,7 +174,7 @@ def queue_flag_alerts(
             queue_message(session, STAFF_URGENT_FLAG, to=to, now=now, skip=hold, key=key)
             continue
         result = session.get_one(Result, flag.result_id)
-        alert = _alert(flag, patient.mrn, result)
+        alert = _alert(flag_view(flag, result), patient.mrn)
         row = queue_message(
             session,
             STAFF_URGENT_FLAG.draft(clinic, alert, patient.site),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -210,18 +209,3 @@ def set_email_preference(
         after={"email": patient.email, "opted_out": patient.email_opted_out},
     )
     return patient
-
-
-@dataclass(frozen=True)
-class PatientRef:
-    """Who an MRN names, for a command that only checks or greets the patient."""
-
-    id: int
-    mrn: str
-    name: str
-
-
-def patient_ref(session: Session, mrn: str) -> PatientRef:
-    """The patient with this MRN; NotFound (exit 2) when there is none."""
-    patient = find_patient(session, mrn)
-    return PatientRef(patient.id, patient.mrn, patient.name)

@@ -9,7 +9,6 @@ same-day partner arrives only ever adds a new, higher flag (SPEC §9).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,7 +20,6 @@ from monitor.domain.rules import (
     PatientContext,
     ResultFact,
     RuleSettings,
-    Severity,
     evaluate,
 )
 from monitor.domain.units import unit_factor
@@ -113,52 +111,6 @@ def patient_context(session: Session, patient: Patient) -> PatientContext:
         courses=domain_courses(patient),
         pregnancies=[(start, end) for start, end in periods],
     )
-
-
-@dataclass(frozen=True)
-class ResultFlags:
-    """One abnormal result as a nurse sees it: every flag its rules raised, most severe first.
-
-    One result can fire several rules (creatinine 213 umol/L: an urgent rise and a review for
-    being above range), and the nurse reviews the result, not each rule: the lists show one row
-    per result and acknowledging the row acknowledges every open flag in it.
-    """
-
-    flags: tuple[Flag, ...]
-
-    @property
-    def lead(self) -> Flag:
-        """The most severe (then newest) flag: its id names the row."""
-        return self.flags[0]
-
-    @property
-    def result(self) -> Result:
-        return self.lead.result
-
-    @property
-    def severity(self) -> Severity:
-        return self.lead.severity
-
-    @property
-    def is_open(self) -> bool:
-        return any(flag.status is FlagStatus.OPEN for flag in self.flags)
-
-    @property
-    def rules(self) -> list[str]:
-        return [flag.rule for flag in self.flags]
-
-
-def group_by_result(flags: Iterable[Flag]) -> list[ResultFlags]:
-    """Flags gathered per result; rows ordered by their most severe, then newest, flag."""
-    by_result: dict[int, list[Flag]] = {}
-    for flag in flags:
-        by_result.setdefault(flag.result_id, []).append(flag)
-    groups = [ResultFlags(tuple(sorted(group, key=_worst_first))) for group in by_result.values()]
-    return sorted(groups, key=lambda group: _worst_first(group.lead))
-
-
-def _worst_first(flag: Flag) -> tuple[int, int]:
-    return (-flag.severity.rank, -flag.id)
 
 
 def acknowledge_flag(

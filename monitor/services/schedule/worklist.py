@@ -9,7 +9,7 @@ that computed the whole list.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -17,6 +17,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
+from monitor.services.results.alerts import alert_levels, open_alerts
 from monitor.store.models import Patient, Slot
 from monitor.store.queries import overdue_list
 from monitor.store.slot_predicates import active_on, due_between
@@ -53,6 +54,44 @@ class Line:
     @property
     def first_due(self) -> date:
         return min(item.due_on for item in self.items)
+
+
+@dataclass(frozen=True)
+class OverdueSlot:
+    """One row of the nurses' overdue list as `monitor overdue` and the digest show it: the
+    slot, the patient's most serious open alert, and whether their lab feed has gone quiet."""
+
+    patient_id: int
+    mrn: str
+    site: str
+    panel: str
+    due_on: date
+    days_overdue: int
+    missed: int
+    open_alert: str | None
+    feed_late: bool
+
+
+def overdue_slots(
+    session: Session, on: date, protocol: Protocol, site: str | None, feed_late: Collection[int]
+) -> list[OverdueSlot]:
+    """Every overdue slot as of `on` (one site's, or all), most overdue first, with alerts."""
+    rows = overdue_list(session, on, protocol.panel_names, site)
+    alerts = alert_levels(open_alerts(session, site))
+    return [
+        OverdueSlot(
+            r.patient_id,
+            r.mrn,
+            r.site,
+            r.panel,
+            r.due_on,
+            r.days_overdue,
+            r.missed,
+            alerts.get(r.patient_id),
+            r.patient_id in feed_late,
+        )
+        for r in rows
+    ]
 
 
 def overdue_lines(
@@ -114,19 +153,3 @@ def overdue_order(line: Line) -> tuple[int, str]:
 def week_order(line: Line) -> tuple[date, str]:
     """Soonest due first, then by MRN (the order of the week query)."""
     return (line.first_due, line.mrn)
-
-
-def clinic_sites(session: Session) -> list[str]:
-    """Every site a patient is recorded at, in name order (the page's site filter)."""
-    return list(session.scalars(select(Patient.site).distinct().order_by(Patient.site)))
-
-
-def patient_names(session: Session, patient_ids: Sequence[int]) -> dict[int, str]:
-    """The names of some patients, for the lines a page or a CSV is about to show (read 1,000
-    ids at a time: a whole overdue list can hold more ids than one statement should bind)."""
-    names: dict[int, str] = {}
-    for start in range(0, len(patient_ids), 1000):
-        chunk = patient_ids[start : start + 1000]
-        query = select(Patient.id, Patient.name).where(Patient.id.in_(chunk))
-        names.update({patient_id: name for patient_id, name in session.execute(query)})
-    return names

@@ -17,9 +17,13 @@ from starlette.routing import BaseRoute, Route
 from monitor.domain.dates import EARLIEST_DATE, LATEST_DATE
 from monitor.domain.rules import Severity
 from monitor.domain.vocabulary import FlagStatus, OutboxStatus, QuarantineStatus
+from monitor.services.audit import AuditFilter, audit_actions, audit_list
+from monitor.services.listing import LIMIT
+from monitor.services.mail.history import outbox_kinds, outbox_list
+from monitor.services.people.record import patient_ref, sites
+from monitor.services.results.flagged import FlagFilter, flag_list
 from monitor.services.results.quarantine import drop_item
-from monitor.store.queries import find_patient
-from monitor.web import lookups
+from monitor.services.results.quarantined import quarantine_list
 from monitor.web.deps import WebDeps, WebUser, deps, require_admin
 from monitor.web.forms import choice, text
 from monitor.web.render import page
@@ -32,20 +36,20 @@ QUARANTINE_FORMATS = ("hl7", "fhir", "csv")
 def flags_page(request: Request) -> Response:
     params = request.query_params
     with deps(request).session() as session:
-        sites = lookups.sites(session)
+        known_sites = sites(session)
         status = params.get("status", FlagStatus.OPEN.value)
-        wanted = lookups.FlagFilter(
+        wanted = FlagFilter(
             status=status if status in {s.value for s in FlagStatus} else None,
             severity=choice(params, "severity", [s.value for s in Severity]),
-            site=choice(params, "site", sites),
+            site=choice(params, "site", known_sites),
         )
         context = {
-            "rows": lookups.flags(session, wanted),
+            "rows": flag_list(session, wanted, limit=LIMIT),
             "wanted": wanted,
-            "sites": sites,
+            "sites": known_sites,
             "statuses": [s.value for s in FlagStatus],
             "severities": [s.value for s in Severity],
-            "limit": lookups.LIMIT,
+            "limit": LIMIT,
         }
         return page(request, "flags.html", context)
 
@@ -57,12 +61,12 @@ def quarantine_page(request: Request) -> Response:
     fmt = choice(params, "format", QUARANTINE_FORMATS)
     with deps(request).session() as session:
         context = {
-            "rows": lookups.quarantine(session, status, fmt),
+            "rows": quarantine_list(session, status, fmt),
             "status": status,
             "format": fmt,
             "statuses": [s.value for s in QuarantineStatus],
             "formats": QUARANTINE_FORMATS,
-            "limit": lookups.LIMIT,
+            "limit": LIMIT,
         }
         return page(request, "quarantine.html", context)
 
@@ -83,16 +87,16 @@ def outbox_page(request: Request) -> Response:
     require_admin(request)
     params = request.query_params
     with deps(request).session() as session:
-        kinds = lookups.outbox_kinds(session)
+        kinds = outbox_kinds(session)
         status = choice(params, "status", [s.value for s in OutboxStatus])
         kind = choice(params, "message", kinds)
         context = {
-            "rows": lookups.outbox(session, status, kind),
+            "rows": outbox_list(session, status, kind),
             "status": status,
             "kind": kind,
             "statuses": [s.value for s in OutboxStatus],
             "kinds": kinds,
-            "limit": lookups.LIMIT,
+            "limit": LIMIT,
         }
         return page(request, "outbox.html", context)
 
@@ -106,11 +110,11 @@ def audit_page(request: Request) -> Response:
         return RedirectResponse(target + (f"?{rest}" if rest else ""), status_code=303)
     params = request.query_params
     with deps(request).session() as session:
-        patient = find_patient(session, mrn) if mrn is not None else None
-        actions = lookups.audit_actions(session)
+        patient = patient_ref(session, mrn) if mrn is not None else None
+        actions = audit_actions(session)
         since, until = _day(params.get("from")), _day(params.get("to"))
         zone = ZoneInfo(deps(request).config.clinic.timezone)
-        wanted = lookups.AuditFilter(
+        wanted = AuditFilter(
             patient_id=patient.id if patient is not None else None,
             action=choice(params, "action", actions),
             actor=(params.get("actor") or "").strip()[:200] or None,
@@ -118,13 +122,13 @@ def audit_page(request: Request) -> Response:
             until=_start(until + timedelta(days=1), zone) if until else None,
         )
         context = {
-            "rows": lookups.audit(session, wanted),
+            "rows": audit_list(session, wanted, newest_first=True, limit=LIMIT),
             "patient": patient,
             "wanted": wanted,
             "actions": actions,
             "since": since,
             "until": until,
-            "limit": lookups.LIMIT,
+            "limit": LIMIT,
         }
         return page(request, "audit.html", context)
 

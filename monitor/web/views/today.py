@@ -17,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from monitor.services.mail.unreachable import unreachable
+from monitor.services.people.record import patient_names
+from monitor.services.results.alerts import alert_levels, open_alerts
 from monitor.services.schedule.fingerprints import require_current_schedules
-from monitor.services.schedule.worklist import Line, patient_names
-from monitor.web import lookups
+from monitor.services.schedule.worklist import Line
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import deps
 from monitor.web.forms import choice, paginate
@@ -59,8 +61,8 @@ def today(request: Request) -> Response:
     with deps(request).session() as session:
         snapshot = _snapshot(request, session)
         wanted = _filters(request, snapshot)
-        alerts = lookups.open_alerts(session, wanted.site)
-        worst = {a.patient_id: a.group.severity.value for a in reversed(alerts)}
+        alerts = open_alerts(session, wanted.site)
+        worst = alert_levels(alerts)
         overdue = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
         overdue_page = paginate(overdue, request.query_params, "page")
         week_page = paginate(
@@ -77,7 +79,7 @@ def today(request: Request) -> Response:
             "overdue_lines": shown[: len(overdue_page.items)],
             "week": week_page,
             "week_lines": shown[len(overdue_page.items) :],
-            "unreachable": lookups.unreachable(session, snapshot.on, wanted.site),
+            "unreachable": unreachable(session, snapshot.on, wanted.site),
             "overdue_slots": sum(len(line.items) for line in overdue),
             "filter_query": _query(request, site=wanted.site, panel=wanted.panel),
             "page_url": lambda name, number: _query(request, **{name: str(number)}, keep=True),
@@ -90,10 +92,7 @@ def today_csv(request: Request) -> Response:
     with deps(request).session() as session:
         snapshot = _snapshot(request, session)
         wanted = _filters(request, snapshot)
-        worst = {
-            a.patient_id: a.group.severity.value
-            for a in reversed(lookups.open_alerts(session, wanted.site))
-        }
+        worst = alert_levels(open_alerts(session, wanted.site))
         lines = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
         names = patient_names(session, [line.patient_id for line in lines])
     body = _csv(lines, names, worst)

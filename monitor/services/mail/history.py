@@ -1,0 +1,69 @@
+"""Every email decided, as the screens read it: the outbox list and one patient's emails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from monitor.domain.vocabulary import OutboxStatus
+from monitor.services.listing import LIMIT, where_equal
+from monitor.store.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Email:
+    """One outbox row without its body: what was decided, for whom, and what became of it."""
+
+    id: int
+    message: str
+    recipient: str
+    subject: str
+    status: OutboxStatus
+    reason: str | None
+    last_error: str | None
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def outbox_list(session: Session, status: str | None, message: str | None) -> list[Email]:
+    """The newest `LIMIT` emails of a status and/or message kind (None: any)."""
+    query = where_equal(_newest_first(), OutboxMessage.status, status)
+    return _emails(session, where_equal(query, OutboxMessage.message, message))
+
+
+def patient_emails(session: Session, patient_id: int) -> list[Email]:
+    """The newest `LIMIT` emails decided for one patient."""
+    return _emails(session, _newest_first().where(OutboxMessage.patient_id == patient_id))
+
+
+def outbox_kinds(session: Session) -> list[str]:
+    """The message kinds the outbox holds, for a filter."""
+    return list(
+        session.scalars(select(OutboxMessage.message).distinct().order_by(OutboxMessage.message))
+    )
+
+
+def _newest_first() -> Select[OutboxMessage]:
+    return select(OutboxMessage).order_by(OutboxMessage.id.desc())
+
+
+def _emails(session: Session, query: Select[OutboxMessage]) -> list[Email]:
+    return [
+        Email(
+            id=row.id,
+            message=row.message,
+            recipient=row.recipient,
+            subject=row.subject,
+            status=row.status,
+            reason=row.reason,
+            last_error=row.last_error,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+        )
+        for row in session.scalars(query.limit(LIMIT))
+    ]

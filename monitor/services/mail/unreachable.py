@@ -1,0 +1,67 @@
+"""Patients we could not reach: their reminder was skipped or failed in the last week.
+
+The Today page and the nurses' digest both read `unreachable`, so they name the same patients
+with the same reason: the newest one of each patient (docs/decisions.md, "Status pages,
+placeholder configuration and skipped sends").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.domain.reminders import is_timing_skip
+from monitor.domain.vocabulary import OutboxStatus
+from monitor.notify.registry import PATIENT_MESSAGES
+from monitor.services.listing import where_equal
+from monitor.store.models import OutboxMessage, Patient
+
+UNREACHABLE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    patient_id: int
+    mrn: str
+    name: str
+    site: str
+    why: str
+    on: date | None
+
+
+def unreachable(session: Session, on: date, site: str | None) -> list[Unreachable]:
+    """Patients whose reminders were skipped or failed in the `UNREACHABLE_DAYS` up to `on`,
+    newest reason each, by MRN.
+
+    A skip the reminder rules chose (a superseded step, a due date passed) is left out: the
+    patient was reminded by another message.
+    """
+    query = (
+        select(Patient.id, Patient.mrn, Patient.name, Patient.site, OutboxMessage)
+        .join(Patient, Patient.id == OutboxMessage.patient_id)
+        .where(
+            OutboxMessage.message.in_(PATIENT_MESSAGES),
+            OutboxMessage.status.in_([OutboxStatus.SKIPPED, OutboxStatus.FAILED]),
+            OutboxMessage.run_on >= on - timedelta(days=UNREACHABLE_DAYS - 1),
+            OutboxMessage.run_on <= on,
+        )
+        .order_by(OutboxMessage.id.desc())
+    )
+    seen: dict[int, Unreachable] = {}
+    for pid, mrn, name, row_site, message in session.execute(
+        where_equal(query, Patient.site, site)
+    ):
+        if message.status is OutboxStatus.SKIPPED and is_timing_skip(message.reason):
+            continue
+        if pid not in seen:
+            seen[pid] = Unreachable(pid, mrn, name, row_site, why_not_sent(message), message.run_on)
+    return sorted(seen.values(), key=lambda u: u.mrn)
+
+
+def why_not_sent(message: OutboxMessage) -> str:
+    if message.status is OutboxStatus.SKIPPED:
+        return message.reason or "skipped"
+    return f"delivery failed: {message.last_error or 'unknown error'}"
