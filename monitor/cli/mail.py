@@ -19,7 +19,7 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.notify.transports import make_transport
-from monitor.services.mail.listing import OutboxEntry, newest_emails
+from monitor.services.mail.history import Email, outbox_list
 from monitor.services.mail.outbox import DeliveryCounts, drain_outbox
 from monitor.services.mail.unconfirmed import CHECK_HINT, confirm_delivered, resend
 
@@ -52,7 +52,7 @@ def outbox(
     if ctx.invoked_subcommand is not None:
         return
     with state(ctx).session() as session:
-        data = [outbox_json(entry) for entry in newest_emails(session, limit)]
+        data = [outbox_json(entry) for entry in outbox_list(session, limit=limit)]
     if as_json:
         print_json(data)
         return
@@ -73,7 +73,7 @@ def outbox(
     typer.echo(f"{len(data)} message(s)" if data else "the outbox is empty")
 
 
-def outbox_json(row: OutboxEntry) -> dict[str, Any]:
+def outbox_json(row: Email) -> dict[str, Any]:
     return {
         "id": row.id,
         "message": row.message,

@@ -24,11 +24,10 @@ from monitor.services.people.record import patient_ref
 from monitor.services.results.imports import ImportContext
 from monitor.services.results.incoming import Parsed
 from monitor.services.results.quarantine import (
-    QuarantineEntry,
     drop_item,
-    quarantine_entries,
     retry_items,
 )
+from monitor.services.results.quarantined import QuarantineEntry, quarantine_list
 
 quarantine_app = command_group(
     "Results that could not be imported, with the reason.", invoke_without_command=True
@@ -46,7 +45,12 @@ def quarantine(
     if ctx.invoked_subcommand is not None:
         return
     with state(ctx).session() as session:
-        data = [item_json(item) for item in quarantine_entries(session, include_closed=show_all)]
+        data = [
+            item_json(item)
+            for item in quarantine_list(
+                session, None if show_all else "open", oldest_first=True, limit=None
+            )
+        ]
     if as_json:
         print_json(data)
         return

@@ -34,12 +34,11 @@ PEOPLE = (
 
 
 def build(engine: Engine) -> None:
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
         for mrn, name, site in PEOPLE:
             add_patient(session, mrn=mrn, name=name, email=None, born_on=date(1980, 1, 2),
                         sex="F", site=site, actor="test", now=NOW)  # fmt: skip
-            add_course(session, mrn=mrn, infused_on=COURSE, protocol=CONFIG.monitoring_protocol,
-                       actor="test", now=NOW)  # fmt: skip
+            add_course(session, mrn=mrn, infused_on=COURSE, actor="test", now=NOW)
         platelets = [
             ResultIn("A1", "platelets", "250", "10^9/L", TODAY - timedelta(days=40)),
             ResultIn("A1", "platelets", "80", "10^9/L", TODAY - timedelta(days=3)),

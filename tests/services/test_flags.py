@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select
 from monitor.domain.rules import Severity
 from monitor.domain.vocabulary import FlagStatus
 from monitor.errors import InvalidInput, NotFound
-from monitor.services.results.flags import acknowledge_flag, group_by_result, raise_flags
+from monitor.services.results.flagged import group_by_result
+from monitor.services.results.flags import acknowledge_flag, raise_flags
 from monitor.services.results.recording import store_result
 from monitor.store.db import unit_of_work
 from monitor.store.models import Flag, Patient, Result

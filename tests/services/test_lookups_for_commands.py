@@ -13,7 +13,8 @@ from monitor.services.people.patients import add_patient
 from monitor.services.people.record import PatientRef, patient_ref
 from monitor.services.results.imports import quarantine_problem
 from monitor.services.results.incoming import Problem
-from monitor.services.results.quarantine import drop_item, quarantine_entries
+from monitor.services.results.quarantine import drop_item
+from monitor.services.results.quarantined import quarantine_list
 from monitor.store.db import unit_of_work
 
 NOW = datetime(2026, 3, 20, 9, tzinfo=UTC)
@@ -38,8 +39,8 @@ def test_quarantine_entries_are_open_items_oldest_first_or_all(engine: Engine) -
         ]
         drop_item(session, ids[0], reason="duplicate", actor="test", now=NOW)
     with unit_of_work(engine) as session:
-        (open_one,) = quarantine_entries(session)
-        every = quarantine_entries(session, include_closed=True)
+        (open_one,) = quarantine_list(session, "open", oldest_first=True, limit=None)
+        every = quarantine_list(session, oldest_first=True, limit=None)
     assert (open_one.id, open_one.reason, open_one.status) == (
         ids[1],
         "second",

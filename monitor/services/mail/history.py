@@ -22,6 +22,8 @@ class Email:
     recipient: str
     subject: str
     status: OutboxStatus
+    dedupe_key: str
+    message_id: str
     reason: str | None
     last_error: str | None
     attempts: int
@@ -29,15 +31,21 @@ class Email:
     sent_at: datetime | None
 
 
-def outbox_list(session: Session, status: str | None, message: str | None) -> list[Email]:
-    """The newest `LIMIT` emails of a status and/or message kind (None: any)."""
+def outbox_list(
+    session: Session,
+    status: str | None = None,
+    message: str | None = None,
+    *,
+    limit: int | None = LIMIT,
+) -> list[Email]:
+    """The newest `limit` emails (all with None) of a status and/or message kind (None: any)."""
     query = where_equal(_newest_first(), OutboxMessage.status, status)
-    return _emails(session, where_equal(query, OutboxMessage.message, message))
+    return _emails(session, where_equal(query, OutboxMessage.message, message), limit)
 
 
 def patient_emails(session: Session, patient_id: int) -> list[Email]:
     """The newest `LIMIT` emails decided for one patient."""
-    return _emails(session, _newest_first().where(OutboxMessage.patient_id == patient_id))
+    return _emails(session, _newest_first().where(OutboxMessage.patient_id == patient_id), LIMIT)
 
 
 def outbox_kinds(session: Session) -> list[str]:
@@ -48,10 +56,11 @@ def outbox_kinds(session: Session) -> list[str]:
 
 
 def _newest_first() -> Select[OutboxMessage]:
-    return select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    """By creation, then id (rows of one instant keep the order they were queued in)."""
+    return select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
 
 
-def _emails(session: Session, query: Select[OutboxMessage]) -> list[Email]:
+def _emails(session: Session, query: Select[OutboxMessage], limit: int | None) -> list[Email]:
     return [
         Email(
             id=row.id,
@@ -59,11 +68,13 @@ def _emails(session: Session, query: Select[OutboxMessage]) -> list[Email]:
             recipient=row.recipient,
             subject=row.subject,
             status=row.status,
+            dedupe_key=row.dedupe_key,
+            message_id=row.message_id,
             reason=row.reason,
             last_error=row.last_error,
             attempts=row.attempts,
             created_at=row.created_at,
             sent_at=row.sent_at,
         )
-        for row in session.scalars(query.limit(LIMIT))
+        for row in session.scalars(query.limit(limit))
     ]

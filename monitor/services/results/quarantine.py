@@ -12,7 +12,6 @@ put them. Dropping needs a reason. Both are audited.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -29,42 +28,10 @@ from monitor.services.results.imports import (
     quarantine_problem,
 )
 from monitor.services.results.incoming import Parsed
+from monitor.services.results.quarantined import QuarantineEntry, entry_of
 from monitor.store.models import QuarantineItem
 
-
-@dataclass(frozen=True)
-class QuarantineEntry:
-    """One item as the CLI shows it (SPEC §9's keys, plus format, status and resolution)."""
-
-    id: int
-    source: str
-    received_at: datetime
-    reason: str
-    raw: str
-    format: str
-    status: QuarantineStatus
-    resolution: str | None
-
-
 Reparse = Callable[[QuarantineEntry], list[Parsed]]
-
-
-def quarantine_entries(session: Session, *, include_closed: bool = False) -> list[QuarantineEntry]:
-    """Open items (with `include_closed`, retried and dropped ones too), oldest first."""
-    return [_entry(item) for item in open_items(session, include_closed=include_closed)]
-
-
-def _entry(item: QuarantineItem) -> QuarantineEntry:
-    return QuarantineEntry(
-        item.id,
-        item.source,
-        item.received_at,
-        item.reason,
-        item.raw,
-        item.format,
-        item.status,
-        item.resolution,
-    )
 
 
 def open_items(session: Session, *, include_closed: bool = False) -> Sequence[QuarantineItem]:
@@ -85,7 +52,7 @@ def retry_items(
     items = [_open_item(session, item_id)] if item_id is not None else open_items(session)
     outcomes = []
     for item in items:
-        report = import_items(session, reparse(_entry(item)), context, quarantine=False)
+        report = import_items(session, reparse(entry_of(item)), context, quarantine=False)
         if _fails_again(item, report):
             item.reason = "; ".join(dict.fromkeys(report.problems))
         else:
@@ -102,7 +69,7 @@ def retry_items(
                 before={"status": QuarantineStatus.OPEN.value},
                 after={"status": item.status.value, "resolution": item.resolution},
             )
-        outcomes.append((_entry(item), report))
+        outcomes.append((entry_of(item), report))
     return outcomes
 
 

@@ -14,7 +14,7 @@ from monitor.store.models import QuarantineItem
 
 
 @dataclass(frozen=True)
-class Held:
+class QuarantineEntry:
     """One quarantined item: the raw text as received, why it was held, what became of it."""
 
     id: int
@@ -29,23 +29,35 @@ class Held:
     resolution: str | None
 
 
-def quarantine_list(session: Session, status: str | None, fmt: str | None) -> list[Held]:
-    """The newest `LIMIT` items of a status and/or format (None: any)."""
-    query = select(QuarantineItem).order_by(QuarantineItem.id.desc())
+def quarantine_list(
+    session: Session,
+    status: str | None = None,
+    fmt: str | None = None,
+    *,
+    oldest_first: bool = False,
+    limit: int | None = LIMIT,
+) -> list[QuarantineEntry]:
+    """Items of a status and/or format (None: any), newest first and at most `limit` (the
+    worklist's list), or oldest first and all of them (`monitor quarantine`, which works
+    through them in order)."""
+    order = QuarantineItem.id if oldest_first else QuarantineItem.id.desc()
+    query = select(QuarantineItem).order_by(order)
     query = where_equal(query, QuarantineItem.status, status)
     query = where_equal(query, QuarantineItem.format, fmt)
-    return [
-        Held(
-            id=row.id,
-            source=row.source,
-            format=row.format,
-            received_at=row.received_at,
-            reason=row.reason,
-            raw=row.raw,
-            status=row.status,
-            resolved_at=row.resolved_at,
-            resolved_by=row.resolved_by,
-            resolution=row.resolution,
-        )
-        for row in session.scalars(query.limit(LIMIT))
-    ]
+    return [entry_of(row) for row in session.scalars(query.limit(limit))]
+
+
+def entry_of(row: QuarantineItem) -> QuarantineEntry:
+    """A stored item as plain data."""
+    return QuarantineEntry(
+        id=row.id,
+        source=row.source,
+        format=row.format,
+        received_at=row.received_at,
+        reason=row.reason,
+        raw=row.raw,
+        status=row.status,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        resolution=row.resolution,
+    )
