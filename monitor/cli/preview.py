@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 
 from monitor.cli.context import as_of, reports_errors, state
-from monitor.domain.reminders import TESTS_DUE, TESTS_OVERDUE, Decision, first_name
+from monitor.domain.reminders import TESTS_OVERDUE, Decision, first_name
 from monitor.errors import InvalidInput
 from monitor.notify.messages import (
     Clinic,
@@ -35,15 +36,14 @@ from monitor.notify.registry import (
     STAFF_URGENT_FLAG,
     Audience,
     Draft,
-    Message,
     registered,
 )
 from monitor.notify.render import render_email
 from monitor.services.mail.daily import patient_decisions
 from monitor.services.people.record import patient_ref
+from monitor.services.schedule.view import next_due_on
 
 SAMPLE_FIRST_NAME = "Alex"
-_NOTHING_TO_SEND = {TESTS_DUE: "no tests coming up", TESTS_OVERDUE: "no overdue tests"}
 
 
 @reports_errors
@@ -74,8 +74,10 @@ def preview(
         with app_state.session(current_schedules=True) as session:
             patient = patient_ref(session, mrn)
             decisions = patient_decisions(session, patient.id, on=on, config=app_state.config)
-            found, name = patient.mrn, first_name(patient.name)
-        context = patient_context(entry, clinic, name, _reminded(decisions, message), found, on)
+            tests = _reminded(decisions, message)
+            if not tests:
+                raise InvalidInput(_nothing_sent(session, patient.id, patient.mrn, message, on))
+        context = entry.draft(first_name(patient.name), clinic, tests).context()
     rendered = render_email(message, context)
     path = out if out is not None else Path(f"preview-{message}.html")
     try:
@@ -92,14 +94,18 @@ def _reminded(decisions: list[Decision], message: str) -> list[TestDue]:
     return [TestDue(d.panel, d.due_on) for d in decisions if d.send and d.message == message]
 
 
-def patient_context(
-    message: Message[...], clinic: Clinic, name: str, tests: list[TestDue], mrn: str, on: date
-) -> dict[str, Any]:
-    """The patient's email as the daily cycle for `on` would send it; InvalidInput when that
-    cycle would send the patient none of this message."""
-    if not tests:
-        raise InvalidInput(f"{mrn} has {_NOTHING_TO_SEND[message.name]} as of {on}")
-    return message.draft(name, clinic, tests).context()
+def _nothing_sent(session: Session, patient_id: int, mrn: str, message: str, on: date) -> str:
+    """Why the cycle for `on` sends the patient none of `message`, and what to preview instead."""
+    if message == TESTS_OVERDUE:
+        return f"{mrn} has no overdue tests as of {on}"
+    next_on = next_due_on(session, patient_id, on)
+    if next_on is None:
+        return f"{mrn} has no tests coming up as of {on}"
+    return (
+        f"the daily cycle of {on} sends {mrn} no due reminder (one goes out in the days just "
+        f"before a due date); their next tests are due {next_on}: "
+        f"`--as-of {next_on}` previews that reminder"
+    )
 
 
 def sample_context(message: str, clinic: Clinic, on: date) -> dict[str, Any]:

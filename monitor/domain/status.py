@@ -9,6 +9,7 @@ D follows from them without looking at the results again, which is what lets the
 
 from __future__ import annotations
 
+import typing
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -151,6 +152,40 @@ def slot_status(
     if next_window_start is not None and on >= next_window_start:
         return SlotStatus.MISSED
     return SlotStatus.OVERDUE
+
+
+class StoredSlot(typing.Protocol):
+    """What a stored slot keeps of its matching: exactly `slot_status`'s arguments (a row of the
+    slots table, or a selected row of those columns)."""
+
+    @property
+    def window_start(self) -> date: ...
+    @property
+    def window_end(self) -> date: ...
+    @property
+    def next_window_start(self) -> date | None: ...
+    @property
+    def done_on(self) -> date | None: ...
+    @property
+    def completed_on(self) -> date | None: ...
+    @property
+    def is_waived(self) -> bool: ...
+    @property
+    def is_cancelled(self) -> bool: ...
+
+
+def stored_status(slot: StoredSlot, on: date) -> SlotStatus:
+    """The status of a stored slot as of `on` (`slot_status` of its columns)."""
+    return slot_status(
+        on=on,
+        window_start=slot.window_start,
+        window_end=slot.window_end,
+        next_window_start=slot.next_window_start,
+        done_on=slot.done_on,
+        completed_on=slot.completed_on,
+        is_waived=slot.is_waived,
+        is_cancelled=slot.is_cancelled,
+    )
 
 
 def is_cancelled_by_stop(due_on: date, stopped_on: date | None) -> bool:

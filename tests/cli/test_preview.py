@@ -115,3 +115,13 @@ def test_mrn_previews_the_email_the_daily_cycle_queues(cli, tmp_path, engine, me
         )
         assert f"Subject: {row.subject}\n\n{row.body_text}\nHTML written to" in out
         assert Path(f"preview-{message}.html").read_text(encoding="utf-8") == row.body_html
+
+
+def test_a_day_without_a_due_reminder_names_the_next_due_date_to_preview(cli):
+    _patient(cli)
+    result = cli("preview", "patient-tests-due", "--mrn", MRN, "--as-of", "2024-01-20")
+    assert result.code == 2
+    assert "the daily cycle of 2024-01-20 sends MRN-770415 no due reminder" in result.err
+    assert "their next tests are due 2024-02-12" in result.err
+    out = cli.ok("preview", "patient-tests-due", "--mrn", MRN, "--as-of", "2024-02-12")
+    assert "due by Monday 12 February 2024" in out

@@ -32,7 +32,7 @@ from monitor.domain.reminders import (
     decide_reminders,
     first_name,
 )
-from monitor.domain.status import slot_status
+from monitor.domain.status import stored_status
 from monitor.notify import registry
 from monitor.notify.messages import Clinic, TestDue
 from monitor.services.mail.digest import queue_digests
@@ -189,16 +189,7 @@ def _candidate_slots(
 
 
 def _state(slot: Slot, on: date) -> SlotState:
-    status = slot_status(
-        on=on,
-        window_start=slot.window_start,
-        window_end=slot.window_end,
-        next_window_start=slot.next_window_start,
-        done_on=slot.done_on,
-        completed_on=slot.completed_on,
-        is_waived=slot.is_waived,
-        is_cancelled=slot.is_cancelled,
-    )
+    status = stored_status(slot, on)
     return SlotState(slot.panel, slot.due_on, slot.window_end, status)
 
 

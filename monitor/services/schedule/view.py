@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.protocol import Protocol
 from monitor.domain.schedule import monitoring_end
-from monitor.domain.status import SlotStatus, slot_status
+from monitor.domain.status import SlotStatus, stored_status
 from monitor.domain.vocabulary import COUNTING_STATUSES, PatientStatus
 from monitor.services.schedule.slots import domain_courses
 from monitor.store.models import Patient, Result, Slot
 from monitor.store.queries import find_patient
+from monitor.store.slot_predicates import pending_on
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,7 @@ SLOT_COLUMNS = (
 
 
 def _view(session: Session, patient_id: int, row: Any, on: date, protocol: Protocol) -> SlotView:
-    status = slot_status(
-        on=on,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        next_window_start=row.next_window_start,
-        done_on=row.done_on,
-        completed_on=row.completed_on,
-        is_waived=row.is_waived,
-        is_cancelled=row.is_cancelled,
-    )
+    status = stored_status(row, on)
     missing: tuple[str, ...] = ()
     if status is SlotStatus.DUE:
         missing = _missing(session, patient_id, row, on, protocol.panel(row.panel).analytes)
@@ -111,6 +103,15 @@ def _missing(
         )
     )
     return tuple(analyte for analyte in required if analyte not in present)
+
+
+def next_due_on(session: Session, patient_id: int, on: date) -> date | None:
+    """The earliest due date on or after `on` of a slot still to do (upcoming or due), if any."""
+    return session.scalar(
+        select(func.min(Slot.due_on)).where(
+            Slot.patient_id == patient_id, Slot.due_on >= on, pending_on(Slot, on)
+        )
+    )
 
 
 def derived_status(patient: Patient, end: date | None, today: date) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from monitor.domain.protocol import Protocol
 from monitor.services.results.alerts import alert_levels, open_alerts
 from monitor.store.models import Patient, Slot
-from monitor.store.queries import overdue_list
+from monitor.store.queries import OverdueRow, overdue_list
 from monitor.store.slot_predicates import active_on, due_between
 
 WEEK_DAYS = 7
@@ -57,19 +57,12 @@ class Line:
 
 
 @dataclass(frozen=True)
-class OverdueSlot:
+class OverdueSlot(OverdueRow):
     """One row of the nurses' overdue list as `monitor overdue` and the digest show it: the
     slot, the patient's most serious open alert, and whether their lab feed has gone quiet."""
 
-    patient_id: int
-    mrn: str
-    site: str
-    panel: str
-    due_on: date
-    days_overdue: int
-    missed: int
-    open_alert: str | None
-    feed_late: bool
+    open_alert: str | None = None
+    feed_late: bool = False
 
 
 def overdue_slots(
@@ -80,15 +73,7 @@ def overdue_slots(
     alerts = alert_levels(open_alerts(session, site))
     return [
         OverdueSlot(
-            r.patient_id,
-            r.mrn,
-            r.site,
-            r.panel,
-            r.due_on,
-            r.days_overdue,
-            r.missed,
-            alerts.get(r.patient_id),
-            r.patient_id in feed_late,
+            **vars(r), open_alert=alerts.get(r.patient_id), feed_late=r.patient_id in feed_late
         )
         for r in rows
     ]
