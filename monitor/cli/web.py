@@ -18,6 +18,11 @@ log = logging.getLogger("monitor.web")
 user_app = command_group("Worklist accounts.", no_args_is_help=True)
 
 
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="read the password from standard input")
+]
+
+
 @reports_errors
 def serve(
     ctx: typer.Context,
@@ -57,9 +62,7 @@ def user_add(
     ctx: typer.Context,
     name: str,
     role: Annotated[str, typer.Option("--role", help="nurse or admin")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="read the password from standard input")
-    ] = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
     """Add a worklist account (the password is prompted for twice, or read from stdin)."""
     password = _read_password(password_stdin)
@@ -75,9 +78,7 @@ def user_add(
 def user_password(
     ctx: typer.Context,
     name: str,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="read the password from standard input")
-    ] = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
     """Set a new password; every session of the account ends and a lock is lifted."""
     password = _read_password(password_stdin)

@@ -10,8 +10,9 @@ from dataclasses import replace
 
 from .context import Context, at_least, below, fmt
 from .model import Finding, Severity
+from .settings import NeutrophilSettings, PlateletSettings
 
-PLATELET_UNIT = "x10^9/L"
+COUNT_UNIT = "x10^9/L"  # platelets and neutrophils, as the messages write it
 
 
 def platelet_findings(ctx: Context) -> list[Finding]:
@@ -28,7 +29,14 @@ def platelet_findings(ctx: Context) -> list[Finding]:
 
 def _platelets_low(ctx: Context, value: float) -> Finding | None:
     """< 50 emergency, < 100 urgent, < 150 (or the lab's lower limit) review."""
-    s = ctx.settings.platelets
+    return _below_tiers(ctx, value, ctx.settings.platelets, "platelets.low", "Platelets")
+
+
+def _below_tiers(
+    ctx: Context, value: float, s: PlateletSettings | NeutrophilSettings, rule: str, label: str
+) -> Finding | None:
+    """The most severe of three low cut-offs the value is below (the lab's lower limit, when
+    sent, replaces the review cut-off); both counts are in x10^9/L."""
     review_below = ctx.subject.ref_low if ctx.subject.ref_low is not None else s.review_below
     tiers = (
         (s.emergency_below, Severity.EMERGENCY),
@@ -37,12 +45,8 @@ def _platelets_low(ctx: Context, value: float) -> Finding | None:
     )
     for cut, severity in tiers:
         if below(value, cut):
-            return Finding(
-                ctx.subject.key,
-                "platelets.low",
-                severity,
-                f"Platelets {fmt(value)} {PLATELET_UNIT}, below {fmt(cut)} ({severity}).",
-            )
+            message = f"{label} {fmt(value)} {COUNT_UNIT}, below {fmt(cut)} ({severity})."
+            return Finding(ctx.subject.key, rule, severity, message)
     return None
 
 
@@ -60,7 +64,7 @@ def _platelets_fall(ctx: Context, value: float) -> Finding | None:
         "platelets.fall",
         Severity.REVIEW,
         f"Platelets fell from {fmt(before)} on {previous.collected_on} to {fmt(value)} "
-        f"{PLATELET_UNIT} ({fmt(100 * fraction)}% or more); repeat to rule out clumping.",
+        f"{COUNT_UNIT} ({fmt(100 * fraction)}% or more); repeat to rule out clumping.",
     )
 
 
@@ -82,18 +86,8 @@ def neutrophil_findings(ctx: Context) -> list[Finding]:
     value = ctx.value
     if value is None:
         return []
-    s = ctx.settings.neutrophils
-    review_below = ctx.subject.ref_low if ctx.subject.ref_low is not None else s.review_below
-    tiers = (
-        (s.emergency_below, Severity.EMERGENCY),
-        (s.urgent_below, Severity.URGENT),
-        (review_below, Severity.REVIEW),
-    )
-    for cut, severity in tiers:
-        if below(value, cut):
-            message = f"Neutrophils {fmt(value)} x10^9/L, below {fmt(cut)} ({severity})."
-            return [Finding(ctx.subject.key, "neutrophils.low", severity, message)]
-    return []
+    finding = _below_tiers(ctx, value, ctx.settings.neutrophils, "neutrophils.low", "Neutrophils")
+    return [finding] if finding is not None else []
 
 
 def hemoglobin_findings(ctx: Context) -> list[Finding]:
