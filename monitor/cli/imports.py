@@ -30,7 +30,7 @@ from monitor.services.results.imports import (
     unreadable_document,
 )
 from monitor.services.results.incoming import Parsed
-from monitor.store.db import PROTOCOL_KEY
+from monitor.store.db import make_session
 
 HEAD_BYTES = 64 * 1024  # what is read of a file over the size limit
 
@@ -66,8 +66,8 @@ def import_files(
         with app_state.session() as session:
             patient_ref(session, patient)
     per_file = []
-    protocol = {PROTOCOL_KEY: app_state.config.monitoring_protocol}  # slots rebuilt at commit
-    with Session(app_state.engine(), expire_on_commit=False, info=protocol) as session:
+    protocol = app_state.config.monitoring_protocol  # slots are rebuilt from it at each commit
+    with make_session(app_state.engine(), protocol) as session:
         for path in paths:  # one file in memory at a time
             report = _import_document(session, path, (fmt, source), context, dry_run=dry_run)
             if not as_json:

@@ -99,9 +99,14 @@ def unit_of_work(engine: Engine, protocol: Protocol | None = None) -> Iterator[S
     from before it commits (`services.schedule.upkeep`); a transaction that changes no patient's
     record (a list, the outbox, a user) needs none.
     """
-    info = {PROTOCOL_KEY: protocol}
-    with Session(engine, expire_on_commit=False, info=info) as session, session.begin():
+    with make_session(engine, protocol) as session, session.begin():
         yield session
+
+
+def make_session(engine: Engine, protocol: Protocol | None = None) -> Session:
+    """A session for a caller that commits as it goes (an import of several files, one commit
+    each), carrying `protocol` as `unit_of_work` does."""
+    return Session(engine, expire_on_commit=False, info={PROTOCOL_KEY: protocol})
 
 
 def session_protocol(session: Session) -> Protocol | None:
