@@ -38,7 +38,7 @@ class LengthError(InvalidInput):
     """A length that cannot be read; the message quotes the value."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Length:
     """`count` days, weeks or months; `str()` gives it back as written (`"6m"`)."""
 

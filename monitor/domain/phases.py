@@ -22,29 +22,29 @@ Policy, stated once:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from monitor.domain.fields import NAME_LENGTH, PANEL_LENGTH, line_problem
+from monitor.domain.fields import NAME_LENGTH
 from monitor.domain.lengths import Length, LengthError, Unit, parse_length
 from monitor.domain.rules import rule_settings_from_mapping
 from monitor.domain.schedule import add_months
+from monitor.domain.tables import (
+    ProtocolError,
+    check_keys,
+    check_name,
+    check_table,
+    key_path,
+    read_bool,
+    read_choice,
+    read_int,
+    read_optional_int,
+    read_text,
+)
 from monitor.domain.units import ANALYTES
-from monitor.errors import InvalidInput
-
-
-class ProtocolError(InvalidInput):
-    """A protocol definition that cannot be used: `path` is the key, `problem` what is wrong."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        self.path = path
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
-
 
 RuleOverrides = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
 
@@ -130,7 +130,6 @@ def _kth(anchor: date, start: Length, every: Length, k: int) -> date:
 
 # --- building from a parsed TOML table -------------------------------------------------------
 
-NAME = re.compile(r"[a-z][a-z0-9_]*")
 PROTOCOL_KEYS = (
     "name",
     "kind",
@@ -169,9 +168,9 @@ def build_protocol(
     """The protocol `protocol_id` from its (merged) table; `where` prefixes every key path in an
     error (default `protocols.<id>`). A panel with `enabled = false` is left out unread."""
     where = where or key_path("protocols", protocol_id)
-    _check_name(protocol_id, where, "protocol id")
-    _check_keys(table, PROTOCOL_KEYS, where)
-    kind = Kind(_choice(table, "kind", where, [k.value for k in Kind], Kind.COURSES.value))
+    check_name(protocol_id, where, "protocol id")
+    check_keys(table, PROTOCOL_KEYS, where)
+    kind = Kind(read_choice(table, "kind", where, [k.value for k in Kind], Kind.COURSES.value))
     if kind is Kind.COURSES and "after_stop_months" in table:
         raise ProtocolError(
             key_path(where, "after_stop_months"), "only a continuous protocol has a stop date"
@@ -179,12 +178,14 @@ def build_protocol(
     default_months = 48 if kind is Kind.COURSES else None
     return ProtocolPlan(
         id=protocol_id,
-        name=_text(table, "name", where, NAME_LENGTH, protocol_id),
+        name=read_text(table, "name", where, NAME_LENGTH, protocol_id),
         kind=kind,
         panels=_panels(table, where, known_analytes),
-        monitoring_months=_optional_int(table, "monitoring_months", where, 1, 240, default_months),
-        after_stop_months=_int(table, "after_stop_months", where, 0, 240, 0),
-        baseline_window_days=_int(table, "baseline_window_days", where, 0, 365, 30),
+        monitoring_months=read_optional_int(
+            table, "monitoring_months", where, 1, 240, default_months
+        ),
+        after_stop_months=read_int(table, "after_stop_months", where, 0, 240, 0),
+        baseline_window_days=read_int(table, "baseline_window_days", where, 0, 365, 30),
         rules=_rules(table, where),
     )
 
@@ -194,11 +195,12 @@ def _panels(
 ) -> tuple[PanelPlan, ...]:
     path = key_path(where, "panels")
     panels = table.get("panels", {})
-    _check_table(panels, path)
+    check_table(panels, path)
     if len(panels) > MAX_PANELS:
         raise ProtocolError(path, f"at most {MAX_PANELS} panels")
     built = []
     for name, panel in panels.items():
+        check_name(name, key_path(path, name), "panel name")
         if _is_enabled(panel, key_path(path, name)):
             built.append(build_panel(name, panel, key_path(path, name), known_analytes))
     if not built:
@@ -210,25 +212,25 @@ def _is_enabled(panel: Any, where: str) -> bool:
     """False for a panel switched off with `enabled = false` (its other keys are not read)."""
     if not isinstance(panel, dict):
         return True  # build_panel says "must be a table"
-    return _bool(panel, "enabled", where, True)
+    return read_bool(panel, "enabled", where, True)
 
 
 def build_panel(
     name: str, table: Any, where: str, known_analytes: Collection[str] = ANALYTES
 ) -> PanelPlan:
     """One panel from its table (`where` is its key path)."""
-    _check_name(name, where, "panel name")
-    _check_keys(table, PANEL_KEYS, where)
+    check_name(name, where, "panel name")
+    check_keys(table, PANEL_KEYS, where)
     return PanelPlan(
         name=name,
         analytes=_analytes(table, where, known_analytes),
         phases=_schedule(table, where),
-        baseline=_bool(table, "baseline", where, False),
-        window_before_days=_int(table, "window_before_days", where, 0, 365, 7),
-        window_after_days=_int(table, "window_after_days", where, 0, 365, 7),
-        patient_words=_text(table, "patient_words", where, WORDS_LENGTH, "your routine tests"),
-        sex=_choice(table, "sex", where, ["F", "M"], None),
-        indefinite=_bool(table, "indefinite", where, False),
+        baseline=read_bool(table, "baseline", where, False),
+        window_before_days=read_int(table, "window_before_days", where, 0, 365, 7),
+        window_after_days=read_int(table, "window_after_days", where, 0, 365, 7),
+        patient_words=read_text(table, "patient_words", where, WORDS_LENGTH, "your routine tests"),
+        sex=read_choice(table, "sex", where, ["F", "M"], None),
+        indefinite=read_bool(table, "indefinite", where, False),
     )
 
 
@@ -252,7 +254,7 @@ def _schedule(table: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
     if ("every_months" in table) == ("phases" in table):
         raise ProtocolError(where, "give exactly one of every_months and phases")
     if "every_months" in table:
-        months = _int(table, "every_months", where, 1, 120, 1)
+        months = read_int(table, "every_months", where, 1, 120, 1)
         return (Phase(every=Length(months, Unit.MONTHS), from_=Length(0, Unit.MONTHS)),)
     path = key_path(where, "phases")
     given = table["phases"]
@@ -268,7 +270,7 @@ def _schedule(table: Mapping[str, Any], where: str) -> tuple[Phase, ...]:
 
 def build_phase(table: Any, where: str, previous: Phase | None, is_last: bool) -> Phase:
     """One phase; `previous` gives the default `from` (its `until`), `is_last` allows no `until`."""
-    _check_keys(table, ("every", "from", "until", "at"), where)
+    check_keys(table, ("every", "from", "until", "at"), where)
     if ("every" in table) == ("at" in table):
         raise ProtocolError(where, "give exactly one of every and at")
     if "at" in table:
@@ -327,9 +329,9 @@ def _rules(table: Mapping[str, Any], where: str) -> RuleOverrides:
     """The `rules` overrides, checked against `[rules]`' own keys and types (SPEC §4)."""
     path = key_path(where, "rules")
     given = table.get("rules", {})
-    _check_table(given, path)
+    check_table(given, path)
     for analyte, keys in given.items():
-        _check_table(keys, key_path(path, analyte))
+        check_table(keys, key_path(path, analyte))
     try:
         rule_settings_from_mapping(given)
     except ValueError as error:
@@ -338,77 +340,3 @@ def _rules(table: Mapping[str, Any], where: str) -> RuleOverrides:
         (analyte, tuple(sorted((key, value) for key, value in keys.items())))
         for analyte, keys in sorted(given.items())
     )
-
-
-# --- key paths and typed reads ---------------------------------------------------------------
-
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")
-
-
-def key_path(where: str, key: object) -> str:
-    """`where.key`, the key quoted when a file could have put anything in it."""
-    text = str(key)
-    return f"{where}.{text}" if _PLAIN_KEY.fullmatch(text) else f"{where}.{text[:60]!r}"
-
-
-def _check_name(name: str, where: str, what: str) -> None:
-    if not NAME.fullmatch(name) or len(name) > PANEL_LENGTH:
-        raise ProtocolError(
-            where, f"{what} must be a lower-case letter then up to {PANEL_LENGTH - 1} of a-z 0-9 _"
-        )
-
-
-def _check_table(value: Any, path: str) -> None:
-    if not isinstance(value, dict):
-        raise ProtocolError(path, "must be a table")
-
-
-def _check_keys(table: Any, known: Sequence[str], where: str) -> None:
-    _check_table(table, where)
-    for key in table:
-        if key not in known:
-            raise ProtocolError(key_path(where, key), f"unknown key; known: {', '.join(known)}")
-
-
-def _int(table: Mapping[str, Any], key: str, where: str, low: int, high: int, default: int) -> int:
-    value = _optional_int(table, key, where, low, high, default)
-    assert value is not None
-    return value
-
-
-def _optional_int(
-    table: Mapping[str, Any], key: str, where: str, low: int, high: int, default: int | None
-) -> int | None:
-    if key not in table:
-        return default
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ProtocolError(key_path(where, key), f"must be a whole number from {low} to {high}")
-    return value
-
-
-def _bool(table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise ProtocolError(key_path(where, key), "must be true or false")
-    return value
-
-
-def _text(table: Mapping[str, Any], key: str, where: str, max_length: int, default: str) -> str:
-    value = table.get(key, default)
-    problem = "must be text" if not isinstance(value, str) else line_problem(value, max_length)
-    if problem is not None:
-        raise ProtocolError(key_path(where, key), problem)
-    return str(value).strip()
-
-
-def _choice(
-    table: Mapping[str, Any], key: str, where: str, allowed: list[str], default: str | None
-) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    if not isinstance(value, str) or value not in allowed:
-        quoted = " or ".join(repr(a) for a in allowed)
-        raise ProtocolError(key_path(where, key), f"must be {quoted}, not {repr(value)[:40]}")
-    return value

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from monitor.domain.phases import ProtocolError, key_path
+from monitor.domain.tables import ProtocolError, key_path
 
 
 def merge_layers(layers: Sequence[Mapping[str, Any]], *, where: str) -> dict[str, Any]:

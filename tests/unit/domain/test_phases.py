@@ -13,10 +13,10 @@ from monitor.domain.phases import (
     Kind,
     PanelPlan,
     Phase,
-    ProtocolError,
     ProtocolPlan,
     build_protocol,
 )
+from monitor.domain.tables import ProtocolError
 from monitor.errors import InvalidInput
 
 M = Unit.MONTHS
@@ -236,6 +236,11 @@ JCV = "protocols.natalizumab.panels.jcv"
         (
             {**NATALIZUMAB, "panels": {"jcv-index": NATALIZUMAB["panels"]["jcv"]}},
             "protocols.natalizumab.panels.jcv-index",
+            "panel name",
+        ),
+        (
+            {**NATALIZUMAB, "panels": {"JCV": {"enabled": False}}},
+            "protocols.natalizumab.panels.JCV",
             "panel name",
         ),
         ({**NATALIZUMAB, "panels": {}}, "protocols.natalizumab.panels", "at least one panel"),

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from monitor.domain.lengths import Length, Unit
-from monitor.domain.phases import ProtocolError, build_protocol
+from monitor.domain.phases import build_protocol
 from monitor.domain.protocol_layers import merge_layer, merge_layers
+from monitor.domain.tables import ProtocolError
 
 WHERE = "protocols.dmf"
 SHIPPED: dict[str, Any] = {
