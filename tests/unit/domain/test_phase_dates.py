@@ -15,8 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.domain.courses import make_course
-from monitor.domain.phases import PanelPlan, build_panel, due_dates, phase_due_dates
-from monitor.domain.protocol import PanelRule, Protocol
+from monitor.domain.phases import (
+    PanelPlan,
+    build_panel,
+    build_protocol,
+    due_dates,
+    phase_due_dates,
+)
+from monitor.domain.protocol import DEFAULT_PROTOCOL, PanelRule, Protocol
 from monitor.domain.schedule import SlotKind, add_months, build_schedule
 
 D = date.fromisoformat
@@ -246,3 +252,41 @@ def test_due_dates_are_sorted_unique_and_inside_the_series(
     got = due_dates(panel(*phases), anchor, last_due)
     assert got == sorted(set(got))
     assert all(anchor < d <= last_due for d in got)
+
+
+ALEMTUZUMAB_TABLE: dict[str, Any] = {
+    "panels": {
+        rule.name: {
+            "analytes": list(rule.analytes),
+            "baseline": rule.baseline,
+            "window_before_days": rule.window_before_days,
+            "window_after_days": rule.window_after_days,
+            "every_months": rule.every_months,
+        }
+        for rule in DEFAULT_PROTOCOL.panels
+    }
+}
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 900)), min_size=1, max_size=4), anchors)
+def test_the_default_protocol_as_data_gives_todays_recurring_slots(
+    gaps: list[tuple[int, int]], start: date
+) -> None:
+    courses, first_on = [], start
+    for extra_days, gap in gaps:
+        course = make_course([first_on + timedelta(days=d) for d in range(extra_days + 1)])
+        courses.append(course)
+        first_on = course.last_on + timedelta(days=gap)
+    plan = build_protocol("alemtuzumab", ALEMTUZUMAB_TABLE)
+    today = build_schedule(courses, DEFAULT_PROTOCOL)
+    for panel_plan in plan.panels:
+        for number, course in enumerate(courses, start=1):
+            last_due = add_months(course.last_on, plan.monitoring_months or 0)
+            if number < len(courses):
+                last_due = min(last_due, courses[number].first_on - timedelta(days=1))
+            expected = [
+                s.due_on
+                for s in today
+                if (s.panel, s.course, s.kind) == (panel_plan.name, number, SlotKind.RECURRING)
+            ]
+            assert due_dates(panel_plan, course.last_on, last_due) == expected
