@@ -10,6 +10,8 @@ a missed day or a second process can never change what gets sent:
 * the daily cycle at `clinic.daily_at` in `clinic.timezone`, and once at start-up when today's
   has not run (whatever the time of day);
 * the outbox drained every minute and right after each daily cycle;
+* the services beside the jobs (the MLLP listener, with `[hl7] listen`) started only once the
+  daemon holds its database's lock, so a second daemon refused by the lock never listens;
 * the daemon lock confirmed every LOCK_CHECK_SECONDS and before each job acts: a lock that went
   away (its PostgreSQL connection ended, its SQLite lock file was deleted) is taken back; a lock
   another process holds now stops the daemon, exit 1, without acting again.
@@ -25,10 +27,12 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from types import FrameType
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
@@ -60,6 +64,15 @@ LOCK_CHECK_SECONDS = 10
 STARTUP_TIMEOUT_SECONDS = 60.0
 
 
+class Beside(Protocol):
+    """A service the daemon runs beside its jobs (the MLLP listener): started only once the
+    daemon holds its database's lock, so a second daemon never takes the first one's feed."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
 class Daemon:
     """The scheduler, its two jobs, and a stop flag that every loop checks."""
 
@@ -70,8 +83,10 @@ class Daemon:
         transport: Transport,
         *,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+        beside: Sequence[Beside] = (),
     ) -> None:
         self.config = config
+        self.beside = beside
         self.engine = engine
         self.transport = transport
         self.startup_timeout = startup_timeout
@@ -101,11 +116,25 @@ class Daemon:
         with daemon_lock(self.engine, clock.now_utc()) as lock:
             self.lock = lock
             log.info("daemon started (%s)", lock.holder)
-            self._register_jobs()
-            self.scheduler.start()
+            with self._running_beside():
+                self._register_jobs()
+                self.scheduler.start()
         if self.lost is not None:
             raise self.lost  # exit 1: systemd restarts it, and the restart names the holder
         log.info("daemon stopped")
+
+    @contextmanager
+    def _running_beside(self) -> Iterator[None]:
+        """Start the services beside the jobs (under the lock); stop those started, at exit."""
+        started: list[Beside] = []
+        try:
+            for service in self.beside:
+                service.start()
+                started.append(service)
+            yield
+        finally:
+            for service in reversed(started):
+                service.stop()
 
     def _rebuild_stale_schedules(self) -> None:
         """Bring every stored schedule to the configured protocol; stops between chunks on a

@@ -33,14 +33,10 @@ def run(ctx: typer.Context) -> None:
     transport = make_transport(config)  # a transport it cannot build: exit 2 before starting
     configure_logging(config.logging)
     engine = make_engine(app_state.url)
-    listener = hl7_listener(engine, app_state) if config.hl7.listen else None
+    beside = [hl7_listener(engine, app_state)] if config.hl7.listen else []
     try:
-        if listener is not None:
-            listener.start()
-        Daemon(config, engine, transport, startup_timeout=timeout).run()
+        Daemon(config, engine, transport, startup_timeout=timeout, beside=beside).run()
     finally:
-        if listener is not None:
-            listener.stop()
         engine.dispose()
 
 

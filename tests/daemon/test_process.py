@@ -11,6 +11,7 @@ import re
 import time
 from pathlib import Path
 
+from hl7.client import MLLPClient
 from sqlalchemy import Engine, func, select
 
 from monitor.domain.vocabulary import OutboxStatus
@@ -25,6 +26,7 @@ from tests.daemon.conftest import (
     SmtpServer,
     add_due_patients,
     clinic_today,
+    free_port,
     run_monitor,
     start_daemon,
     wait_for,
@@ -137,6 +139,46 @@ def test_a_second_daemon_on_the_same_database_refuses_to_start(
             assert first.stop() == 0, first.stderr
     finally:
         engine.dispose()
+
+
+def test_a_second_daemon_refused_by_the_lock_never_takes_the_hl7_feed(
+    database: str, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """The listener starts only under the lock: the second daemon fails on the lock (naming the
+    holder), not on the port, and the first one's listener still answers the lab."""
+    port = free_port()
+    hl7 = f'[hl7]\nlisten = true\nhost = "127.0.0.1"\nport = {port}\n'
+    config = write_config(tmp_path, smtp_port=smtp_server.port, extra=hl7)
+    engine = make_engine(database)
+    try:
+        with start_daemon(database, config, cwd=tmp_path) as first:
+            wait_for(lambda: describe_holder(engine), what="the first daemon's lock",
+                     timeout=STARTUP, daemon=first)  # fmt: skip
+
+            second = run_monitor(database, config, "run", cwd=tmp_path, timeout=30)
+
+            assert second.code == 1, second.err
+            assert "another monitor daemon holds" in second.err
+            assert "cannot listen" not in second.err
+            with MLLPClient("127.0.0.1", port) as client:
+                ack = client.send_message(ORU).decode("utf-8")
+            assert "MSA|A" in ack  # answered (AR: no such patient) by the first daemon
+            assert first.stop() == 0, first.stderr
+    finally:
+        engine.dispose()
+
+
+ORU = (
+    "\r".join(
+        [
+            "MSH|^~\\&|LAB|CITYLAB|MON|CLINIC|20240212100000||ORU^R01|C1|P|2.5.1",
+            "PID|1||NOBODY^^^CITY^MR",
+            "OBR|1||ACC-C1|58410-2^CBC^LN|||20240212083000",
+            "OBX|1|NM|777-3^PLT^LN||210|K/uL|||||F",
+        ]
+    )
+    + "\r"
+)
 
 
 # --- start-up checks ----------------------------------------------------------------------------
