@@ -15,7 +15,7 @@ import tomllib
 from datetime import time
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -37,6 +37,9 @@ from monitor.domain.rules import RuleSettings, rule_settings_from_mapping
 from monitor.domain.units import ANALYTES
 from monitor.errors import MonitorError
 from monitor.store.db import database_url_problem
+
+if TYPE_CHECKING:
+    from monitor.domain.phases import ProtocolPlan
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 # A config file is a few kilobytes; refusing huge ones keeps a mistake (a log file named by
@@ -111,6 +114,8 @@ class ClinicConfig(_Section):
     phone: Phone = "000 000 0000"
     timezone: str = "Europe/London"
     daily_at: str = "07:00"
+    # A folder of `<id>.toml` protocol files (SPEC §10.1), from the working directory if relative.
+    protocols_dir: FolderPath | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -321,6 +326,8 @@ class Config(_Section):
     web: WebConfig = WebConfig()
     rules: dict[str, dict[str, float]] = {}
     sources: dict[Code, SourceConfig] = {}
+    # `[protocols.<id>]` as written; `protocols` builds them with the other layers.
+    protocol_tables: dict[str, Any] = Field({}, alias="protocols", max_length=200)
 
     @field_validator("rules")
     @classmethod
@@ -335,6 +342,12 @@ class Config(_Section):
     @property
     def monitoring_protocol(self) -> Protocol:
         return self.protocol.to_protocol()
+
+    @property
+    def protocols(self) -> dict[str, ProtocolPlan]:
+        """Every protocol, id -> plan, sorted by id, from its layers (`monitor.protocol_config`;
+        checked when the configuration is loaded, read again on each call)."""
+        return build_protocols(self, "config.toml")
 
     @property
     def mail_domain(self) -> str:
@@ -357,6 +370,45 @@ class Config(_Section):
             "staff.urgent_to": self.staff.urgent_to,
         }
         return [key for key, given in values.items() if holds_placeholder(key, given)]
+
+
+def build_protocols(config: Config, source: str) -> dict[str, ProtocolPlan]:
+    """`config`'s protocols; an error is a ConfigError naming the file (`source` for config.toml)
+    and the key. The old `[protocol]` layer is what it changes from the defaults (a value it
+    repeats, as the shipped config.toml repeats them all, changes nothing; a panel it adds comes
+    whole, with its `baseline = true` default). Imported here: `--help` reads no protocol."""
+    from monitor.protocol_config import ProtocolConfigError, load_protocols
+
+    try:
+        return load_protocols(
+            config.protocol_tables,
+            _old_protocol_layer(config.protocol),
+            source=source,
+            protocols_dir=config.clinic.protocols_dir,
+            default_protocol=config.monitoring_protocol,
+        )
+    except ProtocolConfigError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _old_protocol_layer(given: ProtocolConfig) -> dict[str, Any]:
+    defaults = ProtocolConfig()
+    layer: dict[str, Any] = {
+        key: getattr(given, key)
+        for key in ("monitoring_months", "baseline_window_days")
+        if getattr(given, key) != getattr(defaults, key)
+    }
+    panels: dict[str, Any] = {}
+    for name, panel in given.panels.items():
+        values = panel.model_dump()
+        default = defaults.panels.get(name)
+        below = default.model_dump() if default is not None else {}
+        changed = {key: value for key, value in values.items() if below.get(key) != value}
+        if changed:
+            panels[name] = changed
+    if panels:
+        layer["panels"] = panels
+    return layer
 
 
 # What a key holds until the clinic sets it: the model's defaults above, which the shipped
@@ -401,7 +453,7 @@ def load_config(given: Path | None = None) -> Config:
     if not path.exists():
         if named:
             raise ConfigError(f"configuration file {path} does not exist")
-        return Config()
+        return parse_config({}, source=str(path))
     try:
         raw = _read_bytes(path)
         data = tomllib.loads(raw.decode("utf-8"))
@@ -425,10 +477,13 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    """The validated configuration, its protocols built once so a bad one stops the start."""
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{source}: {_describe(error)}") from None
+    build_protocols(config, source)  # a bad protocol is a config error at start-up
+    return config
 
 
 def _describe(error: ValidationError) -> str:

@@ -1,0 +1,245 @@
+"""The monitoring protocols as data, read in layers and built once (SPEC §10.1, §10.4).
+
+Layers, lowest first: the files shipped in `monitor/protocols/` (`<id>.toml`), the site's
+`[clinic] protocols_dir` files (`<id>.toml`; a relative folder is from the working directory,
+like `email.file_dir`), the `[protocols.<id>]` tables of config.toml and, for alemtuzumab only,
+the old `[protocol]` table (what it changes from today's defaults, config.py's
+`_old_protocol_layer`; its panels merged key by key, as `[protocol]` always was).
+`domain.protocol_layers` merges them and `domain.phases.build_protocol` checks the result; an
+error names the file of the highest layer that holds the key, and the key as that file spells
+it (`panels.jcv.phases[1].until` in a file, `protocols.jcv...` or `protocol.panels...` in
+config.toml).
+
+Until schedules read protocols (issue 13, later parts) every schedule follows
+`Config.monitoring_protocol`, built from `[protocol]`: an alemtuzumab definition whose schedule
+differs from it is refused, so no layer can look as if it changed a schedule that it does not.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.domain.lengths import Length, Unit
+from monitor.domain.phases import Kind, ProtocolPlan, build_protocol
+from monitor.domain.protocol import PanelRule, Protocol
+from monitor.domain.protocol_layers import merge_layer
+from monitor.domain.tables import ProtocolError, key_path
+from monitor.errors import MonitorError
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "protocols"
+DEFAULT_PROTOCOL_ID = "alemtuzumab"
+MAX_FILE_BYTES = 1_000_000
+MAX_FILES = 200
+
+
+class ProtocolConfigError(MonitorError):
+    """A protocol file or table that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of one protocol: where it is written, its table, and how that file spells the
+    protocol's own key path (`""` in a `<id>.toml`, `protocols.<id>` or `protocol` in config)."""
+
+    source: str
+    table: Mapping[str, Any]
+    prefix: str
+    whole_panels: bool = True
+
+
+def load_protocols(
+    tables: Mapping[str, Any],
+    old_table: Mapping[str, Any] | None,
+    *,
+    source: str,
+    protocols_dir: str | None,
+    default_protocol: Protocol,
+    shipped_dir: Path = SHIPPED_DIR,
+) -> dict[str, ProtocolPlan]:
+    """Every protocol, id -> plan, sorted by id: `tables` is config.toml's `[protocols]`,
+    `old_table` the `[protocol]` layer (None for none), `source` config.toml's name,
+    `default_protocol` what every schedule follows (alemtuzumab's plan must give it)."""
+    layers: dict[str, list[Layer]] = {}
+    for protocol_id, layer in _file_layers(shipped_dir, str(shipped_dir)):
+        layers.setdefault(protocol_id, []).append(layer)
+    if protocols_dir is not None:
+        for protocol_id, layer in _file_layers(Path(protocols_dir), "clinic.protocols_dir"):
+            layers.setdefault(protocol_id, []).append(layer)
+    for protocol_id, table in tables.items():
+        prefix = key_path("protocols", protocol_id)
+        if not isinstance(table, dict):
+            raise ProtocolConfigError(f"{source}: {prefix}: must be a table")
+        layers.setdefault(protocol_id, []).append(Layer(source, table, prefix))
+    if old_table is not None:
+        layers.setdefault(DEFAULT_PROTOCOL_ID, []).append(
+            Layer(
+                source,
+                old_table,
+                "protocol",
+                False,
+            )
+        )
+    plans = {
+        protocol_id: build_layers(protocol_id, layers[protocol_id])
+        for protocol_id in sorted(layers)
+    }
+    if DEFAULT_PROTOCOL_ID in plans:
+        check_default_matches(
+            plans[DEFAULT_PROTOCOL_ID], default_protocol, layers[DEFAULT_PROTOCOL_ID]
+        )
+    return plans
+
+
+def build_layers(protocol_id: str, layers: list[Layer]) -> ProtocolPlan:
+    """One protocol from its layers (lowest first); a ProtocolError becomes a message naming the
+    file and the key."""
+    where = key_path("protocols", protocol_id)
+    merged: dict[str, Any] = {}
+    try:
+        for layer in layers:
+            merged = merge_layer(merged, layer.table, where=where, whole_panels=layer.whole_panels)
+        return build_protocol(protocol_id, merged, where=where)
+    except ProtocolError as error:
+        raise ProtocolConfigError(_located(error, where, layers, merged)) from None
+
+
+def check_default_matches(plan: ProtocolPlan, protocol: Protocol, layers: list[Layer]) -> None:
+    """Refuse an alemtuzumab plan whose schedule is not `protocol`'s (what schedules follow);
+    the message names the site's layers (the shipped file gives `protocol` by itself)."""
+    if as_protocol(plan) != protocol:
+        site = [layer.source for layer in layers if not layer.source.startswith(str(SHIPPED_DIR))]
+        sources = ", ".join(dict.fromkeys(site or [layer.source for layer in layers]))
+        raise ProtocolConfigError(
+            f"{sources}: protocols.{plan.id}: its schedule differs from the [protocol] "
+            "table, which every schedule still follows: change alemtuzumab's panels, intervals, "
+            "windows, durations and rules in [protocol] (names and patient_words may differ)"
+        )
+
+
+def as_protocol(plan: ProtocolPlan) -> Protocol | None:
+    """The plan as today's `Protocol`, or None when it says something `Protocol` cannot (phases
+    other than one `every_months`, a sex, an indefinite panel, rule overrides, no end)."""
+    if plan.kind is not Kind.COURSES or plan.rules or plan.monitoring_months is None:
+        return None
+    panels = []
+    for panel in plan.panels:
+        phase = panel.phases[0]
+        simple = (
+            len(panel.phases) == 1
+            and phase.every is not None
+            and phase.every.unit is Unit.MONTHS
+            and phase.from_ == Length(0, Unit.MONTHS)
+            and phase.until is None
+        )
+        if not simple or panel.sex is not None or panel.indefinite or phase.every is None:
+            return None
+        panels.append(
+            PanelRule(
+                panel.name,
+                phase.every.count,
+                panel.window_before_days,
+                panel.window_after_days,
+                panel.analytes,
+                panel.baseline,
+            )
+        )
+    return Protocol(tuple(panels), plan.monitoring_months, plan.baseline_window_days)
+
+
+# --- the layers ------------------------------------------------------------------------------
+
+
+def _file_layers(folder: Path, named_by: str) -> list[tuple[str, Layer]]:
+    """Each `<id>.toml` in `folder` (other names and hidden files are not read), by name."""
+    if not folder.is_dir():
+        raise ProtocolConfigError(f"{named_by}: {folder} is not a folder")
+    try:
+        paths = sorted(
+            path
+            for path in folder.iterdir()
+            if path.suffix == ".toml" and not path.name.startswith(".")
+        )
+    except OSError as error:
+        raise ProtocolConfigError(
+            f"{named_by}: cannot read {folder}: {error.strerror or error}"
+        ) from None
+    if len(paths) > MAX_FILES:
+        raise ProtocolConfigError(f"{named_by}: {folder} holds over {MAX_FILES} .toml files")
+    return [(path.stem, Layer(str(path), _read_toml(path), "")) for path in paths]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise ProtocolConfigError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProtocolConfigError(f"{path} is over {MAX_FILE_BYTES} bytes: not a protocol file")
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProtocolConfigError(f"{path} is not UTF-8 text (save it as UTF-8)") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as error:
+        detail = error if isinstance(error, tomllib.TOMLDecodeError) else "nested too deeply"
+        raise ProtocolConfigError(f"{path} is not valid TOML: {detail}") from None
+
+
+# --- naming the file and the key of an error --------------------------------------------------
+
+_STEP = re.compile(r"\.([A-Za-z0-9_\-]+)|\.('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")|\[(\d+)\]")
+
+
+def _located(error: ProtocolError, where: str, layers: list[Layer], merged: Any) -> str:
+    """`<file>: <key as that file spells it>: <problem>`. The file is the highest layer that
+    holds as much of the key's path as the merged table does: the one whose value was read, or
+    for a missing key the one that gave its table (a panel a higher layer replaced whole is not
+    blamed on the lower file)."""
+    steps = _steps(error.path[len(where) :]) if error.path.startswith(where) else None
+    if steps is None or not layers:
+        sources = ", ".join(dict.fromkeys(layer.source for layer in layers))
+        return f"{sources}: {error.path}: {error.problem}"
+    read = _depth(merged, steps)
+    best = next(
+        (layer for layer in reversed(layers) if _depth(layer.table, steps) >= read), layers[-1]
+    )
+    rest = error.path[len(where) :]
+    if best.prefix:
+        shown = best.prefix + rest
+    else:
+        shown = rest.lstrip(".") or "(top level)"
+    return f"{best.source}: {shown}: {error.problem}"
+
+
+def _steps(rest: str) -> list[str | int] | None:
+    steps: list[str | int] = []
+    position = 0
+    while position < len(rest):
+        match = _STEP.match(rest, position)
+        if match is None:
+            return None
+        plain, quoted, index = match.groups()
+        steps.append(int(index) if index is not None else plain or ast.literal_eval(quoted))
+        position = match.end()
+    return steps
+
+
+def _depth(table: Any, steps: list[str | int]) -> int:
+    """How many of `steps` lead through `table`."""
+    depth = 0
+    node = table
+    for step in steps:
+        if isinstance(step, int) and isinstance(node, list) and step < len(node):
+            node = node[step]
+        elif isinstance(step, str) and isinstance(node, dict) and step in node:
+            node = node[step]
+        else:
+            break
+        depth += 1
+    return depth

@@ -1,0 +1,136 @@
+"""`monitor protocols [--json]` (SPEC §10.3): every protocol, its panels and phases."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+import typer.main
+import typer.testing
+from typer.testing import CliRunner
+
+from monitor.cli import app
+from monitor.domain.protocol import DEFAULT_PROTOCOL
+
+_command_once = functools.cache(typer.main.get_command)
+
+NATALIZUMAB = """
+name = "Natalizumab (Tysabri)"
+kind = "continuous"
+after_stop_months = 6
+
+[panels.lft]
+analytes = ["alt", "bilirubin"]
+patient_words = "your liver blood test"
+phases = [{ every = "1m", until = "6m" }, { every = "3m" }]
+
+[panels.jcv]
+analytes = ["tsh"]
+sex = "F"
+indefinite = true
+phases = [{ at = ["3m", "9m"] }, { every = "2w", from = "10m", until = "12m" }]
+"""
+
+PANEL_KEYS = [
+    "panel", "analytes", "baseline", "window_before_days", "window_after_days", "sex",
+    "indefinite", "patient_words", "phases",
+]  # fmt: skip
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """`monitor` in an empty folder (no database: the command reads only the configuration)."""
+    monkeypatch.setattr(typer.testing, "_get_command", _command_once)
+    monkeypatch.chdir(tmp_path)
+    for variable in ("MONITOR_CONFIG", "MONITOR_DATABASE_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def site(tmp_path):
+    (tmp_path / "protocols").mkdir()
+    (tmp_path / "protocols" / "natalizumab.toml").write_text(NATALIZUMAB, encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[clinic]\nprotocols_dir = "protocols"\n')
+
+
+def test_the_json_lists_the_shipped_alemtuzumab_protocol_in_spec_shape(run) -> None:
+    result = run("protocols", "--json")
+
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    assert [p["id"] for p in listing] == ["alemtuzumab"]
+    protocol = listing[0]
+    assert list(protocol) == [
+        "id", "name", "kind", "monitoring_months", "after_stop_months", "panels",
+    ]  # fmt: skip
+    assert protocol["kind"] == "courses"
+    assert protocol["monitoring_months"] == 48
+    assert [p["panel"] for p in protocol["panels"]] == list(DEFAULT_PROTOCOL.panel_names)
+    for panel, rule in zip(protocol["panels"], DEFAULT_PROTOCOL.panels, strict=True):
+        assert list(panel) == PANEL_KEYS
+        assert panel["analytes"] == list(rule.analytes)
+        assert panel["baseline"] is True
+        assert (panel["window_before_days"], panel["window_after_days"]) == (
+            rule.window_before_days,
+            rule.window_after_days,
+        )
+        assert panel["sex"] is None
+        assert panel["indefinite"] is False
+        # every_months shows as one every phase
+        assert panel["phases"] == [{"every": f"{rule.every_months}m", "from": "0m", "until": None}]
+
+
+def test_the_json_shows_a_site_protocol_its_phases_and_an_old_protocol_override(
+    run, site, tmp_path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(config.read_text() + "[protocol.panels.tsh]\nevery_months = 2\n")
+
+    listing = {p["id"]: p for p in json.loads(run("protocols", "--json").stdout)}
+
+    assert list(listing) == ["alemtuzumab", "natalizumab"]
+    tsh = next(p for p in listing["alemtuzumab"]["panels"] if p["panel"] == "tsh")
+    assert tsh["phases"] == [{"every": "2m", "from": "0m", "until": None}]
+    natalizumab = listing["natalizumab"]
+    assert natalizumab["kind"] == "continuous"
+    assert natalizumab["monitoring_months"] is None
+    assert natalizumab["after_stop_months"] == 6
+    lft, jcv = natalizumab["panels"]
+    assert lft["phases"] == [
+        {"every": "1m", "from": "0m", "until": "6m"},
+        {"every": "3m", "from": "6m", "until": None},
+    ]
+    assert lft["patient_words"] == "your liver blood test"
+    assert lft["baseline"] is False
+    assert jcv["phases"] == [{"at": ["3m", "9m"]}, {"every": "2w", "from": "10m", "until": "12m"}]
+    assert (jcv["sex"], jcv["indefinite"]) == ("F", True)
+
+
+def test_the_table_shows_each_protocol_and_its_panels(run, site) -> None:
+    result = run("protocols")
+
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "alemtuzumab: Alemtuzumab (Lemtrada) (courses; monitoring 48 months)" in out
+    assert "natalizumab: Natalizumab (Tysabri) (continuous; monitoring no end, 6 months" in out
+    lines = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 2}
+    assert "every 3m" in lines["tsh"] and "-14/+14 days" in lines["tsh"]
+    assert "every 12m" in lines["skin"]
+    assert "every 1m until 6m; every 3m" in lines["lft"]
+    assert "at 3m, 9m; every 2w from 10m until 12m" in lines["jcv"]
+    assert " F " in lines["jcv"]
+
+
+def test_a_bad_protocol_file_exits_2_naming_the_file_and_the_key(run, site, tmp_path) -> None:
+    path = tmp_path / "protocols" / "natalizumab.toml"
+    path.write_text(NATALIZUMAB.replace('until = "6m"', 'until = "6x"'), encoding="utf-8")
+
+    for command in (["protocols"], ["protocols", "--json"], ["overdue", "--json"]):
+        result = run(*command)
+
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert "natalizumab.toml: panels.lft.phases[0].until: '6x' is not a length" in result.stderr
