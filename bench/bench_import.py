@@ -110,7 +110,7 @@ def fresh_database(url: str | None, folder: Path, label: str) -> Engine:
             connection.execute(text("CREATE SCHEMA public"))
     upgrade(engine)
     config = Config()
-    with unit_of_work(engine, config.monitoring_protocol) as session:
+    with unit_of_work(engine, config.catalogue) as session:
         add_patient(
             session,
             mrn=MRN,
@@ -145,7 +145,7 @@ def run_one(
     parsed = time.perf_counter()
     report = ImportReport()
     if engine is not None:
-        with unit_of_work(engine, config.monitoring_protocol) as session:
+        with unit_of_work(engine, config.catalogue) as session:
             report = import_items(session, items, ImportContext(config, TODAY, NOW))
     finished = time.perf_counter()
     if profile is not None:

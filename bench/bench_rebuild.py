@@ -45,7 +45,7 @@ from monitor.store.db import make_engine, unit_of_work
 from monitor.store.migrate import upgrade
 
 PG_DATABASE = "monitor_rebuild_bench"
-OLD = Config().monitoring_protocol
+OLD = Config().catalogue
 NEW = replace(
     OLD, panels=tuple(replace(p, every_months=2) if p.name == "tsh" else p for p in OLD.panels)
 )

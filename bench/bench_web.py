@@ -60,7 +60,7 @@ def build_clinic(engine: Engine, args: argparse.Namespace) -> dict[str, int]:
     """Patients, courses, results (bench_schedule's generator), slots, a nurse, 40 flags."""
     upgrade(engine)
     counts = load_clinic(engine, args)
-    protocol = load_config(ROOT / "config.toml").monitoring_protocol
+    protocol = load_config(ROOT / "config.toml").catalogue
     insert = models.Slot.__table__.insert()
     slots = 0
     for numbers in chunks(args.patients, args.chunk):

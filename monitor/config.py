@@ -23,12 +23,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from monitor.domain.addresses import address_problem
+from monitor.domain.catalogue import Catalogue
 from monitor.domain.codes import DEFAULT_LOINC, CodeMap
 from monitor.domain.fields import line_problem
 from monitor.domain.patient_match import IdentityCheck
@@ -326,8 +328,9 @@ class Config(_Section):
     web: WebConfig = WebConfig()
     rules: dict[str, dict[str, float]] = {}
     sources: dict[Code, SourceConfig] = {}
-    # `[protocols.<id>]` as written; `protocols` builds them with the other layers.
+    # `[protocols.<id>]` as written; `catalogue` builds them with the other layers.
     protocol_tables: dict[str, Any] = Field({}, alias="protocols", max_length=200)
+    _catalogue: Catalogue | None = PrivateAttr(None)
 
     @field_validator("rules")
     @classmethod
@@ -340,14 +343,25 @@ class Config(_Section):
         return rule_settings_from_mapping(self.rules)
 
     @property
-    def monitoring_protocol(self) -> Protocol:
-        return self.protocol.to_protocol()
+    def protocols(self) -> dict[str, ProtocolPlan]:
+        """Every protocol, id -> plan, sorted by id, from its layers (`monitor.protocol_config`)."""
+        return {plan.id: plan for plan in self.catalogue.plans}
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings (the built catalogue, a cache of them, is left out)."""
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable settings, as BaseModel's
 
     @property
-    def protocols(self) -> dict[str, ProtocolPlan]:
-        """Every protocol, id -> plan, sorted by id, from its layers (`monitor.protocol_config`;
-        checked when the configuration is loaded, read again on each call)."""
-        return build_protocols(self, "config.toml")
+    def catalogue(self) -> Catalogue:
+        """Every protocol as the value schedules are computed from; built (and checked) once,
+        when the configuration is loaded, or at first use for a `Config()` made in code."""
+        if self._catalogue is None:
+            self._catalogue = Catalogue.of(build_protocols(self, "config.toml"))
+        return self._catalogue
 
     @property
     def mail_domain(self) -> str:
@@ -385,7 +399,6 @@ def build_protocols(config: Config, source: str) -> dict[str, ProtocolPlan]:
             _old_protocol_layer(config.protocol),
             source=source,
             protocols_dir=config.clinic.protocols_dir,
-            default_protocol=config.monitoring_protocol,
         )
     except ProtocolConfigError as error:
         raise ConfigError(str(error)) from None
@@ -482,7 +495,8 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
         config = Config.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{source}: {_describe(error)}") from None
-    build_protocols(config, source)  # a bad protocol is a config error at start-up
+    # a bad protocol is a config error at start-up
+    config._catalogue = Catalogue.of(build_protocols(config, source))
     return config
 
 

@@ -139,7 +139,7 @@ class Daemon:
     def _rebuild_stale_schedules(self) -> None:
         """Bring every stored schedule to the configured protocol; stops between chunks on a
         signal (what is done stays done; the next start continues with the rest)."""
-        protocol = self.config.monitoring_protocol
+        protocol = self.config.catalogue
         with unit_of_work(self.engine) as session:
             stale = count_stale_patients(session, protocol)
         if not stale:

@@ -14,10 +14,10 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
+from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID, Catalogue
 from monitor.domain.courses import Course
-from monitor.domain.protocol import Protocol
 from monitor.domain.rules import RuleSettings
-from monitor.domain.schedule import build_schedule
+from monitor.domain.treatments import build_slots, courses_treatment
 from monitor.services.people.courses import add_course
 from monitor.services.people.patients import add_patient
 from monitor.services.results.recording import ResultIn, add_results
@@ -93,13 +93,14 @@ def synthetic_courses(rng: random.Random, today: date) -> list[Course]:
 
 
 def synthetic_results(
-    rng: random.Random, mrn: str, courses: list[Course], protocol: Protocol, today: date
+    rng: random.Random, mrn: str, courses: list[Course], catalogue: Catalogue, today: date
 ) -> list[ResultIn]:
     """Results for past slots: 80% on time, 7% late, the rest missing; now and then abnormal."""
     results = []
     adherence = rng.uniform(0.6, 1.0)
     levels = {a: rng.uniform(low, high) for a, (_, low, high) in NORMAL_VALUES.items()}
-    for slot in build_schedule(courses, protocol):
+    treatment = courses_treatment(DEFAULT_PROTOCOL_ID, courses)
+    for slot in build_slots([treatment], catalogue, sex=None, stopped_on=None, horizon_on=today):
         roll = rng.random()
         if slot.window_end > today or roll > adherence:
             continue
@@ -109,7 +110,7 @@ def synthetic_results(
             collected = slot.window_end + timedelta(days=rng.randint(1, 10))
         if collected > today:
             continue
-        for analyte in protocol.panel(slot.panel).analytes:
+        for analyte in catalogue.panel(slot.protocol, slot.panel).analytes:
             results.append(_result(rng, mrn, analyte, collected, levels))
     return results
 
@@ -131,7 +132,7 @@ def _result(
 
 def build_demo_clinic(
     session: Session,
-    protocol: Protocol,
+    catalogue: Catalogue,
     rules: RuleSettings,
     *,
     today: date,
@@ -165,6 +166,6 @@ def build_demo_clinic(
                 actor=DEMO_ACTOR,
                 now=now,
             )
-        batch = synthetic_results(rng, mrn, courses, protocol, today)
+        batch = synthetic_results(rng, mrn, courses, catalogue, today)
         add_results(session, batch, today=today, now=now, rules=rules)
     return patients

@@ -10,9 +10,7 @@ error names the file of the highest layer that holds the key, and the key as tha
 it (`panels.jcv.phases[1].until` in a file, `protocols.jcv...` or `protocol.panels...` in
 config.toml).
 
-Until schedules read protocols (issue 13, later parts) every schedule follows
-`Config.monitoring_protocol`, built from `[protocol]`: an alemtuzumab definition whose schedule
-differs from it is refused, so no layer can look as if it changed a schedule that it does not.
+Schedules follow the built plans (`Config.catalogue`), alemtuzumab's included.
 """
 
 from __future__ import annotations
@@ -25,9 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.domain.lengths import Length, Unit
-from monitor.domain.phases import Kind, ProtocolPlan, build_protocol
-from monitor.domain.protocol import PanelRule, Protocol
+from monitor.domain.phases import ProtocolPlan, build_protocol
 from monitor.domain.protocol_layers import merge_layer
 from monitor.domain.tables import ProtocolError, key_path
 from monitor.errors import MonitorError
@@ -59,12 +55,10 @@ def load_protocols(
     *,
     source: str,
     protocols_dir: str | None,
-    default_protocol: Protocol,
     shipped_dir: Path = SHIPPED_DIR,
 ) -> dict[str, ProtocolPlan]:
     """Every protocol, id -> plan, sorted by id: `tables` is config.toml's `[protocols]`,
-    `old_table` the `[protocol]` layer (None for none), `source` config.toml's name,
-    `default_protocol` what every schedule follows (alemtuzumab's plan must give it)."""
+    `old_table` the `[protocol]` layer (None for none), `source` config.toml's name."""
     layers: dict[str, list[Layer]] = {}
     for protocol_id, layer in _file_layers(shipped_dir, str(shipped_dir)):
         layers.setdefault(protocol_id, []).append(layer)
@@ -89,10 +83,6 @@ def load_protocols(
         protocol_id: build_layers(protocol_id, layers[protocol_id])
         for protocol_id in sorted(layers)
     }
-    if DEFAULT_PROTOCOL_ID in plans:
-        check_default_matches(
-            plans[DEFAULT_PROTOCOL_ID], default_protocol, layers[DEFAULT_PROTOCOL_ID]
-        )
     return plans
 
 
@@ -107,49 +97,6 @@ def build_layers(protocol_id: str, layers: list[Layer]) -> ProtocolPlan:
         return build_protocol(protocol_id, merged, where=where)
     except ProtocolError as error:
         raise ProtocolConfigError(_located(error, where, layers, merged)) from None
-
-
-def check_default_matches(plan: ProtocolPlan, protocol: Protocol, layers: list[Layer]) -> None:
-    """Refuse an alemtuzumab plan whose schedule is not `protocol`'s (what schedules follow);
-    the message names the site's layers (the shipped file gives `protocol` by itself)."""
-    if as_protocol(plan) != protocol:
-        site = [layer.source for layer in layers if not layer.source.startswith(str(SHIPPED_DIR))]
-        sources = ", ".join(dict.fromkeys(site or [layer.source for layer in layers]))
-        raise ProtocolConfigError(
-            f"{sources}: protocols.{plan.id}: its schedule differs from the [protocol] "
-            "table, which every schedule still follows: change alemtuzumab's panels, intervals, "
-            "windows, durations and rules in [protocol] (names and patient_words may differ)"
-        )
-
-
-def as_protocol(plan: ProtocolPlan) -> Protocol | None:
-    """The plan as today's `Protocol`, or None when it says something `Protocol` cannot (phases
-    other than one `every_months`, a sex, an indefinite panel, rule overrides, no end)."""
-    if plan.kind is not Kind.COURSES or plan.rules or plan.monitoring_months is None:
-        return None
-    panels = []
-    for panel in plan.panels:
-        phase = panel.phases[0]
-        simple = (
-            len(panel.phases) == 1
-            and phase.every is not None
-            and phase.every.unit is Unit.MONTHS
-            and phase.from_ == Length(0, Unit.MONTHS)
-            and phase.until is None
-        )
-        if not simple or panel.sex is not None or panel.indefinite or phase.every is None:
-            return None
-        panels.append(
-            PanelRule(
-                panel.name,
-                phase.every.count,
-                panel.window_before_days,
-                panel.window_after_days,
-                panel.analytes,
-                panel.baseline,
-            )
-        )
-    return Protocol(tuple(panels), plan.monitoring_months, plan.baseline_window_days)
 
 
 # --- the layers ------------------------------------------------------------------------------

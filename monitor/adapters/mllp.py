@@ -137,7 +137,7 @@ def _store_and_ack(
     only one that withholds the ACK; any other fault quarantines the message whole (AR)."""
     context = ImportContext(config, today, now)
     try:
-        with unit_of_work(engine, config.monitoring_protocol) as session:
+        with unit_of_work(engine, config.catalogue) as session:
             report = import_items(session, parse(), context)
     except SQLAlchemyError:
         raise  # the database cannot store it: no ACK, so the sender keeps it and resends it
@@ -157,7 +157,7 @@ def _quarantine_whole(
     resend the message forever and hold back the ones queued behind it): keep it whole, AR."""
     log.error("MLLP message could not be read (%s); quarantined whole", type(error).__name__)
     problem = unreadable_document(error, "hl7", "hl7", text)
-    with unit_of_work(engine, context.config.monitoring_protocol) as session:
+    with unit_of_work(engine, context.config.catalogue) as session:
         return import_items(session, [problem], context)
 
 

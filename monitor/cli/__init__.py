@@ -20,6 +20,7 @@ from monitor.cli import (
     results,
     safety,
     system,
+    treatments,
     web,
 )
 from monitor.cli.context import AppState, command_group
@@ -51,6 +52,7 @@ def global_options(
 for module in (
     system,
     records,
+    treatments,
     results,
     lists,
     safety,

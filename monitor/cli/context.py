@@ -91,7 +91,7 @@ class AppState:
             )
         if current_schedules:
             with unit_of_work(self._engine) as session:
-                require_current_schedules(session, self.config.monitoring_protocol)
+                require_current_schedules(session, self.config.catalogue)
         return self._engine
 
     @contextmanager
@@ -99,7 +99,7 @@ class AppState:
         """One unit of work on the database (see `engine` for `current_schedules`), with the
         configured protocol for the slots of any record it changes."""
         engine = self.engine(current_schedules=current_schedules)
-        with unit_of_work(engine, self.config.monitoring_protocol) as session:
+        with unit_of_work(engine, self.config.catalogue) as session:
             yield session
 
     def close(self) -> None:

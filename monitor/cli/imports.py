@@ -66,7 +66,7 @@ def import_files(
         with app_state.session() as session:
             patient_ref(session, patient)
     per_file = []
-    protocol = app_state.config.monitoring_protocol  # slots are rebuilt from it at each commit
+    protocol = app_state.config.catalogue  # slots are rebuilt from it at each commit
     with make_session(app_state.engine(), protocol) as session:
         for path in paths:  # one file in memory at a time
             report = _import_document(session, path, (fmt, source), context, dry_run=dry_run)

@@ -19,8 +19,8 @@ from monitor.cli.context import (
     warn,
     wide_console,
 )
+from monitor.domain.catalogue import Catalogue
 from monitor.domain.fields import SITE_LENGTH, checked_line
-from monitor.domain.protocol import Protocol
 from monitor.services.results.feeds import late_feeds, patients_served_by
 from monitor.services.schedule.view import patient_schedule
 from monitor.services.schedule.worklist import overdue_slots
@@ -48,12 +48,15 @@ def schedule(
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
     with app_state.session(current_schedules=True) as session:
-        view = patient_schedule(session, mrn, on, app_state.config.monitoring_protocol)
+        today = app_state.today()
+        view = patient_schedule(session, mrn, on, app_state.config.catalogue, today)
     slots = [_slot_json(slot) for slot in view.slots]
     if as_json:
         print_json({"mrn": view.mrn, "monitoring_end": view.monitoring_end, "slots": slots})
         return
-    table = Table("due", "panel", "window", "course", "kind", "status", title=f"{mrn} as of {on}")
+    table = Table(
+        "due", "protocol", "panel", "window", "course", "kind", "status", title=f"{mrn} as of {on}"
+    )
     for slot in slots:
         style = STATUS_STYLES[slot["status"]]
         status = slot["status"] + (
@@ -61,9 +64,10 @@ def schedule(
         )
         table.add_row(
             str(slot["due_on"]),
+            slot["protocol"],
             slot["panel"],
             f"{slot['window_start']}..{slot['window_end']}",
-            str(slot["course"]),
+            "-" if slot["course"] is None else str(slot["course"]),
             slot["kind"],
             f"[{style}]{status}[/{style}]" if style else status,
         )
@@ -73,6 +77,8 @@ def schedule(
 
 def _slot_json(slot: Any) -> dict[str, Any]:
     data = {
+        "protocol": slot.protocol,
+        "treatment": slot.treatment,
         "panel": slot.panel,
         "due_on": slot.due_on,
         "window_start": slot.window_start,
@@ -100,27 +106,29 @@ def overdue(
     with app_state.session(current_schedules=True) as session:
         quiet = late_feeds(session, app_state.config, clock.now_utc())
         feed_late = patients_served_by(session, [feed.source for feed in quiet])
-        show_overdue(session, app_state.config.monitoring_protocol, on, site, as_json, feed_late)
+        show_overdue(session, app_state.config.catalogue, on, site, as_json, feed_late)
     for feed in quiet:
         warn(feed.describe())
 
 
 def show_overdue(
     session: Session,
-    protocol: Protocol,
+    catalogue: Catalogue,
     on: date,
     site: str | None,
     as_json: bool,
     feed_late: frozenset[int] | set[int] = frozenset(),
 ) -> None:
     """The overdue list as JSON or a table; `feed_late` marks patients whose lab feed is quiet."""
-    rows = overdue_slots(session, on, protocol, site, feed_late)
+    rows = overdue_slots(session, on, catalogue, site, feed_late)
     if as_json:
         print_json(
             [
                 {
                     "mrn": r.mrn,
                     "site": r.site,
+                    "protocol": r.protocol,
+                    "treatment": r.treatment,
                     "panel": r.panel,
                     "due_on": r.due_on,
                     "days_overdue": r.days_overdue,
@@ -135,6 +143,7 @@ def show_overdue(
     table = Table(
         "MRN",
         "site",
+        "protocol",
         "panel",
         "due",
         "days overdue",
@@ -147,6 +156,7 @@ def show_overdue(
         table.add_row(
             r.mrn,
             r.site,
+            r.protocol,
             r.panel,
             str(r.due_on),
             str(r.days_overdue),

@@ -18,6 +18,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from monitor.cli.context import as_of, reports_errors, state
+from monitor.domain.catalogue import Catalogue
 from monitor.domain.reminders import TESTS_OVERDUE, Decision, first_name
 from monitor.errors import InvalidInput
 from monitor.notify.messages import (
@@ -39,7 +40,7 @@ from monitor.notify.registry import (
     registered,
 )
 from monitor.notify.render import render_email
-from monitor.services.mail.daily import patient_decisions
+from monitor.services.mail.daily import patient_decisions, tests_due
 from monitor.services.people.record import patient_ref
 from monitor.services.schedule.view import next_due_on
 
@@ -74,7 +75,7 @@ def preview(
         with app_state.session(current_schedules=True) as session:
             patient = patient_ref(session, mrn)
             decisions = patient_decisions(session, patient.id, on=on, config=app_state.config)
-            tests = _reminded(decisions, message)
+            tests = _reminded(decisions, message, app_state.config.catalogue)
             if not tests:
                 raise InvalidInput(_nothing_sent(session, patient.id, patient.mrn, message, on))
         context = entry.draft(first_name(patient.name), clinic, tests).context()
@@ -89,9 +90,9 @@ def preview(
     typer.echo(f"HTML written to {path}")
 
 
-def _reminded(decisions: list[Decision], message: str) -> list[TestDue]:
+def _reminded(decisions: list[Decision], message: str, catalogue: Catalogue) -> list[TestDue]:
     """The tests one email of `message` would name: the daily cycle's decisions to send it."""
-    return [TestDue(d.panel, d.due_on) for d in decisions if d.send and d.message == message]
+    return tests_due([d for d in decisions if d.send and d.message == message], catalogue)
 
 
 def _nothing_sent(session: Session, patient_id: int, mrn: str, message: str, on: date) -> str:

@@ -21,6 +21,7 @@ from monitor.cli.context import (
     warn,
     wide_console,
 )
+from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID
 from monitor.errors import InvalidInput
 from monitor.services.people import courses, patients
 from monitor.services.people.record import PatientRecord, patient_record
@@ -109,9 +110,7 @@ def patient_show(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> Non
     """A patient's record: status, courses, monitoring end."""
     app_state = state(ctx)
     with app_state.session() as session:
-        record = patient_record(
-            session, mrn, app_state.config.monitoring_protocol, app_state.today()
-        )
+        record = patient_record(session, mrn, app_state.config.catalogue, app_state.today())
     data = record_json(record)
     if as_json:
         print_json(data)
@@ -135,6 +134,18 @@ def record_json(record: PatientRecord) -> dict[str, Any]:
         "courses": [
             {"number": n, "dates": list(c.dates)} for n, c in enumerate(record.courses, start=1)
         ],
+        "treatments": [
+            {
+                "protocol": t.protocol,
+                "kind": t.kind,
+                "started_on": t.started_on,
+                "stopped_on": t.stopped_on,
+                "courses": [
+                    {"number": n, "dates": list(c.dates)} for n, c in enumerate(t.courses, start=1)
+                ],
+            }
+            for t in record.treatments
+        ],
         "warnings": list(record.warnings),
         "monitoring_end": record.monitoring_end,
         "open_flags": [
@@ -153,6 +164,15 @@ def _print_record(data: dict[str, Any]) -> None:
         dates = course["dates"]
         table.add_row(str(course["number"]), str(dates[0]), str(dates[-1]), str(len(dates)))
     console.print(table)
+    for number, treatment in enumerate(data["treatments"], start=1):
+        if treatment["kind"] == "continuous":
+            stop = treatment["stopped_on"] or "open"
+            console.print(
+                f"treatment {number}: {treatment['protocol']} {treatment['started_on']} to {stop}"
+            )
+        elif treatment["protocol"] != DEFAULT_PROTOCOL_ID:
+            count = len(treatment["courses"])
+            console.print(f"treatment {number}: {treatment['protocol']}, {count} course(s)")
     console.print(f"monitoring ends {data['monitoring_end'] or '-'}")
     for line in data["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {line}")
@@ -168,6 +188,9 @@ def course_add(
     start: Annotated[str | None, typer.Option("--start", help="first infusion YYYY-MM-DD")] = None,
     days: Annotated[int | None, typer.Option("--days", help="consecutive infusion days")] = None,
     dates: Annotated[str | None, typer.Option("--dates", help="D1,D2,... (YYYY-MM-DD)")] = None,
+    protocol: Annotated[
+        str, typer.Option("--protocol", help="a courses protocol (default alemtuzumab)")
+    ] = DEFAULT_PROTOCOL_ID,
 ) -> None:
     """Record an infusion course (past or planned)."""
     app_state = state(ctx)
@@ -179,6 +202,7 @@ def course_add(
             infused_on=infused_on,
             actor=cli_actor(),
             now=clock.now_utc(),
+            protocol=protocol,
         )
     for line in warnings:
         warn(line)

@@ -136,6 +136,9 @@ def slot_waive(
     due: Annotated[str, typer.Option("--due", help="the slot's due date YYYY-MM-DD")],
     by: Annotated[str, typer.Option("--by")],
     reason: Annotated[str, typer.Option("--reason")],
+    protocol: Annotated[
+        str | None, typer.Option("--protocol", help="when the panel is in several series")
+    ] = None,
 ) -> None:
     """Waive one slot with a reason; it leaves the overdue list (audited)."""
     app_state = state(ctx)
@@ -149,6 +152,7 @@ def slot_waive(
             by=by,
             reason=reason,
             now=clock.now_utc(),
+            protocol=protocol,
         )
     typer.echo(f"waived {panel} due {due_on} for {mrn}")
 

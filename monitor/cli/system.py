@@ -39,7 +39,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     engine = app_state.engine(require_schema=False)
     typer.echo(f"database at revision {upgrade_schema(engine)}")
     with unit_of_work(engine) as session:
-        stale = count_stale_patients(session, app_state.config.monitoring_protocol)
+        stale = count_stale_patients(session, app_state.config.catalogue)
     if stale:
         typer.echo(
             f"the stored schedules of {stale} patient(s) must be recomputed: run "
@@ -65,7 +65,7 @@ def db_rebuild(ctx: typer.Context) -> None:
             progress.update(task, completed=done.done, total=done.total)
 
         result = rebuild_schedules(
-            engine, app_state.config.monitoring_protocol, only_stale=False, on_chunk=advance
+            engine, app_state.config.catalogue, only_stale=False, on_chunk=advance
         )
     typer.echo(f"rebuilt the schedules of {result.done} patient(s)")
 
@@ -87,10 +87,10 @@ def demo(
     engine = make_engine(f"sqlite:///{path}")
     upgrade_schema(engine)
     today = clock.today_in(config.clinic.timezone)
-    with unit_of_work(engine, config.monitoring_protocol) as session:
+    with unit_of_work(engine, config.catalogue) as session:
         count = build_demo_clinic(
             session,
-            config.monitoring_protocol,
+            config.catalogue,
             config.rule_settings,
             today=today,
             now=clock.now_utc(),
@@ -106,7 +106,7 @@ def demo(
     typer.echo(f"Demo clinic: {count} synthetic patients in {path.resolve()}")
     typer.echo(f"Overdue list as of {today}:")
     with unit_of_work(engine) as session:
-        show_overdue(session, config.monitoring_protocol, today, site=None, as_json=False)
+        show_overdue(session, config.catalogue, today, site=None, as_json=False)
     typer.echo(
         f"Daily cycle: {report.queued} email(s) queued, {report.skipped} skipped (no address "
         f"or opted out); {delivered.sent} written as .eml files to {mail_dir.resolve()}"

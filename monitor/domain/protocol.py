@@ -1,10 +1,9 @@
-"""The monitoring protocol as plain values (SPEC §3); config.toml fills it in."""
+"""Alemtuzumab's protocol as the old `[protocol]` table gives it (SPEC §3, §8): its defaults
+fill `config.ProtocolConfig`, whose values layer onto the shipped `alemtuzumab.toml`; schedules
+are computed from the built plans (`domain.catalogue`), not from this."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 from dataclasses import dataclass
 
 
@@ -37,40 +36,6 @@ class Protocol:
     @property
     def panel_names(self) -> tuple[str, ...]:
         return tuple(rule.name for rule in self.panels)
-
-
-# Raised when the code that turns a protocol into stored slots (`domain.schedule`,
-# `domain.status`, `services.schedule.slots.slot_rows`) changes what it stores: every stored
-# schedule then needs a rebuild.
-SLOT_ALGORITHM_VERSION = 1
-
-
-@functools.cache
-def protocol_fingerprint(protocol: Protocol) -> str:
-    """A stable hash of everything in the protocol that changes the stored slots.
-
-    Canonical JSON of the durations and each panel's interval, window, analytes and baseline,
-    with panels sorted by name and analytes sorted (their order only changes how lists are
-    shown, not what is stored); the slot algorithm's version is part of it too.
-    """
-    canonical = {
-        "slot_algorithm": SLOT_ALGORITHM_VERSION,
-        "monitoring_months": protocol.monitoring_months,
-        "baseline_window_days": protocol.baseline_window_days,
-        "panels": [
-            {
-                "name": rule.name,
-                "every_months": rule.every_months,
-                "window_before_days": rule.window_before_days,
-                "window_after_days": rule.window_after_days,
-                "analytes": sorted(rule.analytes),
-                "baseline": rule.baseline,
-            }
-            for rule in sorted(protocol.panels, key=lambda rule: rule.name)
-        ],
-    }
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 DEFAULT_PANELS = (

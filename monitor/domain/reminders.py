@@ -28,7 +28,7 @@ from monitor.domain.status import SlotStatus
 TESTS_DUE = "patient-tests-due"
 TESTS_OVERDUE = "patient-tests-overdue"
 
-NoticeKey = tuple[str, str, date, int]  # (message, panel, due_on, step)
+NoticeKey = tuple[str, str, str, date, int]  # (message, protocol, panel, due_on, step)
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class SlotState:
     due_on: date
     window_end: date
     status: SlotStatus
+    protocol: str = "alemtuzumab"
 
 
 DUE_DATE_PASSED = "the due date passed before a daily cycle could send it"
@@ -55,10 +56,11 @@ class Decision:
     step: int
     send: bool
     reason: str | None = None
+    protocol: str = "alemtuzumab"
 
     @property
     def key(self) -> NoticeKey:
-        return (self.message, self.panel, self.due_on, self.step)
+        return (self.message, self.protocol, self.panel, self.due_on, self.step)
 
 
 def decide_reminders(
@@ -85,9 +87,11 @@ def _due_reminder(
     if on < slot.due_on - timedelta(days=days_before_due):
         return []
     if on <= slot.due_on:
-        decision = Decision(TESTS_DUE, slot.panel, slot.due_on, 0, send=True)
+        decision = Decision(TESTS_DUE, slot.panel, slot.due_on, 0, True, None, slot.protocol)
     else:
-        decision = Decision(TESTS_DUE, slot.panel, slot.due_on, 0, False, DUE_DATE_PASSED)
+        decision = Decision(
+            TESTS_DUE, slot.panel, slot.due_on, 0, False, DUE_DATE_PASSED, slot.protocol
+        )
     return [] if decision.key in already else [decision]
 
 
@@ -95,16 +99,23 @@ def _overdue_steps(
     slot: SlotState, on: date, overdue_days: Sequence[int], already: set[NoticeKey]
 ) -> list[Decision]:
     reached = sorted(s for s in set(overdue_days) if on >= slot.window_end + timedelta(days=s))
-    if not reached or (TESTS_OVERDUE, slot.panel, slot.due_on, reached[-1]) in already:
+    if not reached or _overdue_key(slot, reached[-1]) in already:
         return []
     superseded = SUPERSEDED.format(step=reached[-1])
     decisions = [
-        Decision(TESTS_OVERDUE, slot.panel, slot.due_on, step, False, superseded)
+        Decision(TESTS_OVERDUE, slot.panel, slot.due_on, step, False, superseded, slot.protocol)
         for step in reached[:-1]
-        if (TESTS_OVERDUE, slot.panel, slot.due_on, step) not in already
+        if _overdue_key(slot, step) not in already
     ]
-    decisions.append(Decision(TESTS_OVERDUE, slot.panel, slot.due_on, reached[-1], send=True))
+    last = reached[-1]
+    decisions.append(
+        Decision(TESTS_OVERDUE, slot.panel, slot.due_on, last, True, None, slot.protocol)
+    )
     return decisions
+
+
+def _overdue_key(slot: SlotState, step: int) -> NoticeKey:
+    return (TESTS_OVERDUE, slot.protocol, slot.panel, slot.due_on, step)
 
 
 def is_timing_skip(reason: str | None) -> bool:

@@ -1,4 +1,8 @@
-"""The monitoring schedule: a pure function of the infusion dates and the protocol (SPEC §3.1).
+"""The monitoring schedule's shared pieces: a planned slot, and adding months (SPEC §3.1).
+
+The schedule itself is `domain.treatments.build_slots` (every protocol, SPEC §10); the policy
+below is alemtuzumab's, which that function keeps exactly (a property test holds it against the
+engine this module used to hold, kept as `tests/reference_schedule.py`).
 
 Policy, stated once:
 
@@ -20,13 +24,9 @@ Recomputing from the same input always gives the same slots, so a corrected cour
 from __future__ import annotations
 
 from calendar import isleap
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
-
-from monitor.domain.courses import Course
-from monitor.domain.protocol import PanelRule, Protocol
 
 
 class SlotKind(StrEnum):
@@ -36,22 +36,18 @@ class SlotKind(StrEnum):
 
 @dataclass(frozen=True)
 class PlannedSlot:
-    """One due occurrence of a panel, before any result is matched to it."""
+    """One due occurrence of a panel, before any result is matched to it. A series is one
+    (protocol, treatment, panel); `course` is the course number within its treatment (None for a
+    continuous treatment) and `treatment` the treatment's number for the patient (SPEC §10.4)."""
 
     panel: str
     due_on: date
     window_start: date
     window_end: date
-    course: int
+    course: int | None
     kind: SlotKind
-
-
-def monitoring_end(courses: Sequence[Course], protocol: Protocol) -> date | None:
-    """48 months (by default) after the last infusion of the last course; None with no course."""
-    if not courses:
-        return None
-    last = max(course.last_on for course in courses)
-    return add_months(last, protocol.monitoring_months)
+    protocol: str = "alemtuzumab"
+    treatment: int = 1
 
 
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -69,51 +65,3 @@ def add_months(day: date, months: int) -> date:
     year = day.year + years
     last = 29 if month_index == 1 and isleap(year) else _DAYS_IN_MONTH[month_index]
     return day.replace(year=year, month=month_index + 1, day=min(day.day, last))
-
-
-def build_schedule(courses: Sequence[Course], protocol: Protocol) -> list[PlannedSlot]:
-    """Every slot of every panel, ordered by panel (protocol order) then due date.
-
-    `courses` must already be valid and in date order (see `courses.order_courses`).
-    """
-    slots: list[PlannedSlot] = []
-    for rule in protocol.panels:
-        for index, course in enumerate(courses):
-            following = courses[index + 1] if index + 1 < len(courses) else None
-            if rule.baseline:
-                slots.append(_baseline_slot(rule, course, index + 1, protocol))
-            slots.extend(_recurring_slots(rule, course, index + 1, following, protocol))
-    return slots
-
-
-def _baseline_slot(rule: PanelRule, course: Course, number: int, protocol: Protocol) -> PlannedSlot:
-    start = course.first_on - timedelta(days=protocol.baseline_window_days)
-    return PlannedSlot(
-        rule.name, course.first_on, start, course.first_on, number, SlotKind.BASELINE
-    )
-
-
-def _recurring_slots(
-    rule: PanelRule,
-    course: Course,
-    number: int,
-    following: Course | None,
-    protocol: Protocol,
-) -> list[PlannedSlot]:
-    anchor = course.last_on
-    last_due = add_months(anchor, protocol.monitoring_months)
-    if following is not None:
-        last_due = min(last_due, following.first_on - timedelta(days=1))  # due_on < F_(c+1)
-    before = timedelta(days=rule.window_before_days)
-    after = timedelta(days=rule.window_after_days)
-    name, step = rule.name, rule.every_months
-    slots = []
-    months = step
-    due_on = add_months(anchor, months)
-    while due_on <= last_due:
-        slots.append(
-            PlannedSlot(name, due_on, due_on - before, due_on + after, number, SlotKind.RECURRING)
-        )
-        months += step
-        due_on = add_months(anchor, months)
-    return slots

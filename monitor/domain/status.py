@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from monitor.domain.protocol import Protocol
+from monitor.domain.catalogue import Catalogue
 from monitor.domain.schedule import PlannedSlot
 
 
@@ -85,18 +85,20 @@ def _all_in(required: tuple[str, ...], found: dict[str, date]) -> date | None:
 
 
 def match_results(
-    slots: Sequence[PlannedSlot], results: Iterable[CountedResult], protocol: Protocol
+    slots: Sequence[PlannedSlot], results: Iterable[CountedResult], catalogue: Catalogue
 ) -> list[SlotProgress]:
-    """Match results to slots (SPEC §3.2): on time inside the window; late after it and
-    before the next slot's window opens (no limit for the last slot)."""
+    """Match results to slots (SPEC §3.2), series by series (SPEC §10.2): on time inside the
+    window; late after it and before the series' next window opens (no limit for its last slot).
+    One result can count for slots of several series."""
     dates_by_analyte: dict[str, list[date]] = defaultdict(list)
     for result in results:
         dates_by_analyte[result.analyte].append(result.collected_on)
     for dates in dates_by_analyte.values():
         dates.sort()
     progress = []
-    for panel_slots in _by_panel(slots).values():
-        required = protocol.panel(panel_slots[0].panel).analytes
+    for panel_slots in _by_series(slots).values():
+        head = panel_slots[0]
+        required = catalogue.panel(head.protocol, head.panel).analytes
         dates_of = [(analyte, dates_by_analyte.get(analyte, [])) for analyte in required]
         next_starts = [s.window_start for s in panel_slots[1:]] + [None]
         for slot, next_start in zip(panel_slots, next_starts, strict=True):
@@ -116,10 +118,10 @@ def match_results(
     return progress
 
 
-def _by_panel(slots: Iterable[PlannedSlot]) -> dict[str, list[PlannedSlot]]:
-    grouped: dict[str, list[PlannedSlot]] = defaultdict(list)
+def _by_series(slots: Iterable[PlannedSlot]) -> dict[tuple[str, int, str], list[PlannedSlot]]:
+    grouped: dict[tuple[str, int, str], list[PlannedSlot]] = defaultdict(list)
     for slot in slots:
-        grouped[slot.panel].append(slot)
+        grouped[slot.protocol, slot.treatment, slot.panel].append(slot)
     for panel_slots in grouped.values():
         panel_slots.sort(key=lambda s: s.due_on)
     return grouped

@@ -25,7 +25,6 @@ from icalendar import Calendar, Event
 from monitor.notify.messages import (
     Clinic,
     TestDue,
-    describe_panels,
     group_by_date,
     it_or_them,
     join_words,
@@ -40,9 +39,9 @@ BOOK_AFTER_EMAIL = timedelta(days=1)
 def build_calendar(clinic: Clinic, tests: Sequence[TestDue], *, stamp: datetime) -> str:
     """The serialized VCALENDAR; `stamp` (aware) becomes every event's DTSTAMP, in UTC."""
     calendar = _calendar(stamp, tests)
-    for due_on, panels in group_by_date(tests).items():
-        words = join_words(describe_panels(panels))
-        event = _all_day_event(clinic, due_on, panels, on=due_on, stamp=stamp)
+    for due_on, phrases in group_by_date(tests).items():
+        words = join_words(phrases)
+        event = _all_day_event(clinic, due_on, _panels_on(tests, due_on), on=due_on, stamp=stamp)
         event.add("summary", f"Tests due - {clinic.name}")
         event.add("description", f"{_capital(words)}, due by this date.{_call(clinic)}")
         calendar.add_component(event)
@@ -55,10 +54,10 @@ def build_overdue_calendar(
     """The VCALENDAR for an overdue reminder queued on `emailed_on`: "book" on the day after."""
     calendar = _calendar(stamp, tests)
     book_on = emailed_on + BOOK_AFTER_EMAIL
-    for due_on, panels in group_by_date(tests).items():
-        whats = describe_panels(panels)
+    for due_on, phrases in group_by_date(tests).items():
+        whats = phrases
         pronoun = it_or_them(whats)
-        event = _all_day_event(clinic, due_on, panels, on=book_on, stamp=stamp)
+        event = _all_day_event(clinic, due_on, _panels_on(tests, due_on), on=book_on, stamp=stamp)
         event.add("sequence", max((book_on - due_on).days, 1))
         event.add("summary", f"Book your tests - {clinic.name}")
         event.add(
@@ -80,6 +79,11 @@ def _calendar(stamp: datetime, tests: Sequence[TestDue]) -> Calendar:
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     return calendar
+
+
+def _panels_on(tests: Sequence[TestDue], due_on: date) -> list[str]:
+    """The panel names due that day, each once (the event's UID is made of them)."""
+    return list(dict.fromkeys(test.panel for test in tests if test.due_on == due_on))
 
 
 def _all_day_event(

@@ -53,12 +53,18 @@ class Clinic:
 
 @dataclass(frozen=True)
 class TestDue:
-    """One slot a patient is reminded of: its panel name and its due-by date."""
+    """One slot a patient is reminded of: its panel name, its due-by date and the plain words
+    its protocol gives the panel (`patient_words`; empty: alemtuzumab's words for the name)."""
 
     __test__ = False  # not a pytest test class, despite the name
 
     panel: str
     due_on: date
+    words: str = ""
+
+    @property
+    def what(self) -> str:
+        return self.words or _PLAIN_WORDS.get(self.panel, BLOOD_AND_URINE)
 
 
 @dataclass(frozen=True)
@@ -105,9 +111,16 @@ def long_date(day: date) -> str:
 
 
 def describe_panels(panels: Iterable[str]) -> list[str]:
-    """Panel names in plain words, each phrase once, blood and urine first, then thyroid, skin."""
-    wanted = {_PLAIN_WORDS.get(panel, BLOOD_AND_URINE) for panel in panels}
-    return [words for words in _WORDS_ORDER if words in wanted]
+    """Alemtuzumab's panel names in plain words (`order_words`)."""
+    return order_words(_PLAIN_WORDS.get(panel, BLOOD_AND_URINE) for panel in panels)
+
+
+def order_words(phrases: Iterable[str]) -> list[str]:
+    """Each phrase once: blood and urine first, then thyroid, skin, then any other in the order
+    first given."""
+    given = list(dict.fromkeys(phrases))
+    known = [words for words in _WORDS_ORDER if words in given]
+    return known + [words for words in given if words not in _WORDS_ORDER]
 
 
 def join_words(parts: Sequence[str]) -> str:
@@ -118,19 +131,19 @@ def join_words(parts: Sequence[str]) -> str:
 
 
 def group_by_date(tests: Iterable[TestDue]) -> dict[date, list[str]]:
-    """Panel names per due date, dates in order, panels in the order given."""
+    """The tests' plain words per due date, dates in order, each phrase once (`order_words`)."""
     grouped: dict[date, list[str]] = {}
     for test in sorted(tests, key=lambda t: t.due_on):
-        grouped.setdefault(test.due_on, []).append(test.panel)
-    return grouped
+        grouped.setdefault(test.due_on, []).append(test.what)
+    return {due_on: order_words(phrases) for due_on, phrases in grouped.items()}
 
 
 def _patient_items(tests: Sequence[TestDue]) -> list[dict[str, str]]:
     if not tests:
         raise ValueError("a patient reminder needs at least one test")
     items = []
-    for due_on, panels in group_by_date(tests).items():
-        what = join_words(describe_panels(panels))
+    for due_on, phrases in group_by_date(tests).items():
+        what = join_words(phrases)
         due_by = long_date(due_on)
         items.append({"what": what, "due_by": due_by, "sentence": f"{what}, due by {due_by}"})
     return items

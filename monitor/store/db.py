@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from monitor.domain.protocol import Protocol
+from monitor.domain.catalogue import Catalogue
 from monitor.errors import InvalidInput
 
 # The drivers the program is built and tested with (SQLAlchemy's spelling, backend+driver).
@@ -88,30 +88,30 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-PROTOCOL_KEY = "protocol"
+CATALOGUE_KEY = "catalogue"
 
 
 @contextmanager
-def unit_of_work(engine: Engine, protocol: Protocol | None = None) -> Iterator[Session]:
+def unit_of_work(engine: Engine, catalogue: Catalogue | None = None) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises.
 
-    `protocol` is what the slots of patients whose record the transaction changed are rebuilt
-    from before it commits (`services.schedule.upkeep`); a transaction that changes no patient's
-    record (a list, the outbox, a user) needs none.
+    `catalogue` (the configured protocols) is what the slots of patients whose record the
+    transaction changed are rebuilt from before it commits (`services.schedule.upkeep`); a
+    transaction that changes no patient's record (a list, the outbox, a user) needs none.
     """
-    with make_session(engine, protocol) as session, session.begin():
+    with make_session(engine, catalogue) as session, session.begin():
         yield session
 
 
-def make_session(engine: Engine, protocol: Protocol | None = None) -> Session:
+def make_session(engine: Engine, catalogue: Catalogue | None = None) -> Session:
     """A session for a caller that commits as it goes (an import of several files, one commit
-    each), carrying `protocol` as `unit_of_work` does."""
-    return Session(engine, expire_on_commit=False, info={PROTOCOL_KEY: protocol})
+    each), carrying `catalogue` as `unit_of_work` does."""
+    return Session(engine, expire_on_commit=False, info={CATALOGUE_KEY: catalogue})
 
 
-def session_protocol(session: Session) -> Protocol | None:
-    """The protocol the session's unit of work was opened with, if any."""
-    found: Protocol | None = session.info.get(PROTOCOL_KEY)
+def session_catalogue(session: Session) -> Catalogue | None:
+    """The protocols the session's unit of work was opened with, if any."""
+    found: Catalogue | None = session.info.get(CATALOGUE_KEY)
     return found
 
 

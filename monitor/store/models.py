@@ -1,9 +1,9 @@
 """Tables. Calendar facts are `Date` columns (`*_on`); instants are UTC (`*_at`).
 
-Slots are a cache of the pure schedule (`domain.schedule` + `domain.status`): rebuilt for one
-patient whenever that patient's courses, results, waivers or status change, so the overdue list is
-one indexed query; each patient records the fingerprint of the protocol its slots came from.
-Waivers live in their own table so they survive a rebuild.
+Slots are a cache of the pure schedule (`domain.treatments` + `domain.status`): rebuilt for one
+patient whenever that patient's treatments, courses, results, waivers or status change, so the
+overdue list is one indexed query; each treatment records the fingerprint of the protocol its
+slots came from. Waivers live in their own table so they survive a rebuild.
 """
 
 from __future__ import annotations
@@ -82,11 +82,12 @@ class Patient(Base):
     status_on: Mapped[date | None] = mapped_column(Date)
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # `domain.protocol.protocol_fingerprint` of the protocol the patient's stored slots were
-    # computed from, set at every rebuild; NULL when unknown (slots stored before revision 0009)
-    # or never built. Slots of a patient whose fingerprint is not the configuration's are stale.
-    schedule_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
+    treatments: Mapped[list[Treatment]] = relationship(
+        back_populates="patient",
+        order_by="(Treatment.started_on, Treatment.protocol)",
+        cascade="all, delete-orphan",
+    )
     courses: Mapped[list[Course]] = relationship(
         back_populates="patient", order_by="Course.first_on", cascade="all, delete-orphan"
     )
@@ -97,16 +98,48 @@ class Patient(Base):
         return self.status_on if self.status in STOPPED_STATUSES else None
 
 
+class Treatment(Base):
+    """One protocol for one patient (SPEC §10.2): a `courses` protocol's treatment holds its
+    courses (`started_on` is the first dose, kept by the course services; never stopped), a
+    continuous one runs from `started_on` to `stopped_on` (NULL while open).
+
+    `schedule_fingerprint` is `domain.catalogue.plan_fingerprint` of the protocol its stored
+    slots were computed from, set at every rebuild (NULL: never built, or built before revision
+    0013 by another algorithm); a treatment whose fingerprint is not its protocol's current one
+    is stale. `planned_until_on` is how far ahead its open-ended series were planned (NULL: it
+    has none), so the daily cycle can extend them before they run out.
+    """
+
+    __tablename__ = "treatments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    protocol: Mapped[str] = mapped_column(String(32))
+    started_on: Mapped[date] = mapped_column(Date)
+    stopped_on: Mapped[date | None] = mapped_column(Date)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    schedule_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    planned_until_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    patient: Mapped[Patient] = relationship(back_populates="treatments")
+    courses: Mapped[list[Course]] = relationship(
+        back_populates="treatment", order_by="Course.first_on"
+    )
+
+
 class Course(Base):
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"), index=True)
     first_on: Mapped[date] = mapped_column(Date)
     last_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     patient: Mapped[Patient] = relationship(back_populates="courses")
+    treatment: Mapped[Treatment] = relationship(back_populates="courses")
     infusions: Mapped[list[Infusion]] = relationship(
         back_populates="course", order_by="Infusion.infused_on", cascade="all, delete-orphan"
     )
@@ -125,16 +158,19 @@ class Infusion(Base):
 
 OPEN_SLOT_COLUMNS = (
     "window_end", "next_window_start", "is_waived", "is_cancelled", "patient_id", "panel",
-    "due_on",
+    "due_on", "protocol", "treatment",
 )  # fmt: skip
 MISSED_COUNT_COLUMNS = (
-    "patient_id", "panel", "window_end", "next_window_start", "completed_on", "is_waived",
-    "is_cancelled",
+    "patient_id", "protocol", "treatment", "panel", "window_end", "next_window_start",
+    "completed_on", "is_waived", "is_cancelled",
 )  # fmt: skip
 
 
 class Slot(Base):
-    """One due occurrence of a panel, with what the results did for it.
+    """One due occurrence of a panel in one series (protocol, treatment number, panel), with
+    what the results did for it. `course` is the course number within its treatment (NULL for a
+    continuous treatment). A patient's (protocol, panel, due date) is unique: two treatments of
+    one protocol never overlap (a restart's old tail ends the day before it).
 
     `done_on` and `completed_on` are the days it became done and done-or-late (NULL: not yet),
     `next_window_start` the day the panel's next slot opens (NULL: the last slot); with the
@@ -144,7 +180,7 @@ class Slot(Base):
 
     __tablename__ = "slots"
     __table_args__ = (
-        UniqueConstraint("patient_id", "panel", "due_on"),
+        UniqueConstraint("patient_id", "protocol", "panel", "due_on"),
         # The overdue list reads never-completed past slots from this covering partial index
         # (no table lookups), and slots completed after an earlier --as-of date through
         # `ix_slots_completed_on`, which is partial so it is never chosen for the first half.
@@ -166,11 +202,13 @@ class Slot(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    protocol: Mapped[str] = mapped_column(String(32))
+    treatment: Mapped[int] = mapped_column(Integer)
     panel: Mapped[str] = mapped_column(String(32))
     due_on: Mapped[date] = mapped_column(Date)
     window_start: Mapped[date] = mapped_column(Date)
     window_end: Mapped[date] = mapped_column(Date)
-    course: Mapped[int] = mapped_column(Integer)
+    course: Mapped[int | None] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
     next_window_start: Mapped[date | None] = mapped_column(Date)
     done_on: Mapped[date | None] = mapped_column(Date)
@@ -180,13 +218,15 @@ class Slot(Base):
 
 
 class Waiver(Base):
-    """A nurse's decision that one slot need not be done; keyed by date so it outlives rebuilds."""
+    """A nurse's decision that one slot need not be done; keyed by (protocol, panel, date) so
+    it outlives rebuilds."""
 
     __tablename__ = "waivers"
-    __table_args__ = (UniqueConstraint("patient_id", "panel", "due_on"),)
+    __table_args__ = (UniqueConstraint("patient_id", "protocol", "panel", "due_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    protocol: Mapped[str] = mapped_column(String(32))
     panel: Mapped[str] = mapped_column(String(32))
     due_on: Mapped[date] = mapped_column(Date)
     waived_by: Mapped[str] = mapped_column(String(200))
@@ -352,10 +392,13 @@ class Notice(Base):
     """
 
     __tablename__ = "notices"
-    __table_args__ = (UniqueConstraint("patient_id", "panel", "due_on", "message", "step"),)
+    __table_args__ = (
+        UniqueConstraint("patient_id", "protocol", "panel", "due_on", "message", "step"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    protocol: Mapped[str] = mapped_column(String(32))
     panel: Mapped[str] = mapped_column(String(32))
     due_on: Mapped[date] = mapped_column(Date)
     message: Mapped[str] = mapped_column(String(64))

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select, union_all
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from monitor.domain.fields import MRN_LENGTH, line_problem
 from monitor.domain.rules import Severity
 from monitor.errors import NotFound
-from monitor.store.models import Course, Patient, Slot
+from monitor.store.models import Course, Patient, Slot, Treatment
 from monitor.store.slot_predicates import active_on, missed_on, overdue_halves
 
 
 def find_patient(session: Session, mrn: str) -> Patient:
-    """The patient with this MRN, courses loaded; NotFound (exit 2) otherwise."""
+    """The patient with this MRN, treatments and courses loaded; NotFound (exit 2) otherwise."""
     if line_problem(mrn.strip(), MRN_LENGTH) is not None:  # no such MRN can be stored
         raise NotFound(f"unknown MRN {mrn[:MRN_LENGTH]!r}")
     patient = session.scalar(
         select(Patient)
         .where(Patient.mrn == mrn.strip())
-        .options(selectinload(Patient.courses).selectinload(Course.infusions))
+        .options(
+            selectinload(Patient.treatments)
+            .selectinload(Treatment.courses)
+            .selectinload(Course.infusions),
+            selectinload(Patient.courses).selectinload(Course.infusions),
+        )
     )
     if patient is None:
         raise NotFound(f"unknown MRN {mrn!r}")
@@ -40,19 +45,32 @@ class OverdueRow:
     due_on: date
     days_overdue: int
     missed: int
+    protocol: str = "alemtuzumab"
+    treatment: int = 1
+
+
+def panel_rank(
+    protocol: Any, panel: Any, ranks: Mapping[tuple[str, str], int]
+) -> ColumnElement[int]:
+    """A (protocol, panel) pair's place in the listing order, in SQL (unknown pairs last)."""
+    if not ranks:
+        return literal(0)
+    whens = [(and_(protocol == p, panel == n), rank) for (p, n), rank in ranks.items()]
+    return case(*whens, else_=len(ranks))
 
 
 def overdue_list(
     session: Session,
     on: date,
-    panel_order: Sequence[str],
+    panel_ranks: Mapping[tuple[str, str], int],
     site: str | None = None,
     *,
     patient_ids: Collection[int] | None = None,
 ) -> list[OverdueRow]:
     """Every overdue slot of every active patient as of `on` (SPEC §3.3), most overdue first;
-    ties by MRN, then by panel in protocol order. `patient_ids` restricts it to those patients
-    (the Today page's cache patches changed patients with it).
+    ties by MRN, then by protocol id and the protocol's panel order (`panel_ranks`, from
+    `Catalogue.panel_ranks`). `patient_ids` restricts it to those patients (the Today page's
+    cache patches changed patients with it). `missed` counts the series' missed slots.
 
     Read in `slot_predicates.overdue_halves`' two halves, one `UNION ALL` branch each, so each
     has an index: slots never completed (the partial index `ix_slots_open`, which holds only
@@ -64,6 +82,8 @@ def overdue_list(
         select(func.count())
         .where(
             earlier.patient_id == Slot.patient_id,
+            earlier.protocol == Slot.protocol,
+            earlier.treatment == Slot.treatment,
             earlier.panel == Slot.panel,
             missed_on(earlier, on),
         )
@@ -74,17 +94,20 @@ def overdue_list(
         listed = and_(listed, Patient.site == site)
     if patient_ids is not None:
         listed = and_(listed, Slot.patient_id.in_(list(patient_ids)))
-    columns = (Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on, missed)
+    columns = (
+        Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on, missed, Slot.protocol,
+        Slot.treatment,
+    )  # fmt: skip
     halves = [
         select(*columns).join(Patient, Patient.id == Slot.patient_id).where(half, listed)
         for half in overdue_halves(Slot, on)
     ]
     rows = union_all(*halves).subquery()
-    panel_rank = case({name: rank for rank, name in enumerate(panel_order)}, value=rows.c.panel)
-    query = select(rows).order_by(rows.c.due_on, rows.c.mrn, panel_rank)
+    rank = panel_rank(rows.c.protocol, rows.c.panel, panel_ranks)
+    query = select(rows).order_by(rows.c.due_on, rows.c.mrn, rank)
     return [
-        OverdueRow(pid, mrn, row_site, panel, due_on, (on - due_on).days, count)
-        for pid, mrn, row_site, panel, due_on, count in session.execute(query)
+        OverdueRow(pid, mrn, row_site, panel, due_on, (on - due_on).days, count, protocol, number)
+        for pid, mrn, row_site, panel, due_on, count, protocol, number in session.execute(query)
     ]
 
 

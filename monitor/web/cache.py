@@ -21,7 +21,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from monitor.domain.protocol import Protocol
+from monitor.domain.catalogue import Catalogue
 from monitor.services.people.record import sites
 from monitor.services.schedule.upkeep import latest_change, patients_changed_since
 from monitor.services.schedule.worklist import (
@@ -55,14 +55,14 @@ class WorklistCache:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
 
-    def get(self, session: Session, on: date, protocol: Protocol) -> Snapshot:
+    def get(self, session: Session, on: date, catalogue: Catalogue) -> Snapshot:
         stamp = data_stamp(session)
         with self._lock:
             snap = self._snapshot
             if snap is None or snap.on != on or self._expired(snap):
-                snap = take_snapshot(session, on, protocol, stamp)
+                snap = take_snapshot(session, on, catalogue, stamp)
             elif snap.stamp != stamp:
-                snap = patched(session, snap, protocol, stamp)
+                snap = patched(session, snap, catalogue, stamp)
             self._snapshot = snap
             return snap
 
@@ -71,14 +71,14 @@ class WorklistCache:
 
 
 def patched(
-    session: Session, snap: Snapshot, protocol: Protocol, stamp: tuple[int, ...]
+    session: Session, snap: Snapshot, catalogue: Catalogue, stamp: tuple[int, ...]
 ) -> Snapshot:
     """`snap` with the changed patients' lines recomputed (or all, if too many changed)."""
     changed = changed_patients(session, snap.stamp)
     if len(changed) > MAX_PATCHED:
-        return take_snapshot(session, snap.on, protocol, stamp)
-    overdue = overdue_lines(session, snap.on, protocol, patient_ids=changed)
-    week = week_lines(session, snap.on, protocol, patient_ids=changed)
+        return take_snapshot(session, snap.on, catalogue, stamp)
+    overdue = overdue_lines(session, snap.on, catalogue, patient_ids=changed)
+    week = week_lines(session, snap.on, catalogue, patient_ids=changed)
     kept_overdue = [line for line in snap.overdue if line.patient_id not in changed]
     kept_week = [line for line in snap.week if line.patient_id not in changed]
     return replace(

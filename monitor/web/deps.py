@@ -31,7 +31,7 @@ class WebDeps:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction (committed when the block ends, rolled back if it raises)."""
-        with unit_of_work(self.engine, self.config.monitoring_protocol) as session:
+        with unit_of_work(self.engine, self.config.catalogue) as session:
             yield session
 
 

@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from monitor.domain.protocol import Protocol
+from monitor.domain.catalogue import Catalogue
 from monitor.domain.rules import Severity
 from monitor.services.people.record import patient_names, sites
 from monitor.services.schedule.worklist import (
@@ -36,14 +36,14 @@ class Snapshot:
 
 
 def take_snapshot(
-    session: Session, on: date, protocol: Protocol, stamp: tuple[int, ...]
+    session: Session, on: date, catalogue: Catalogue, stamp: tuple[int, ...]
 ) -> Snapshot:
     return Snapshot(
         on=on,
         stamp=stamp,
         taken_at=time.monotonic(),
-        overdue=overdue_lines(session, on, protocol),
-        week=week_lines(session, on, protocol),
+        overdue=overdue_lines(session, on, catalogue),
+        week=week_lines(session, on, catalogue),
         sites=sites(session),
     )
 

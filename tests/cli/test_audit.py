@@ -47,9 +47,10 @@ ACTIONS = [
         ["slot", "waive", "A1", "--panel", "cbc", "--due", "2024-02-12", "--by", "Nurse Jo",
          "--reason", "counted in hospital"],
         {"action": "slot.waive", "actor": "Nurse Jo",
-         "before": {"panel": "cbc", "due_on": "2024-02-12", "waived": False},
-         "after": {"panel": "cbc", "due_on": "2024-02-12", "waived": True,
-                   "reason": "counted in hospital"}},
+         "before": {"protocol": "alemtuzumab", "panel": "cbc", "due_on": "2024-02-12",
+                    "waived": False},
+         "after": {"protocol": "alemtuzumab", "panel": "cbc", "due_on": "2024-02-12",
+                   "waived": True, "reason": "counted in hospital"}},
     ),
     (
         ["patient", "status", "A1", "transferred", "--on", "2025-02-01", "--reason", "moved"],

@@ -747,6 +747,7 @@ def test_a_waiver_is_audited(cli, patient):
     assert row["action"] == "slot.waive"
     assert row["before"]["waived"] is False
     assert row["after"] == {
+        "protocol": "alemtuzumab",
         "panel": "tsh",
         "due_on": "2024-04-12",
         "waived": True,

@@ -51,7 +51,7 @@ def at(day: date) -> datetime:
 
 
 def add_clinic(engine: Engine, config: Config) -> None:
-    with unit_of_work(engine, config.monitoring_protocol) as session:
+    with unit_of_work(engine, config.catalogue) as session:
         add_patient(session, mrn="P1", name="Ann Example", email="ann@example.org", born_on=None,
                     sex="F", site="main", actor="test", now=at(DAY))  # fmt: skip
         add_course(session, mrn="P1", infused_on=COURSE, actor="test", now=at(DAY))
@@ -209,7 +209,7 @@ def test_an_urgent_alert_to_a_placeholder_address_is_recorded_as_skipped(
 ) -> None:
     add_clinic(engine, config)
     result = ResultIn("P1", "platelets", "40", "10^9/L", DAY)
-    with unit_of_work(engine, config.monitoring_protocol) as session:
+    with unit_of_work(engine, config.catalogue) as session:
         record_results(session, [result], today=DAY, now=at(DAY), config=config)
 
     (alert,) = rows(engine)

@@ -47,7 +47,7 @@ VALUES = {
 
 def add_patient(engine, mrn: str, start: str, days: int = 5, site: str = "main") -> None:
     first = date.fromisoformat(start)
-    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
+    with unit_of_work(engine, CONFIG.catalogue) as session:
         patients.add_patient(
             session,
             mrn=mrn,
@@ -71,7 +71,7 @@ def add_patient(engine, mrn: str, start: str, days: int = 5, site: str = "main")
 def add_results(engine, mrn: str, collected: str, *analytes: str) -> None:
     on = date.fromisoformat(collected)
     batch = [ResultIn(mrn, a, VALUES[a][0], VALUES[a][1], on) for a in analytes]
-    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
+    with unit_of_work(engine, CONFIG.catalogue) as session:
         results.add_results(
             session,
             batch,

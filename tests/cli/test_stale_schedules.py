@@ -10,10 +10,10 @@ from sqlalchemy import func, select, update
 from monitor.config import Config
 from monitor.services.people import courses, patients
 from monitor.store.db import unit_of_work
-from monitor.store.models import DailyRun, Patient
+from monitor.store.models import DailyRun, Treatment
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
-DEFAULT = Config().monitoring_protocol
+DEFAULT = Config().catalogue
 # The default TSH panel is every 3 months; the changed configuration makes it every 2.
 TSH_EVERY_TWO_MONTHS = "[protocol.panels.tsh]\nevery_months = 2\n"
 REBUILD = "monitor db rebuild"
@@ -128,7 +128,7 @@ def test_slots_stored_before_fingerprints_are_stale_and_patients_without_slots_a
     cli.ok("overdue")
     add_patient(engine, "A1", date(2024, 1, 8))
     with unit_of_work(engine) as session:
-        session.execute(update(Patient).values(schedule_fingerprint=None))
+        session.execute(update(Treatment).values(schedule_fingerprint=None))
 
     assert_refused(cli("schedule", "A1"))
     assert "of 1 patient(s)" in cli("overdue").err

@@ -14,12 +14,11 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, func, select, text
 
 from monitor.config import Config, parse_config
-from monitor.domain.protocol import protocol_fingerprint
 from monitor.services.mail.outbox import queue_email
 from monitor.services.people import courses, patients
 from monitor.services.schedule.fingerprints import REBUILD_CHUNK, count_stale_patients
 from monitor.store.db import unit_of_work
-from monitor.store.models import DailyRun, Patient, Slot
+from monitor.store.models import DailyRun, Slot, Treatment
 from tests.daemon.conftest import (
     PATIENTS,
     Daemon,
@@ -35,8 +34,8 @@ from tests.daemon.conftest import (
 STARTUP = 60
 # TSH every month instead of every 3: a monthly TSH slot appears beside the monthly blood tests.
 TSH_MONTHLY = "\n[protocol.panels.tsh]\nevery_months = 1\n"
-OLD = Config().monitoring_protocol
-NEW = parse_config({"protocol": {"panels": {"tsh": {"every_months": 1}}}}).monitoring_protocol
+OLD = Config().catalogue
+NEW = parse_config({"protocol": {"panels": {"tsh": {"every_months": 1}}}}).catalogue
 
 
 def messages(daemon: Daemon) -> list[str]:
@@ -134,10 +133,11 @@ def assert_each_patient_is_whole(engine: Engine) -> int:
     last_on = clinic_today() - timedelta(days=400) + timedelta(days=4)
     old_dates = [last_on + relativedelta(months=3), last_on + relativedelta(months=6)]
     new_dates = [last_on + relativedelta(months=1), last_on + relativedelta(months=2)]
-    new, old = protocol_fingerprint(NEW), protocol_fingerprint(OLD)
+    new, old = NEW.fingerprint("alemtuzumab"), OLD.fingerprint("alemtuzumab")
     rebuilt = 0
     with unit_of_work(engine) as session:
-        for patient_id, stamp in session.execute(select(Patient.id, Patient.schedule_fingerprint)):
+        stamps = select(Treatment.patient_id, Treatment.schedule_fingerprint)
+        for patient_id, stamp in session.execute(stamps):
             assert stamp in (new, old)
             expected = new_dates if stamp == new else old_dates
             assert tsh_recurring_dates(session, patient_id) == expected

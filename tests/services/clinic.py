@@ -17,7 +17,7 @@ from monitor.store.db import unit_of_work
 from monitor.store.models import AuditEntry, Patient, Slot
 
 CONFIG = Config()
-PROTOCOL = CONFIG.monitoring_protocol
+PROTOCOL = CONFIG.catalogue
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
 COURSE = [date(2025, 1, 6) + timedelta(days=d) for d in range(5)]

@@ -34,7 +34,7 @@ PEOPLE = (
 
 
 def build(engine: Engine) -> None:
-    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
+    with unit_of_work(engine, CONFIG.catalogue) as session:
         for mrn, name, site in PEOPLE:
             add_patient(session, mrn=mrn, name=name, email=None, born_on=date(1980, 1, 2),
                         sex="F", site=site, actor="test", now=NOW)  # fmt: skip

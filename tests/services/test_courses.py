@@ -38,7 +38,7 @@ def test_a_course_brings_its_schedule_once_committed(engine: Engine) -> None:
                                               "urinalysis"]  # fmt: skip
     assert slot_panels(engine, FEBRUARY) == ["cbc", "creatinine", "lft", "urinalysis"]
     [entry] = audit_entries(engine, "course.add")
-    assert entry.after == {"dates": [d.isoformat() for d in COURSE]}
+    assert entry.after == {"protocol": "alemtuzumab", "dates": [d.isoformat() for d in COURSE]}
 
 
 def test_only_the_new_courses_warnings_are_returned(engine: Engine) -> None:

@@ -135,7 +135,7 @@ PATIENTS = {
 
 def set_up_clinic(engine: Engine) -> None:
     now = datetime(2023, 12, 1, 9, tzinfo=UTC)
-    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
+    with unit_of_work(engine, CONFIG.catalogue) as session:
         for mrn, (email, courses, _draws, _stop) in PATIENTS.items():
             add_patient(session, mrn=mrn, name=f"Pat {mrn}", email=email, born_on=None,
                         sex="F", site="main", actor="test", now=now)  # fmt: skip
@@ -169,7 +169,7 @@ def simulate(engine: Engine) -> None:
         while day <= END:
             today = clock.today_in(CONFIG.clinic.timezone)
             assert today == day
-            with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
+            with unit_of_work(engine, CONFIG.catalogue) as session:
                 for mrn, status in stopping.get(today, []):
                     change_status(session, mrn=mrn, status=status, on=today, reason=None,
                                   actor="test", now=clock.now_utc())  # fmt: skip
@@ -254,7 +254,7 @@ def expected_emails(mrn: str) -> list[tuple[date, str, tuple[date, ...], str]]:
     sends: dict[tuple[date, str], set[date]] = defaultdict(set)
     for slot in slots:
         panel, due, start, end = slot
-        needs = set(CONFIG.monitoring_protocol.panel(panel).analytes)
+        needs = set(CONFIG.catalogue.panel("alemtuzumab", panel).analytes)
         done_on = min((d for d in drawn if start <= d <= end and needs <= drawn[d]), default=None)
         remind_days = [r for r in runs if due - timedelta(days=7) <= r <= due]
         if remind_days and (done_on is None or remind_days[0] < done_on):

@@ -24,7 +24,7 @@ CONFIG = clinic_config(
 
 
 def set_up(engine: Engine) -> None:
-    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
+    with unit_of_work(engine, CONFIG.catalogue) as session:
         for mrn, source, received in (("P1", "CITY-LAB", NOW - timedelta(days=10)),
                                       ("P2", "OTHER", NOW - timedelta(days=10))):  # fmt: skip
             add_patient(session, mrn=mrn, name="Pat Test", email=None, born_on=None, sex="F",

@@ -23,7 +23,7 @@ from monitor.store.db import unit_of_work
 from monitor.store.models import QuarantineItem
 from tests.services.reading import CONFIG, COURSE, NOW, TODAY, add_outbox, build, patient_id
 
-PROTOCOL = CONFIG.monitoring_protocol
+PROTOCOL = CONFIG.catalogue
 
 
 def test_the_record_holds_this_patients_fields_courses_flags_results_and_emails(

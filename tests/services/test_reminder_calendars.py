@@ -48,7 +48,7 @@ def at(day: date) -> datetime:
 
 
 def add_untested_patient(engine: Engine) -> None:
-    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
+    with unit_of_work(engine, CONFIG.catalogue) as session:
         add_patient(
             session,
             mrn="RX-1",

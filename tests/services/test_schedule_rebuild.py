@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.domain.protocol import Protocol, protocol_fingerprint
+from monitor.domain.catalogue import Catalogue
 from monitor.services.people import courses, patients
 from monitor.services.results import recording as results
 from monitor.services.results.recording import ResultIn
@@ -23,14 +23,21 @@ from monitor.services.schedule.fingerprints import (
     require_current_schedules,
     schedules_are_current,
 )
-from monitor.services.schedule.slots import rebuild_slots
+from monitor.services.schedule.slots import lock_patient, replace_slots
 from monitor.store.db import unit_of_work
-from monitor.store.models import Patient, Slot
+from monitor.store.models import Patient, Slot, Treatment
+from tests.reference_schedule import catalogue_of
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
-OLD = Config().monitoring_protocol
-NEW = replace(
-    OLD, panels=tuple(replace(p, every_months=2) if p.name == "tsh" else p for p in OLD.panels)
+OLD_PROTOCOL = Config().protocol.to_protocol()
+OLD = catalogue_of(OLD_PROTOCOL)
+NEW = catalogue_of(
+    replace(
+        OLD_PROTOCOL,
+        panels=tuple(
+            replace(p, every_months=2) if p.name == "tsh" else p for p in OLD_PROTOCOL.panels
+        ),
+    )
 )
 
 
@@ -42,7 +49,7 @@ def crash(_progress: RebuildProgress) -> None:
     raise Crash
 
 
-def add_patients(engine, count: int, protocol: Protocol = OLD, prefix: str = "R") -> None:
+def add_patients(engine, count: int, protocol: Catalogue = OLD, prefix: str = "R") -> None:
     with unit_of_work(engine, protocol) as session:
         for n in range(count):
             mrn = f"{prefix}{n:03d}"
@@ -71,7 +78,9 @@ def tsh_dates(session, patient_id: int) -> list[date]:
 def fingerprints(engine) -> list[str | None]:
     with unit_of_work(engine) as session:
         return list(
-            session.scalars(select(Patient.schedule_fingerprint).order_by(Patient.id)).all()
+            session.scalars(
+                select(Treatment.schedule_fingerprint).order_by(Treatment.patient_id)
+            ).all()
         )
 
 
@@ -89,7 +98,7 @@ def test_a_rebuild_that_dies_after_one_chunk_keeps_that_chunk_and_the_rest_stays
         )
 
     assert seen == [RebuildProgress(2, 5)]
-    new, old = protocol_fingerprint(NEW), protocol_fingerprint(OLD)
+    new, old = NEW.fingerprint("alemtuzumab"), OLD.fingerprint("alemtuzumab")
     assert fingerprints(engine) == [new, new, old, old, old]
     with unit_of_work(engine) as session:
         ids = session.scalars(select(Patient.id).order_by(Patient.id)).all()
@@ -112,7 +121,7 @@ def test_a_second_rebuild_continues_with_the_stale_patients_only(engine):
 
     assert done == RebuildProgress(3, 3)
     assert progress == [RebuildProgress(2, 3), RebuildProgress(3, 3)]
-    assert set(fingerprints(engine)) == {protocol_fingerprint(NEW)}
+    assert set(fingerprints(engine)) == {NEW.fingerprint("alemtuzumab")}
     with unit_of_work(engine) as session:
         assert schedules_are_current(session, NEW)
         assert not schedules_are_current(session, OLD)  # and back again needs a rebuild
@@ -149,7 +158,7 @@ def test_patients_without_slots_are_never_stale(engine):
             site="main", actor="test", now=NOW,
         )  # fmt: skip
     with unit_of_work(engine) as session:
-        assert fingerprints(engine) == [None]
+        assert fingerprints(engine) == []  # no treatment: nothing was built
         assert schedules_are_current(session, NEW)
         assert schedules_are_current(session, OLD)
 
@@ -176,11 +185,13 @@ def test_changes_during_a_rebuild_are_rebuilt_or_stay_visibly_stale(engine):
 
     # R000 and R001, then R002 and L000 (added meanwhile); R003's own change rebuilt it.
     assert done.done == 4
-    new = protocol_fingerprint(NEW)
+    new = NEW.fingerprint("alemtuzumab")
     with unit_of_work(engine) as session:
         stamps = dict(session.execute(select(Patient.mrn, Patient.id)).all())
         stale = session.scalars(
-            select(Patient.mrn).where(Patient.schedule_fingerprint != new)
+            select(Patient.mrn)
+            .join(Treatment, Treatment.patient_id == Patient.id)
+            .where(Treatment.schedule_fingerprint != new)
         ).all()
         assert stale == ["R000"]
         assert count_stale_patients(session, NEW) == 1
@@ -192,7 +203,7 @@ def test_changes_during_a_rebuild_are_rebuilt_or_stay_visibly_stale(engine):
         assert (session.scalar(second_course) or 0) > 0
 
 
-def add_tsh_result(engine, mrn: str, protocol: Protocol) -> None:
+def add_tsh_result(engine, mrn: str, protocol: Catalogue) -> None:
     with unit_of_work(engine, protocol) as session:
         results.add_results(
             session,
@@ -226,7 +237,9 @@ def test_on_postgresql_a_change_during_a_rebuild_waits_for_the_patient_and_then_
             errors.append(error)
 
     with Session(engine) as rebuilding, rebuilding.begin():
-        rebuild_slots(rebuilding, rebuilding.scalars(select(Patient)).one(), NEW)
+        patient = rebuilding.scalars(select(Patient)).one()
+        lock_patient(rebuilding, patient.id)
+        replace_slots(rebuilding, patient, NEW, date(2024, 3, 12))
         writer = threading.Thread(target=import_a_result)
         writer.start()
         wait_until_a_lock_is_awaited(engine)

@@ -30,7 +30,7 @@ SUPERSEDED = "superseded by the 7-day overdue reminder"
 
 
 def add(engine: Engine, mrn: str, email: str | None, *, withdrawn_on: date | None = None) -> None:
-    with unit_of_work(engine, CONFIG.monitoring_protocol) as session:
+    with unit_of_work(engine, CONFIG.catalogue) as session:
         add_patient(session, mrn=mrn, name="Pat Example", email=email, born_on=None, sex="F",
                     site="main", actor="test", now=NOW)  # fmt: skip
         add_course(session, mrn=mrn, infused_on=COURSE, actor="test", now=NOW)

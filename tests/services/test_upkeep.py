@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.adapters.formats import parse_text
 from monitor.config import Config
-from monitor.domain.protocol import Protocol, protocol_fingerprint
+from monitor.domain.catalogue import Catalogue
 from monitor.domain.vocabulary import ResultStatus
 from monitor.services.people.courses import add_course
 from monitor.services.people.patients import add_patient, change_status, edit_identity
@@ -29,13 +29,29 @@ from monitor.services.schedule import upkeep
 from monitor.services.schedule.fingerprints import rebuild_schedules
 from monitor.services.schedule.waivers import waive_slot
 from monitor.store.db import unit_of_work
-from monitor.store.models import Course, Infusion, Patient, Result, Slot, SlotChange, Waiver
+from monitor.store.models import (
+    Course,
+    Infusion,
+    Patient,
+    Result,
+    Slot,
+    SlotChange,
+    Treatment,
+    Waiver,
+)
+from tests.reference_schedule import catalogue_of
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 CONFIG = Config()
-OLD = CONFIG.monitoring_protocol
-NEW = replace(
-    OLD, panels=tuple(replace(p, every_months=2) if p.name == "tsh" else p for p in OLD.panels)
+OLD_PROTOCOL = CONFIG.protocol.to_protocol()
+OLD = catalogue_of(OLD_PROTOCOL)
+NEW = catalogue_of(
+    replace(
+        OLD_PROTOCOL,
+        panels=tuple(
+            replace(p, every_months=2) if p.name == "tsh" else p for p in OLD_PROTOCOL.panels
+        ),
+    )
 )
 COURSE = [date(2024, 1, 8) + timedelta(days=d) for d in range(5)]  # last infusion 12 January
 TSH_ON = date(2024, 3, 12)  # a TSH due date every 2 months only
@@ -64,9 +80,13 @@ def store(engine: Engine, *mrns: str) -> dict[str, int]:
 
 def built_with(engine: Engine) -> dict[str, str]:
     """Each patient's protocol, as OLD or NEW (None: never built)."""
-    names = {protocol_fingerprint(OLD): "OLD", protocol_fingerprint(NEW): "NEW"}
+    names = {OLD.fingerprint("alemtuzumab"): "OLD", NEW.fingerprint("alemtuzumab"): "NEW"}
     with unit_of_work(engine) as session:
-        rows = session.execute(select(Patient.mrn, Patient.schedule_fingerprint))
+        rows = session.execute(
+            select(Patient.mrn, Treatment.schedule_fingerprint).outerjoin(
+                Treatment, Treatment.patient_id == Patient.id
+            )
+        )
         return {mrn: names.get(fingerprint or "", "none") for mrn, fingerprint in rows}
 
 
@@ -81,9 +101,9 @@ def rebuilds(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     seen: list[int] = []
     real = upkeep.replace_slots
 
-    def counting(session: Session, patient: Patient, protocol: Protocol) -> None:
+    def counting(session: Session, patient: Patient, catalogue: Catalogue, today: date) -> None:
         seen.append(patient.id)
-        real(session, patient, protocol)
+        real(session, patient, catalogue, today)
 
     monkeypatch.setattr(upkeep, "replace_slots", counting)
     yield seen
@@ -362,7 +382,7 @@ def test_without_a_protocol_a_new_patient_or_other_changes_commit(engine):
         add(session, "N1", course=False)  # no course: no slots to build
         session.execute(update(Patient).values(email="n1@example.org"))
     with unit_of_work(engine) as session:
-        assert session.scalar(select(Patient.schedule_fingerprint)) is None
+        assert session.scalar(select(func.count()).select_from(Treatment)) == 0
 
 
 # --- the record of changes ----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from monitor.store.models import AuditEntry, Slot
 
 TODAY = date(2024, 3, 1)
 NOW = datetime(2024, 3, 1, tzinfo=UTC)
-PROTOCOL = Config().monitoring_protocol
+PROTOCOL = Config().catalogue
 
 
 def slot(status: SlotStatus, due_on: date) -> SlotView:

@@ -45,7 +45,8 @@ def test_a_waived_slot_is_marked_and_audited(engine: Engine) -> None:
     [entry] = audit_entries(engine, "slot.waive")
     assert entry.actor == "Nurse Jo"
     assert entry.after == {
-        "panel": "cbc", "due_on": "2025-02-10", "waived": True, "reason": "done at the GP"
+        "protocol": "alemtuzumab", "panel": "cbc", "due_on": "2025-02-10", "waived": True,
+        "reason": "done at the GP",
     }  # fmt: skip
 
 

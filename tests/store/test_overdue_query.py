@@ -18,19 +18,20 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.domain.courses import Course
-from monitor.domain.schedule import build_schedule
 from monitor.domain.status import is_cancelled_by_stop, slot_status
 from monitor.services.people.courses import add_course
 from monitor.services.people.patients import add_patient, change_status
 from monitor.services.results.recording import ResultIn, add_results
-from monitor.services.schedule.slots import counted_results, plan_slots, waived_keys
+from monitor.services.schedule.slots import counted_results, waived_keys
 from monitor.services.schedule.view import patient_schedule
 from monitor.services.schedule.waivers import waive_slot
 from monitor.store.db import unit_of_work
 from monitor.store.queries import find_patient, overdue_list
+from tests.reference_schedule import build_schedule, plan_course_slots
 
 CONFIG = Config()
-PROTOCOL = CONFIG.monitoring_protocol
+PROTOCOL = CONFIG.catalogue
+REFERENCE = CONFIG.protocol.to_protocol()
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 TODAY = NOW.date()
 FIRST_DAY = date(2019, 11, 1)
@@ -74,11 +75,11 @@ WAIVED = ("P06", "cbc", date(2020, 2, 29))  # 31 January + 1 month
 def synthetic_results(rng: random.Random, mrn: str, courses: list[list[date]], share: float):
     """On time, late, partial or missing, slot by slot."""
     batch = []
-    for slot in build_schedule([Course(tuple(c)) for c in sorted(courses)], PROTOCOL):
+    for slot in build_schedule([Course(tuple(c)) for c in sorted(courses)], REFERENCE):
         roll = rng.random()
         if roll > share or slot.window_start > DATES[-1]:  # later results change nothing checked
             continue
-        analytes = PROTOCOL.panel(slot.panel).analytes
+        analytes = REFERENCE.panel(slot.panel).analytes
         span = (slot.window_end - slot.window_start).days
         collected = slot.window_start + timedelta(days=rng.randint(0, span))
         if roll > share * 0.85:
@@ -160,13 +161,13 @@ class PureStatuses:
         for mrn, (_, courses, stop, _) in CLINIC.items():
             patient_id = find_patient(session, mrn).id
             ordered = [Course(tuple(dates)) for dates in sorted(courses)]
-            progress = plan_slots(ordered, counted_results(session, patient_id), PROTOCOL)
+            progress = plan_course_slots(ordered, counted_results(session, patient_id), PROTOCOL)
             waived = waived_keys(session, patient_id)
             stopped_on = stop[1] if stop else None
             self.slots[mrn] = [
                 (
                     item,
-                    (item.slot.panel, item.slot.due_on) in waived,
+                    (item.slot.protocol, item.slot.panel, item.slot.due_on) in waived,
                     is_cancelled_by_stop(item.slot.due_on, stopped_on),
                 )
                 for item in progress
@@ -221,7 +222,7 @@ def test_the_overdue_query_agrees_with_the_pure_statuses_every_5_days_for_5_year
                     got = sorted((s.panel, s.due_on, s.status.value) for s in view.slots)
                     assert got == sorted(pure.of(mrn, on)), f"{mrn} as of {on}"
 
-            rows = overdue_list(session, on, PROTOCOL.panel_names)
+            rows = overdue_list(session, on, PROTOCOL.panel_ranks())
 
             got = {(r.mrn, r.panel, r.due_on): r.missed for r in rows}
             expected, left_out = pure.overdue(on)
@@ -232,7 +233,7 @@ def test_the_overdue_query_agrees_with_the_pure_statuses_every_5_days_for_5_year
             order = [(-r.days_overdue, r.mrn, rank[r.panel]) for r in rows]
             assert order == sorted(order), f"order on {on}"
             if n % 10 == 0:
-                north = overdue_list(session, on, PROTOCOL.panel_names, site="north")
+                north = overdue_list(session, on, PROTOCOL.panel_ranks(), site="north")
                 assert north == [r for r in rows if r.site == "north"]
             seen_overdue += len(rows)
             seen_missed += sum(r.missed for r in rows)

@@ -22,10 +22,9 @@ from sqlalchemy import Engine, case, delete, insert, select
 
 from monitor.config import Config
 from monitor.domain.courses import Course
-from monitor.domain.schedule import build_schedule
 from monitor.domain.status import CountedResult, SlotStatus, is_cancelled_by_stop, slot_status
 from monitor.domain.vocabulary import STOPPED_STATUSES, PatientStatus
-from monitor.services.schedule.slots import plan_slots, slot_rows
+from monitor.services.schedule.slots import slot_rows
 from monitor.store import models
 from monitor.store.models import Patient, Slot
 from monitor.store.slot_predicates import (
@@ -38,8 +37,10 @@ from monitor.store.slot_predicates import (
     overdue_on,
     pending_on,
 )
+from tests.reference_schedule import build_schedule, plan_course_slots
 
-PROTOCOL = Config().monitoring_protocol
+PROTOCOL = Config().catalogue
+REFERENCE = Config().protocol.to_protocol()
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 STILL_TO_DO = {SlotStatus.UPCOMING, SlotStatus.DUE, SlotStatus.MISSED, SlotStatus.OVERDUE}
 PENDING = {SlotStatus.UPCOMING, SlotStatus.DUE}
@@ -76,8 +77,8 @@ def patients(draw: st.DrawFn) -> Generated:
 def results_for(patient: Generated, rng: random.Random) -> list[CountedResult]:
     """Per slot: nothing, every analyte on time, some on time, late, or before the window."""
     found = []
-    for slot in build_schedule(list(patient.courses), PROTOCOL):
-        analytes = PROTOCOL.panel(slot.panel).analytes
+    for slot in build_schedule(list(patient.courses), REFERENCE):
+        analytes = REFERENCE.panel(slot.panel).analytes
         kind = rng.choice(("none", "none", "on time", "on time", "partial", "late", "early"))
         span = (slot.window_end - slot.window_start).days
         collected = slot.window_start + timedelta(days=rng.randint(0, span))
@@ -109,8 +110,12 @@ def store(engine: Engine, clinic: list[Generated]) -> None:
                     created_at=NOW,
                 )
             )
-            progress = plan_slots(list(patient.courses), results_for(patient, rng), PROTOCOL)
-            waived = {(p.slot.panel, p.slot.due_on) for p in progress if rng.random() < 0.05}
+            progress = plan_course_slots(list(patient.courses), results_for(patient, rng), PROTOCOL)
+            waived = {
+                (p.slot.protocol, p.slot.panel, p.slot.due_on)
+                for p in progress
+                if rng.random() < 0.05
+            }
             rows = slot_rows(added.inserted_primary_key[0], progress, waived, patient.stopped_on)
             connection.execute(insert(models.Base.metadata.tables["slots"]), rows)
 

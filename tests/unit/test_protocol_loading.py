@@ -1,7 +1,7 @@
 """Loading protocols in layers (SPEC §10.1, §10.4; monitor/protocol_config.py).
 
 The shipped alemtuzumab file, alone or under an old `[protocol]` table, gives exactly the
-schedule every schedule still follows (`Config.monitoring_protocol`); each layer counts; each
+schedule every schedule still follows (`Config.catalogue`); each layer counts; each
 bad definition is a ConfigError naming the file and the key; the drafts in
 docs/protocol-drafts/ stay loadable, or fail only for the features the model lacks.
 """
@@ -20,9 +20,10 @@ from monitor.config import Config, ConfigError, load_config, parse_config
 from monitor.domain.courses import make_course
 from monitor.domain.phases import ProtocolPlan, build_protocol, due_dates
 from monitor.domain.protocol import DEFAULT_PROTOCOL
-from monitor.domain.schedule import add_months, build_schedule
-from monitor.protocol_config import SHIPPED_DIR, as_protocol
+from monitor.domain.schedule import add_months
+from monitor.protocol_config import SHIPPED_DIR
 from monitor.resources import resource_path
+from tests.reference_schedule import as_protocol, build_schedule, protocol_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DRAFTS = sorted((ROOT / "docs" / "protocol-drafts").glob("*.toml"))
@@ -101,7 +102,7 @@ COURSE_SETS = [
 def todays_slots(config: Config, courses: list[Any]) -> list[tuple[Any, ...]]:
     return [
         (s.panel, s.due_on, s.window_start, s.window_end, s.course, s.kind.value)
-        for s in build_schedule(courses, config.monitoring_protocol)
+        for s in build_schedule(courses, config.protocol.to_protocol())
     ]
 
 
@@ -120,7 +121,10 @@ def test_the_loaded_alemtuzumab_plan_gives_todays_schedule(data: Any, courses: l
     plan = config.protocols["alemtuzumab"]
 
     assert plan_slots(plan, courses) == todays_slots(config, courses)
-    assert as_protocol(plan) == config.monitoring_protocol
+    assert as_protocol(plan) == config.protocol.to_protocol()
+
+
+DEFAULT_FINGERPRINT = protocol_fingerprint(DEFAULT_PROTOCOL)
 
 
 def test_the_shipped_file_is_todays_default_protocol() -> None:
@@ -216,12 +220,17 @@ def test_a_site_file_changes_what_alemtuzumab_says_but_not_its_schedule(tmp_path
     ],
     ids=["monitoring_months", "a panel off", "rules", "indefinite"],
 )
-def test_an_alemtuzumab_layer_that_changes_the_schedule_is_refused(layer) -> None:
-    with pytest.raises(
-        ConfigError,
-        match=r"^config: protocols\.alemtuzumab: its schedule differs from the \[protocol\]",
-    ):
-        parse_config(layer)
+def test_an_alemtuzumab_layer_changes_what_schedules_follow(layer) -> None:
+    """Schedules follow the built plans (issue 13): a layer is no longer refused; one that changes
+    the slots changes the fingerprint (the rules change flags, not slots)."""
+    config = parse_config(layer)
+    plan = config.protocols["alemtuzumab"]
+
+    assert config.catalogue.plan("alemtuzumab") == plan
+    if "rules" in layer["protocols"]["alemtuzumab"]:
+        assert plan.rules and config.catalogue.fingerprint("alemtuzumab") == DEFAULT_FINGERPRINT
+    else:
+        assert config.catalogue.fingerprint("alemtuzumab") != DEFAULT_FINGERPRINT
 
 
 def test_a_panel_replaced_whole_is_blamed_on_the_layer_that_replaced_it() -> None:

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.domain.courses import Course
-from monitor.domain.schedule import build_schedule
 from monitor.domain.vocabulary import OutboxStatus
 from monitor.services.people.courses import add_course
 from monitor.services.people.patients import add_patient
@@ -25,6 +24,7 @@ from monitor.services.results.intake import record_results
 from monitor.services.results.recording import ResultIn
 from monitor.store.db import unit_of_work
 from monitor.store.models import OutboxMessage, Patient
+from tests.reference_schedule import build_schedule
 
 TODAY = date(2026, 6, 15)
 NOW = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
@@ -61,7 +61,7 @@ def add_users(engine: Engine) -> None:
 
 def seed(engine: Engine, config: Config) -> Clinic:
     clinic = Clinic()
-    protocol = config.monitoring_protocol
+    protocol = config.catalogue
     first = TODAY - timedelta(days=420)
     course = Course(tuple(first + timedelta(days=d) for d in range(5)))
     with unit_of_work(engine, protocol) as session:
@@ -118,7 +118,7 @@ def _add_new_patient(session: Session, mrn: str, config: Config) -> None:
 
 
 def _on_time_results(mrn: str, course: Course, config: Config) -> list[ResultIn]:
-    protocol = config.monitoring_protocol
+    protocol = config.protocol.to_protocol()
     batch = []
     for slot in build_schedule([course], protocol):
         if slot.window_end >= TODAY - timedelta(days=45):

@@ -22,7 +22,7 @@ from tests.web.clinic import NOW, TODAY, Clinic
 def test_patching_changed_patients_equals_a_full_recompute(
     engine: Engine, config: Config, clinic: Clinic
 ) -> None:
-    protocol = config.monitoring_protocol
+    protocol = config.catalogue
     cache = WorklistCache()
     with unit_of_work(engine) as session:
         before = cache.get(session, TODAY, protocol)
@@ -78,7 +78,7 @@ def test_patching_changed_patients_equals_a_full_recompute(
 
 def test_a_new_day_recomputes_everything(engine: Engine, config: Config, clinic: Clinic) -> None:
     cache = WorklistCache()
-    protocol = config.monitoring_protocol
+    protocol = config.catalogue
     with unit_of_work(engine) as session:
         today = cache.get(session, TODAY, protocol)
         tomorrow = cache.get(session, TODAY + timedelta(days=1), protocol)

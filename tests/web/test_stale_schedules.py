@@ -33,7 +33,7 @@ def test_pages_built_from_stale_slots_refuse_until_a_rebuild(
         assert flags.status_code == 200
         assert "Alex Rivers" in flags.text
 
-        rebuild_schedules(engine, CHANGED.monitoring_protocol, only_stale=True)
+        rebuild_schedules(engine, CHANGED.catalogue, only_stale=True)
 
         assert client.get("/").status_code == 200
         patient = client.get(f"/patients/{clinic.alex}")

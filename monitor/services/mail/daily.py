@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.config import Config, RemindersConfig
+from monitor.domain.catalogue import Catalogue
 from monitor.domain.reminders import (
     Decision,
     NoticeKey,
@@ -39,7 +40,8 @@ from monitor.services.mail.digest import queue_digests
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import reminders_hold
 from monitor.services.schedule.fingerprints import require_current_schedules
-from monitor.services.schedule.upkeep import prune_changes
+from monitor.services.schedule.slots import running_out
+from monitor.services.schedule.upkeep import prune_changes, touch
 from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.slot_predicates import overdue_on, pending_on
@@ -63,8 +65,9 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
     Refuses (StaleSchedules, nothing recorded) while stored slots come from another protocol:
     reminders decided from them would name the wrong tests and dates.
     """
-    with unit_of_work(engine, config.monitoring_protocol) as session:
-        require_current_schedules(session, config.monitoring_protocol)
+    with unit_of_work(engine, config.catalogue) as session:
+        require_current_schedules(session, config.catalogue)
+        touch(session, running_out(session, on))  # rebuilt before the slots are read
         run, already_ran_at = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
         digests = queue_digests(session, on=on, config=config, now=now, held=tally.held)
@@ -190,7 +193,7 @@ def _candidate_slots(
 
 def _state(slot: Slot, on: date) -> SlotState:
     status = stored_status(slot, on)
-    return SlotState(slot.panel, slot.due_on, slot.window_end, status)
+    return SlotState(slot.panel, slot.due_on, slot.window_end, status, slot.protocol)
 
 
 def _notices(session: Session, patient_ids: list[int]) -> dict[int, set[NoticeKey]]:
@@ -198,12 +201,13 @@ def _notices(session: Session, patient_ids: list[int]) -> dict[int, set[NoticeKe
     if not patient_ids:
         return found
     rows = session.execute(
-        select(Notice.patient_id, Notice.message, Notice.panel, Notice.due_on, Notice.step).where(
-            Notice.patient_id.in_(patient_ids)
-        )
-    )
-    for patient_id, message, panel, due_on, step in rows:
-        found[patient_id].add((message, panel, due_on, step))
+        select(
+            Notice.patient_id, Notice.message, Notice.protocol, Notice.panel, Notice.due_on,
+            Notice.step,
+        ).where(Notice.patient_id.in_(patient_ids))
+    )  # fmt: skip
+    for patient_id, message, protocol, panel, due_on, step in rows:
+        found[patient_id].add((message, protocol, panel, due_on, step))
     return found
 
 
@@ -227,12 +231,21 @@ def _queue_for_patient(
             not_sent[(decision.message, decision.reason or "not sent")].append(decision)
     skipped = _record_not_sent(session, patient, not_sent, on, now)
     for message, group in by_message.items():
-        tests = [TestDue(d.panel, d.due_on) for d in group]
+        tests = tests_due(group, config.catalogue)
         row_id, why = _queue_patient_email(session, patient, message, tests, on, config, now)
         for decision in group:
             _record_notice(session, patient.id, decision, on, row_id, why)
         queued, skipped = (queued + 1, skipped) if why is None else (queued, skipped + 1)
     return queued, skipped
+
+
+def tests_due(decisions: Sequence[Decision], catalogue: Catalogue) -> list[TestDue]:
+    """The slots an email reminds of, each worded by its panel's `patient_words` (SPEC §10.1:
+    the protocol's plain words, never its name)."""
+    return [
+        TestDue(d.panel, d.due_on, catalogue.panel(d.protocol, d.panel).patient_words)
+        for d in decisions
+    ]
 
 
 def _record_not_sent(
@@ -312,6 +325,7 @@ def _record_notice(
     session.add(
         Notice(
             patient_id=patient_id,
+            protocol=decision.protocol,
             panel=decision.panel,
             due_on=decision.due_on,
             message=decision.message,

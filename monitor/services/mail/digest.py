@@ -99,7 +99,7 @@ def _skip_digest(
 def _overdue(
     session: Session, on: date, site: str, config: Config, feed_late: set[int]
 ) -> list[DigestOverdue]:
-    rows = overdue_slots(session, on, config.monitoring_protocol, site, feed_late)
+    rows = overdue_slots(session, on, config.catalogue, site, feed_late)
     return [
         DigestOverdue(
             r.mrn, r.panel, r.due_on, r.days_overdue, r.missed, r.open_alert, feed_late=r.feed_late

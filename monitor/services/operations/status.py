@@ -68,7 +68,7 @@ def _stale_patients(session: Session, config: Config, schema: SchemaRevision) ->
     configuration's (None: the schema is too old to tell)."""
     if schema.current != schema.head:
         return None
-    return count_stale_patients(session, config.monitoring_protocol)
+    return count_stale_patients(session, config.catalogue)
 
 
 def _stale_schedule_problems(stale: int | None) -> list[str]:

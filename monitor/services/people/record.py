@@ -14,19 +14,32 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID, Catalogue
 from monitor.domain.courses import Course, course_warnings
-from monitor.domain.protocol import Protocol
-from monitor.domain.schedule import monitoring_end
 from monitor.domain.vocabulary import PatientStatus
 from monitor.services.mail.history import Email, patient_emails
 from monitor.services.results.flagged import ResultFlags, patient_flags
 from monitor.services.results.history import ResultView, patient_results
-from monitor.services.schedule.slots import domain_courses
-from monitor.services.schedule.view import derived_status
+from monitor.services.schedule.slots import domain_treatments
+from monitor.services.schedule.view import derived_status, patient_monitoring_end
 from monitor.store.models import Patient
 from monitor.store.queries import find_patient
 
 NAMES_PER_QUERY = 1000  # ids per IN list, well under every database's bound
+
+
+@dataclass(frozen=True)
+class TreatmentView:
+    """One treatment as the record lists it (SPEC §10.3's `treatments`); `number` is its place
+    in the patient's treatments (by first date, then protocol id)."""
+
+    number: int
+    protocol: str
+    name: str
+    kind: str
+    started_on: date
+    stopped_on: date | None
+    courses: tuple[Course, ...]
 
 
 @dataclass(frozen=True)
@@ -46,7 +59,8 @@ class PatientRecord:
     status_on: date | None
     status_reason: str | None
     derived_status: str
-    courses: tuple[Course, ...]
+    treatments: tuple[TreatmentView, ...]
+    courses: tuple[Course, ...]  # alemtuzumab's (SPEC §7's `courses`)
     warnings: tuple[str, ...]
     monitoring_end: date | None
     open_flags: tuple[ResultFlags, ...]
@@ -55,11 +69,12 @@ class PatientRecord:
     emails: tuple[Email, ...]
 
 
-def patient_record(session: Session, mrn: str, protocol: Protocol, today: date) -> PatientRecord:
+def patient_record(session: Session, mrn: str, catalogue: Catalogue, today: date) -> PatientRecord:
     """The record of the patient with this MRN as of `today` (NotFound for an unknown MRN)."""
     patient = find_patient(session, mrn)
-    courses = domain_courses(patient)
-    end = monitoring_end(courses, protocol)
+    treatments = treatment_views(patient, catalogue)
+    courses = next((t.courses for t in treatments if t.protocol == DEFAULT_PROTOCOL_ID), ())
+    end = patient_monitoring_end(patient, catalogue)
     opened, closed = patient_flags(session, patient.id)
     return PatientRecord(
         id=patient.id,
@@ -74,7 +89,8 @@ def patient_record(session: Session, mrn: str, protocol: Protocol, today: date) 
         status_on=patient.status_on,
         status_reason=patient.status_reason,
         derived_status=derived_status(patient, end, today),
-        courses=tuple(courses),
+        treatments=treatments,
+        courses=courses,
         warnings=tuple(course_warnings(courses)),
         monitoring_end=end,
         open_flags=tuple(opened),
@@ -82,6 +98,25 @@ def patient_record(session: Session, mrn: str, protocol: Protocol, today: date) 
         results=tuple(patient_results(session, patient.id)),
         emails=tuple(patient_emails(session, patient.id)),
     )
+
+
+def treatment_views(patient: Patient, catalogue: Catalogue) -> tuple[TreatmentView, ...]:
+    """The patient's treatments in number order, each with its protocol's name and kind."""
+    views = []
+    for number, treatment in enumerate(domain_treatments(patient), start=1):
+        plan = catalogue.plan(treatment.protocol)
+        views.append(
+            TreatmentView(
+                number,
+                plan.id,
+                plan.name,
+                plan.kind.value,
+                treatment.started_on,
+                treatment.stopped_on,
+                treatment.courses,
+            )
+        )
+    return tuple(views)
 
 
 @dataclass(frozen=True)

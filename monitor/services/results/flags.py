@@ -26,7 +26,7 @@ from monitor.domain.units import unit_factor
 from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
 from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.services.schedule.slots import domain_courses
+from monitor.services.schedule.slots import alemtuzumab_courses
 from monitor.store.models import Flag, Patient, Pregnancy, Result
 
 
@@ -108,7 +108,7 @@ def patient_context(session: Session, patient: Patient) -> PatientContext:
     )
     return PatientContext(
         sex=patient.sex,
-        courses=domain_courses(patient),
+        courses=alemtuzumab_courses(patient),
         pregnancies=[(start, end) for start, end in periods],
     )
 

@@ -1,10 +1,17 @@
 """Rebuild a patient's stored slots from the pure schedule.
 
-The slots table is a cache: whenever courses, results, waivers or the patient's status change,
-the unit of work (`services.schedule.upkeep`) replaces the patient's rows by what
-`domain.schedule` and `domain.status` compute, and stamps the patient with the fingerprint of
-the protocol used (`services.schedule.fingerprints` reads it).
-Waivers are kept in their own table, keyed by (panel, due date), so a rebuild keeps them.
+The slots table is a cache: whenever treatments, courses, results, waivers or the patient's
+status or sex change, the unit of work (`services.schedule.upkeep`) replaces the patient's rows
+by what `domain.treatments` and `domain.status` compute, and stamps each treatment with the
+fingerprint of its protocol (`services.schedule.fingerprints` reads them).
+Waivers are kept in their own table, keyed by (protocol, panel, due date), so a rebuild keeps
+them.
+
+Open-ended series (an open, uncapped continuous treatment; an `indefinite` panel) are planned
+`PLAN_AHEAD_MONTHS` ahead of the rebuild's day and the treatment records how far
+(`planned_until_on`); the daily cycle rebuilds a patient whose plan has less than
+`KEEP_AHEAD_MONTHS` left (`extend_open_series`), so a schedule never runs out while the lists
+show up to 12 months ahead (SPEC §10.4).
 """
 
 from __future__ import annotations
@@ -16,25 +23,40 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID, Catalogue
 from monitor.domain.courses import Course
-from monitor.domain.protocol import Protocol, protocol_fingerprint
-from monitor.domain.schedule import build_schedule
+from monitor.domain.schedule import add_months
 from monitor.domain.status import CountedResult, SlotProgress, is_cancelled_by_stop, match_results
+from monitor.domain.treatments import Treatment, build_slots, has_open_series, order_treatments
 from monitor.domain.vocabulary import COUNTING_STATUSES
 from monitor.store import models
 
+PLAN_AHEAD_MONTHS = 24
+KEEP_AHEAD_MONTHS = 13  # the lists show 12 months ahead; one month to spare
+
+WaivedKey = tuple[str, str, date]  # (protocol, panel, due date)
+
 
 def plan_slots(
-    courses: Sequence[Course], results: Iterable[CountedResult], protocol: Protocol
+    treatments: Sequence[Treatment],
+    results: Iterable[CountedResult],
+    catalogue: Catalogue,
+    *,
+    sex: str | None = None,
+    stopped_on: date | None = None,
+    horizon_on: date,
 ) -> list[SlotProgress]:
     """The pure schedule with the patient's results matched to it."""
-    return match_results(build_schedule(courses, protocol), results, protocol)
+    slots = build_slots(
+        treatments, catalogue, sex=sex, stopped_on=stopped_on, horizon_on=horizon_on
+    )
+    return match_results(slots, results, catalogue)
 
 
 def slot_rows(
     patient_id: int,
     progress: Iterable[SlotProgress],
-    waived: set[tuple[str, date]],
+    waived: set[WaivedKey],
     stopped_on: date | None,
 ) -> list[dict[str, Any]]:
     """Rows for the slots table (also used by the benchmark's bulk load)."""
@@ -44,6 +66,8 @@ def slot_rows(
         rows.append(
             {
                 "patient_id": patient_id,
+                "protocol": slot.protocol,
+                "treatment": slot.treatment,
                 "panel": slot.panel,
                 "due_on": slot.due_on,
                 "window_start": slot.window_start,
@@ -53,18 +77,38 @@ def slot_rows(
                 "next_window_start": item.next_window_start,
                 "done_on": item.done_on,
                 "completed_on": item.completed_on,
-                "is_waived": bool(waived) and (slot.panel, slot.due_on) in waived,
+                "is_waived": bool(waived) and (slot.protocol, slot.panel, slot.due_on) in waived,
                 "is_cancelled": is_cancelled_by_stop(slot.due_on, stopped_on),
             }
         )
     return rows
 
 
-def domain_courses(patient: models.Patient) -> list[Course]:
-    """The patient's courses in date order. Sorted here, not by the relationship's order_by: a
+def domain_courses(treatment: models.Treatment) -> tuple[Course, ...]:
+    """The treatment's courses in date order. Sorted here, not by the relationship's order_by: a
     course appended in this session (added before existing ones) sits at the end of the list."""
-    courses = [Course(tuple(i.infused_on for i in course.infusions)) for course in patient.courses]
-    return sorted(courses, key=lambda course: course.first_on)
+    courses = [Course(tuple(i.infused_on for i in c.infusions)) for c in treatment.courses]
+    return tuple(sorted(courses, key=lambda course: course.first_on))
+
+
+def alemtuzumab_courses(patient: models.Patient) -> tuple[Course, ...]:
+    """The patient's alemtuzumab courses in date order (the rules' context: SPEC §4's rules
+    that look at infusions are about alemtuzumab's)."""
+    for treatment in patient.treatments:
+        if treatment.protocol == DEFAULT_PROTOCOL_ID:
+            return domain_courses(treatment)
+    return ()
+
+
+def domain_treatment(treatment: models.Treatment) -> Treatment:
+    courses = domain_courses(treatment)
+    started_on = courses[0].first_on if courses else treatment.started_on
+    return Treatment(treatment.protocol, started_on, treatment.stopped_on, courses)
+
+
+def domain_treatments(patient: models.Patient) -> list[Treatment]:
+    """The patient's treatments in number order."""
+    return order_treatments([domain_treatment(t) for t in patient.treatments])
 
 
 def counted_results(session: Session, patient_id: int) -> list[CountedResult]:
@@ -78,36 +122,52 @@ def counted_results(session: Session, patient_id: int) -> list[CountedResult]:
     return [CountedResult(analyte, collected_on) for analyte, collected_on in rows]
 
 
-def waived_keys(session: Session, patient_id: int) -> set[tuple[str, date]]:
+def waived_keys(session: Session, patient_id: int) -> set[WaivedKey]:
+    waiver = models.Waiver
     rows = session.execute(
-        select(models.Waiver.panel, models.Waiver.due_on).where(
-            models.Waiver.patient_id == patient_id
-        )
+        select(waiver.protocol, waiver.panel, waiver.due_on).where(waiver.patient_id == patient_id)
     )
-    return {(panel, due_on) for panel, due_on in rows}
+    return {(protocol, panel, due_on) for protocol, panel, due_on in rows}
 
 
-def rebuild_slots(session: Session, patient: models.Patient, protocol: Protocol) -> None:
-    """Replace the patient's stored slots with a fresh computation from `protocol`.
-
-    Called by the unit of work (`services.schedule.upkeep`), never by a use case. The patient's
-    row is locked first (PostgreSQL; SQLite transactions already write one at a time), so two
-    transactions rebuilding one patient (an import during `monitor db rebuild`) take turns, and
-    the later one reads what the earlier one committed.
-    """
-    session.flush()
-    lock_patient(session, patient.id)
-    replace_slots(session, patient, protocol)
-
-
-def replace_slots(session: Session, patient: models.Patient, protocol: Protocol) -> None:
-    """`rebuild_slots` for a patient whose row the caller has locked already."""
-    progress = plan_slots(domain_courses(patient), counted_results(session, patient.id), protocol)
+def replace_slots(
+    session: Session, patient: models.Patient, catalogue: Catalogue, today: date
+) -> None:
+    """Replace the patient's stored slots with a fresh computation from `catalogue`, planning
+    open-ended series `PLAN_AHEAD_MONTHS` after `today`. The caller has locked the patient's row
+    (`lock_patient`): the unit of work, never a use case."""
+    horizon_on = add_months(today, PLAN_AHEAD_MONTHS)
+    treatments = domain_treatments(patient)
+    progress = plan_slots(
+        treatments,
+        counted_results(session, patient.id),
+        catalogue,
+        sex=patient.sex,
+        stopped_on=patient.stopped_on,
+        horizon_on=horizon_on,
+    )
     rows = slot_rows(patient.id, progress, waived_keys(session, patient.id), patient.stopped_on)
     session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))
     if rows:
         session.execute(insert(models.Base.metadata.tables["slots"]), rows)
-    patient.schedule_fingerprint = protocol_fingerprint(protocol)
+    for row in patient.treatments:
+        plan = catalogue.plan(row.protocol)
+        row.schedule_fingerprint = catalogue.fingerprint(row.protocol)
+        is_open = has_open_series(domain_treatment(row), plan, patient.sex)
+        row.planned_until_on = horizon_on if is_open else None
+
+
+def running_out(session: Session, today: date) -> list[int]:
+    """Patients with an open-ended series planned less than `KEEP_AHEAD_MONTHS` past `today`:
+    the daily cycle has them rebuilt, which plans `PLAN_AHEAD_MONTHS` ahead again."""
+    until = add_months(today, KEEP_AHEAD_MONTHS)
+    treatment = models.Treatment
+    query = (
+        select(treatment.patient_id)
+        .where(treatment.planned_until_on.is_not(None), treatment.planned_until_on < until)
+        .distinct()
+    )
+    return list(session.scalars(query))
 
 
 def lock_patient(session: Session, patient_id: int) -> None:

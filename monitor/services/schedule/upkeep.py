@@ -4,18 +4,18 @@ and rebuilds their stored slots once, before it commits.
 The slots table is a cache of the pure schedule (`services.schedule.slots`). Each writer used to
 rebuild it by hand, and a writer that forgot would have left a stale schedule without a sound;
 now no service rebuilds anything. After every flush the session's new, changed and deleted rows
-are looked at (with their attribute history): a course or an infusion; a result added or
-deleted, or its status, collection date, analyte or patient changed; a waiver; a patient's
-status or status date. Each patient they belong to is *pending*. Before the outermost commit
-every pending patient is locked, read again and rebuilt once, in id order (two transactions
-lock patients in the same order), from the protocol the unit of work was opened with
-(`store.db.session_protocol`). A transaction with pending patients and no protocol refuses to
-commit (`MissingProtocol`, a programming error): stale slots are never committed.
+are looked at (with their attribute history): a treatment, a course or an infusion; a result
+added or deleted, or its status, collection date, analyte or patient changed; a waiver; a
+patient's status, status date or sex. Each patient they belong to is *pending*. Before the
+outermost commit every pending patient is locked, read again and rebuilt once, in id order (two
+transactions lock patients in the same order), from the protocols the unit of work was opened
+with (`store.db.session_catalogue`). A transaction with pending patients and no catalogue
+refuses to commit (`MissingProtocol`, a programming error): stale slots are never committed.
 
 Reading the slots table inside the same transaction settles first, as autoflush flushes before
 a query: a reader never sees slots older than the transaction's own writes, and need not know
 that it should ask. `settle` does it by hand (for reads that bypass the session), and
-`bring_current` also rebuilds a patient whose slots came from another protocol, for a writer
+`bring_current` also rebuilds a patient whose slots came from another definition, for a writer
 that looks a slot up (`waive_slot`). Everything else rebuilds at commit, so a batch of results
 for one patient costs one rebuild.
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, event, func, insert, inspect, select
@@ -45,10 +45,19 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.util import find_tables
 
 from monitor import clock
-from monitor.domain.protocol import Protocol, protocol_fingerprint
+from monitor.domain.catalogue import Catalogue
 from monitor.services.schedule.slots import lock_patient, replace_slots
-from monitor.store.db import session_protocol
-from monitor.store.models import Course, Infusion, Patient, Result, Slot, SlotChange, Waiver
+from monitor.store.db import session_catalogue
+from monitor.store.models import (
+    Course,
+    Infusion,
+    Patient,
+    Result,
+    Slot,
+    SlotChange,
+    Treatment,
+    Waiver,
+)
 
 KEEP_CHANGES_DAYS = 7
 UPKEEP_KEY = "slot_upkeep"
@@ -56,19 +65,21 @@ SLOTS: Table = Slot.__table__  # type: ignore[assignment]
 
 # The attributes whose change moves a row's slots, by kind of row (None: any new or deleted row).
 RESULT_FIELDS = ("status", "collected_on", "analyte", "patient_id")
-WAIVER_FIELDS = ("panel", "due_on", "patient_id")
-PATIENT_FIELDS = ("status", "status_on")
+WAIVER_FIELDS = ("protocol", "panel", "due_on", "patient_id")
+TREATMENT_FIELDS = ("protocol", "started_on", "stopped_on", "patient_id")
+COURSE_FIELDS = ("first_on", "last_on", "patient_id", "treatment_id")
+PATIENT_FIELDS = ("status", "status_on", "sex")
 LISTED_FIELDS = ("mrn", "site")  # shown on the lists' lines: recorded, nothing to rebuild
 
 
 class MissingProtocol(RuntimeError):
-    """A unit of work changed patients' records but was opened without a protocol."""
+    """A unit of work changed patients' records but was opened without the protocols."""
 
     def __init__(self, patients: int) -> None:
         super().__init__(
             f"this transaction changed the records of {patients} patient(s) but its unit of "
-            "work has no protocol to rebuild their slots from; open it with "
-            "unit_of_work(engine, protocol)"
+            "work has no protocols to rebuild their slots from; open it with "
+            "unit_of_work(engine, catalogue)"
         )
 
 
@@ -114,9 +125,10 @@ def settle(session: Session) -> None:
 
 def bring_current(session: Session, patient: Patient) -> None:
     """Before a writer looks up one of the patient's slots: settle, and rebuild the patient
-    too if their slots were computed from another protocol than the unit of work's."""
-    protocol = _protocol(session, 1)
-    if patient.schedule_fingerprint != protocol_fingerprint(protocol):
+    too if a treatment's slots were computed from another definition than the unit of work's."""
+    catalogue = _catalogue(session, 1)
+    current = catalogue.fingerprints()
+    if any(t.schedule_fingerprint != current.get(t.protocol) for t in patient.treatments):
         touch(session, [patient.id])
     settle(session)
 
@@ -128,27 +140,30 @@ def _rebuild_pending(session: Session, upkeep: Upkeep) -> None:
             upkeep.pending.update(_patients_of_courses(session, courses))
         pending, upkeep.pending = sorted(upkeep.pending), set()
         if pending:
-            protocol = _protocol(session, len(pending))
+            catalogue = _catalogue(session, len(pending))
+            today = clock.now_utc().date()  # plans open-ended series ahead; any day will do
             for patient_id in pending:
-                _rebuild_one(session, upkeep, patient_id, protocol)
+                _rebuild_one(session, upkeep, patient_id, catalogue, today)
         session.flush()  # the fingerprints; touches nothing
 
 
-def _rebuild_one(session: Session, upkeep: Upkeep, patient_id: int, protocol: Protocol) -> None:
+def _rebuild_one(
+    session: Session, upkeep: Upkeep, patient_id: int, catalogue: Catalogue, today: date
+) -> None:
     """Lock, then read the patient as last committed (PostgreSQL), then replace the slots."""
     lock_patient(session, patient_id)
     patient = session.get(Patient, patient_id)
     if patient is None:  # added in a savepoint that was rolled back
         return
-    replace_slots(session, patient, protocol)
+    replace_slots(session, patient, catalogue, today)
     upkeep.rebuilt.add(patient_id)
 
 
-def _protocol(session: Session, patients: int) -> Protocol:
-    protocol = session_protocol(session)
-    if protocol is None:
+def _catalogue(session: Session, patients: int) -> Catalogue:
+    catalogue = session_catalogue(session)
+    if catalogue is None:
         raise MissingProtocol(patients)
-    return protocol
+    return catalogue
 
 
 def _patients_of_courses(session: Session, course_ids: set[int]) -> set[int]:
@@ -215,7 +230,7 @@ def _collect(session: Session, upkeep: Upkeep) -> None:
 
 
 def _collect_whole(upkeep: Upkeep, row: object, *, is_new: bool) -> None:
-    if isinstance(row, Course | Result | Waiver):
+    if isinstance(row, Treatment | Course | Result | Waiver):
         upkeep.pending.update(_values(row, "patient_id"))
     elif isinstance(row, Infusion):
         upkeep.courses.update(_values(row, "course_id"))
@@ -224,8 +239,11 @@ def _collect_whole(upkeep: Upkeep, row: object, *, is_new: bool) -> None:
 
 
 def _collect_changed(upkeep: Upkeep, row: object) -> None:
-    if isinstance(row, Course):
-        if _changed(row, ("first_on", "last_on", "patient_id")):
+    if isinstance(row, Treatment):
+        if _changed(row, TREATMENT_FIELDS):
+            upkeep.pending.update(_values(row, "patient_id"))
+    elif isinstance(row, Course):
+        if _changed(row, COURSE_FIELDS):
             upkeep.pending.update(_values(row, "patient_id"))
     elif isinstance(row, Infusion):
         if _changed(row, ("infused_on", "course_id")):
@@ -247,7 +265,7 @@ def _collect_patient(upkeep: Upkeep, patient: Patient) -> None:
         upkeep.listed.add(patient.id)
 
 
-WATCHED = (Course, Infusion, Result, Waiver, Patient)
+WATCHED = (Treatment, Course, Infusion, Result, Waiver, Patient)
 
 
 def _unflushed(session: Session) -> Iterator[object]:

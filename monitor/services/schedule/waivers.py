@@ -41,11 +41,13 @@ def waive_slot(
     by: str,
     reason: str,
     now: datetime,
+    protocol: str | None = None,
 ) -> Waiver:
-    """Waive the slot of `panel` due on `due_on`; it leaves the overdue list. Audited.
+    """Waive the slot of `panel` due on `due_on` (of `protocol`'s series; it may be left out
+    when only one series has such a slot); it leaves the overdue list. Audited.
 
     The slot is looked up in the patient's current schedule (rebuilt first if it came from
-    another protocol than the unit of work's); the waiver's own rebuild happens at commit.
+    another definition than the unit of work's); the waiver's own rebuild happens at commit.
     """
     if not by.strip() or not reason.strip():
         raise FieldError("a waiver needs ", Field.WAIVED_BY, " and a ", Field.REASON)
@@ -54,17 +56,12 @@ def waive_slot(
     panel = checked_line(panel, Field.PANEL, PANEL_LENGTH)
     patient = find_patient(session, mrn)
     bring_current(session, patient)
-    slot = session.scalar(
-        select(Slot).where(
-            Slot.patient_id == patient.id, Slot.panel == panel, Slot.due_on == due_on
-        )
-    )
-    if slot is None:
-        raise NotFound(f"{mrn} has no {panel} slot due on {due_on}")
+    slot = _the_slot(session, patient.id, mrn, panel, due_on, protocol)
     if slot.is_waived:
         raise InvalidInput(f"the {panel} slot due on {due_on} is already waived")
     waiver = Waiver(
         patient_id=patient.id,
+        protocol=slot.protocol,
         panel=panel,
         due_on=due_on,
         waived_by=by,
@@ -73,6 +70,7 @@ def waive_slot(
     )
     session.add(waiver)
     session.flush()  # the audit entry names the waiver's id
+    key = {"protocol": slot.protocol, "panel": panel, "due_on": due_on.isoformat()}
     record_change(
         session,
         at=now,
@@ -81,7 +79,30 @@ def waive_slot(
         entity="slot",
         entity_id=waiver.id,
         patient_id=patient.id,
-        before={"panel": panel, "due_on": due_on.isoformat(), "waived": False},
-        after={"panel": panel, "due_on": due_on.isoformat(), "waived": True, "reason": reason},
+        before={**key, "waived": False},
+        after={**key, "waived": True, "reason": reason},
     )
     return waiver
+
+
+def _the_slot(
+    session: Session, patient_id: int, mrn: str, panel: str, due_on: date, protocol: str | None
+) -> Slot:
+    """The one slot named; NotFound if none, InvalidInput naming the protocols if several
+    series have one and `protocol` does not choose (SPEC §10.4)."""
+    query = select(Slot).where(
+        Slot.patient_id == patient_id, Slot.panel == panel, Slot.due_on == due_on
+    )
+    if protocol is not None:
+        query = query.where(Slot.protocol == protocol)
+    slots = session.scalars(query.order_by(Slot.protocol)).all()
+    if not slots:
+        of = f" {protocol}" if protocol is not None else ""
+        raise NotFound(f"{mrn} has no{of} {panel} slot due on {due_on}")
+    if len(slots) > 1:
+        names = ", ".join(slot.protocol for slot in slots)
+        raise InvalidInput(
+            f"{mrn} has a {panel} slot due on {due_on} under several protocols ({names}): "
+            "say which with --protocol"
+        )
+    return slots[0]

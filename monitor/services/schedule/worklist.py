@@ -13,13 +13,13 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.domain.protocol import Protocol
+from monitor.domain.catalogue import Catalogue
 from monitor.services.results.alerts import alert_levels, open_alerts
 from monitor.store.models import Patient, Slot
-from monitor.store.queries import OverdueRow, overdue_list
+from monitor.store.queries import OverdueRow, overdue_list, panel_rank
 from monitor.store.slot_predicates import active_on, due_between
 
 WEEK_DAYS = 7
@@ -33,6 +33,7 @@ class Item:
     due_on: date
     days_overdue: int
     missed: int = 0
+    protocol: str = "alemtuzumab"
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,10 @@ class OverdueSlot(OverdueRow):
 
 
 def overdue_slots(
-    session: Session, on: date, protocol: Protocol, site: str | None, feed_late: Collection[int]
+    session: Session, on: date, catalogue: Catalogue, site: str | None, feed_late: Collection[int]
 ) -> list[OverdueSlot]:
     """Every overdue slot as of `on` (one site's, or all), most overdue first, with alerts."""
-    rows = overdue_list(session, on, protocol.panel_names, site)
+    rows = overdue_list(session, on, catalogue.panel_ranks(), site)
     alerts = alert_levels(open_alerts(session, site))
     return [
         OverdueSlot(
@@ -80,19 +81,19 @@ def overdue_slots(
 
 
 def overdue_lines(
-    session: Session, on: date, protocol: Protocol, patient_ids: Collection[int] | None = None
+    session: Session, on: date, catalogue: Catalogue, patient_ids: Collection[int] | None = None
 ) -> list[Line]:
     """The overdue list as of `on` by patient, most overdue first, then by MRN."""
-    rows = overdue_list(session, on, protocol.panel_names, patient_ids=patient_ids)
+    rows = overdue_list(session, on, catalogue.panel_ranks(), patient_ids=patient_ids)
     lines = group(
-        (r.patient_id, r.mrn, r.site, Item(r.panel, r.due_on, r.days_overdue, r.missed))
+        (r.patient_id, r.mrn, r.site, Item(r.panel, r.due_on, r.days_overdue, r.missed, r.protocol))
         for r in rows
     )
     return sorted(lines, key=overdue_order)
 
 
 def week_lines(
-    session: Session, on: date, protocol: Protocol, patient_ids: Collection[int] | None = None
+    session: Session, on: date, catalogue: Catalogue, patient_ids: Collection[int] | None = None
 ) -> list[Line]:
     """Slots due from `on` to six days later that are not done yet, by patient, soonest first.
 
@@ -100,25 +101,24 @@ def week_lines(
     after its due date), so the query is a range scan of the window-end index, not of the table.
     """
     last = on + timedelta(days=WEEK_DAYS - 1)
-    longest_after = max(panel.window_after_days for panel in protocol.panels)
-    panel_rank = case(
-        {name: rank for rank, name in enumerate(protocol.panel_names)}, value=Slot.panel
-    )
+    longest_after = catalogue.longest_window_after
+    rank = panel_rank(Slot.protocol, Slot.panel, catalogue.panel_ranks())
     query = (
-        select(Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on)
+        select(Patient.id, Patient.mrn, Patient.site, Slot.panel, Slot.due_on, Slot.protocol)
         .join(Patient, Patient.id == Slot.patient_id)
         .where(
             Slot.window_end <= last + timedelta(days=longest_after),
             due_between(Slot, on, last),
             active_on(on),
         )
-        .order_by(Slot.due_on, Patient.mrn, panel_rank)
+        .order_by(Slot.due_on, Patient.mrn, rank)
     )
     if patient_ids is not None:
         query = query.where(Slot.patient_id.in_(list(patient_ids)))
     rows = session.execute(query)
     return group(
-        (pid, mrn, site, Item(panel, due, (on - due).days)) for pid, mrn, site, panel, due in rows
+        (pid, mrn, site, Item(panel, due, (on - due).days, protocol=protocol))
+        for pid, mrn, site, panel, due, protocol in rows
     )
 
 

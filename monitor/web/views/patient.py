@@ -27,10 +27,10 @@ RECENT_RESULTS = 20
 def patient_context(session: Session, app: WebDeps, mrn: str) -> dict[str, Any]:
     """Everything the patient page shows (NotFound for an unknown MRN)."""
     today = app.today()
-    protocol = app.config.monitoring_protocol
-    record = patient_record(session, mrn, protocol, today)
-    require_current_schedules(session, protocol)
-    view = patient_schedule(session, mrn, today, protocol)
+    catalogue = app.config.catalogue
+    record = patient_record(session, mrn, catalogue, today)
+    require_current_schedules(session, catalogue)
+    view = patient_schedule(session, mrn, today, catalogue, today)
     infusions = [day for course in record.courses for day in course.dates]
     charts = patient_charts(record.results, infusions, app.config.rule_settings, record.sex, today)
     return {
@@ -39,7 +39,7 @@ def patient_context(session: Session, app: WebDeps, mrn: str) -> dict[str, Any]:
         "courses": record.courses,
         "warnings": record.warnings,
         "schedule": view,
-        "grid": schedule_grid(view.slots, protocol.panel_names, view.monitoring_end, today),
+        "grid": schedule_grid(view.slots, catalogue.panel_names, view.monitoring_end, today),
         "marks": STATUS_MARKS,
         "results": record.results[:RECENT_RESULTS],
         "older_results": record.results[RECENT_RESULTS:],

@@ -45,12 +45,12 @@ def _cache(request: Request) -> WorklistCache:
 def _snapshot(request: Request, session: Session) -> Snapshot:
     """The lists, once the stored slots are known to come from the configured protocol."""
     app = deps(request)
-    require_current_schedules(session, app.config.monitoring_protocol)
-    return _cache(request).get(session, app.today(), app.config.monitoring_protocol)
+    require_current_schedules(session, app.config.catalogue)
+    return _cache(request).get(session, app.today(), app.config.catalogue)
 
 
 def _filters(request: Request, snapshot: Snapshot) -> Filters:
-    panels = deps(request).config.monitoring_protocol.panel_names
+    panels = deps(request).config.catalogue.panel_names
     return Filters(
         choice(request.query_params, "site", snapshot.sites),
         choice(request.query_params, "panel", panels),
@@ -72,7 +72,7 @@ def today(request: Request) -> Response:
         context = {
             "on": snapshot.on,
             "sites": snapshot.sites,
-            "panels": deps(request).config.monitoring_protocol.panel_names,
+            "panels": deps(request).config.catalogue.panel_names,
             "wanted": wanted,
             "alerts": alerts,
             "overdue": overdue_page,

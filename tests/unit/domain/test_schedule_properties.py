@@ -15,13 +15,7 @@ from hypothesis import strategies as st
 
 from monitor.domain.courses import Course, make_course, order_courses
 from monitor.domain.protocol import DEFAULT_PROTOCOL, PanelRule, Protocol
-from monitor.domain.schedule import (
-    PlannedSlot,
-    SlotKind,
-    add_months,
-    build_schedule,
-    monitoring_end,
-)
+from monitor.domain.schedule import PlannedSlot, SlotKind, add_months
 from monitor.domain.status import (
     CountedResult,
     SlotStatus,
@@ -29,6 +23,7 @@ from monitor.domain.status import (
     match_results,
     slot_status,
 )
+from tests.reference_schedule import build_schedule, catalogue_of, monitoring_end
 
 FIRST_DAY = date(2000, 1, 1)
 LAST_START = date(2060, 12, 31)
@@ -233,7 +228,7 @@ def statuses(
     on: date,
     stopped_on: date | None = None,
 ) -> dict[PlannedSlot, SlotStatus]:
-    matched = match_results(build_schedule(courses, protocol), results, protocol)
+    matched = match_results(build_schedule(courses, protocol), results, catalogue_of(protocol))
     return {
         p.slot: slot_status(
             on=on,

@@ -18,7 +18,7 @@ import pytest
 
 from monitor.domain.courses import Course, make_course
 from monitor.domain.protocol import DEFAULT_PROTOCOL
-from monitor.domain.schedule import SlotKind, build_schedule
+from monitor.domain.schedule import SlotKind
 from monitor.domain.status import (
     CountedResult,
     SlotProgress,
@@ -27,6 +27,7 @@ from monitor.domain.status import (
     match_results,
     slot_status,
 )
+from tests.reference_schedule import build_schedule, catalogue_of
 
 D = date.fromisoformat
 S = SlotStatus
@@ -66,7 +67,7 @@ def progress_of(
     kind: SlotKind | None = None,
 ) -> SlotProgress:
     schedule = build_schedule(courses, DEFAULT_PROTOCOL)
-    matched = match_results(schedule, found, DEFAULT_PROTOCOL)
+    matched = match_results(schedule, found, catalogue_of(DEFAULT_PROTOCOL))
     [progress] = [
         p
         for p in matched
@@ -389,7 +390,7 @@ def test_a_draw_after_the_first_infusion_counts_late_for_the_baseline() -> None:
 
 def test_only_the_latest_unsatisfied_slot_is_overdue_and_older_ones_are_missed() -> None:
     schedule = build_schedule(ONE_COURSE, DEFAULT_PROTOCOL)
-    matched = match_results(schedule, [], DEFAULT_PROTOCOL)
+    matched = match_results(schedule, [], catalogue_of(DEFAULT_PROTOCOL))
     on = "2024-06-25"
     creatinine = [p for p in matched if p.slot.panel == "creatinine"]
     statuses = {p.slot.due_on.isoformat(): status_as_of(on, p) for p in creatinine}
@@ -406,7 +407,7 @@ def test_only_the_latest_unsatisfied_slot_is_overdue_and_older_ones_are_missed()
 
 def test_match_results_gives_one_progress_per_slot_with_its_required_analytes() -> None:
     schedule = build_schedule(TWO_COURSES, DEFAULT_PROTOCOL)
-    matched = match_results(schedule, [], DEFAULT_PROTOCOL)
+    matched = match_results(schedule, [], catalogue_of(DEFAULT_PROTOCOL))
     assert sorted((p.slot.panel, p.slot.due_on) for p in matched) == sorted(
         (s.panel, s.due_on) for s in schedule
     )
