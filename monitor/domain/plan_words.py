@@ -74,6 +74,7 @@ def schedule_words(panel: PanelPlan, kind: Kind = Kind.COURSES) -> str:
 
 
 def _phase_words(phase: Phase, index: int, phases: tuple[Phase, ...]) -> str:
+    """One phase: its step, then its start only where it does not follow on (module doc)."""
     if phase.every is None:
         text = at_words(phase.at)
         return text if index == 0 else f"and {text}"
