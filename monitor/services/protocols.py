@@ -1,12 +1,61 @@
-"""The configured protocols as plain data, for `monitor protocols` (SPEC §10.3)."""
+"""The configured protocols as plain data, for `monitor protocols` (SPEC §10.3), and in words
+for a clinician to check (`protocol_sheets`: the CLI table and the worklist's Protocols page)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from monitor.domain.plan_words import monitoring_words, schedule_words, sex_words, window_words
 
 if TYPE_CHECKING:
     from monitor.domain.phases import PanelPlan, Phase, ProtocolPlan
+
+
+@dataclass(frozen=True)
+class PanelSheet:
+    """One panel as the staff read it: its schedule and window in words."""
+
+    panel: str
+    analytes: tuple[str, ...]
+    schedule: str
+    window: str
+    baseline: bool
+    sex: str
+    indefinite: bool
+    patient_words: str
+
+
+@dataclass(frozen=True)
+class ProtocolSheet:
+    id: str
+    name: str
+    kind: str
+    monitoring: str
+    panels: tuple[PanelSheet, ...]
+
+
+def protocol_sheets(plans: Mapping[str, ProtocolPlan]) -> list[ProtocolSheet]:
+    """Every protocol in id order (as `protocol_listing`), its end and panels in plain words."""
+    return [_sheet(plans[protocol_id]) for protocol_id in sorted(plans)]
+
+
+def _sheet(plan: ProtocolPlan) -> ProtocolSheet:
+    panels = tuple(
+        PanelSheet(
+            panel=panel.name,
+            analytes=panel.analytes,
+            schedule=schedule_words(panel, plan.kind),
+            window=window_words(panel),
+            baseline=panel.baseline,
+            sex=sex_words(panel.sex),
+            indefinite=panel.indefinite,
+            patient_words=panel.patient_words,
+        )
+        for panel in plan.panels
+    )
+    return ProtocolSheet(plan.id, plan.name, plan.kind.value, monitoring_words(plan), panels)
 
 
 def protocol_listing(plans: Mapping[str, ProtocolPlan]) -> list[dict[str, Any]]:
@@ -48,19 +97,3 @@ def _phase(phase: Phase) -> dict[str, Any]:
         "from": str(phase.from_) if phase.from_ is not None else "0" + phase.every.unit.value,
         "until": str(phase.until) if phase.until is not None else None,
     }
-
-
-def describe_phases(phases: list[dict[str, Any]]) -> str:
-    """The phases of one listed panel in words: `every 1m`, `every 2w from 0w until 6m; at 9m`."""
-    words = []
-    for phase in phases:
-        if "at" in phase:
-            words.append("at " + ", ".join(phase["at"]))
-            continue
-        text = f"every {phase['every']}"
-        if phase["from"][:-1] != "0":
-            text += f" from {phase['from']}"
-        if phase["until"] is not None:
-            text += f" until {phase['until']}"
-        words.append(text)
-    return "; ".join(words)

@@ -105,3 +105,16 @@ def test_the_today_list_reads_on_a_tablet(page: Page, live_server: str, clinic: 
     sign_in(page, live_server)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 768, "the Today page scrolls sideways on a tablet"
+
+
+def test_a_clinician_reads_the_protocols_from_the_nav(
+    page: Page, live_server: str, clinic: Clinic, shots: Path
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server)
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Protocols").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Protocols")
+    skin = page.locator('#protocol-alemtuzumab tr[data-panel="skin"]')
+    expect(skin).to_contain_text("before each course's first dose (baseline), then every 12 months")
+    expect(skin).to_contain_text("30 days before to 30 days after the due date")
+    page.screenshot(path=str(shots / "protocols.png"), full_page=True)
