@@ -22,7 +22,7 @@ from monitor.domain.rules import (
     RuleSettings,
     evaluate,
 )
-from monitor.domain.units import unit_factor
+from monitor.domain.units import DEFAULT_CATALOGUE, AnalyteCatalogue, unit_factor
 from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
 from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
@@ -36,11 +36,14 @@ def raise_flags(
     new_results: Sequence[Result],
     settings: RuleSettings,
     now: datetime,
+    *,
+    analytes: AnalyteCatalogue = DEFAULT_CATALOGUE,
 ) -> list[Flag]:
-    """Run the rules on each new result (in collection order) and store new findings."""
+    """Run the rules on each new result (in collection order) and store new findings
+    (`analytes` converts the lab ranges of the clinic's own analytes)."""
     session.flush()
     context = patient_context(session, patient)
-    facts = [result_fact(row) for row in _patient_results(session, patient.id)]
+    facts = [result_fact(row, analytes) for row in _patient_results(session, patient.id)]
     position = {fact.key: index for index, fact in enumerate(facts)}
     created: list[Flag] = []
     for row in sorted(new_results, key=lambda r: (r.collected_on, r.id)):
@@ -87,9 +90,9 @@ def _patient_results(session: Session, patient_id: int) -> Sequence[Result]:
     ).all()
 
 
-def result_fact(row: Result) -> ResultFact:
+def result_fact(row: Result, analytes: AnalyteCatalogue = DEFAULT_CATALOGUE) -> ResultFact:
     """A stored result as the rules see it: canonical value, lab range in the canonical unit."""
-    factor = 1.0 if row.ordinal is not None else unit_factor(row.analyte, row.unit)
+    factor = 1.0 if row.ordinal is not None else unit_factor(row.analyte, row.unit, analytes)
     return ResultFact(
         key=row.id,
         analyte=row.analyte,
