@@ -402,3 +402,59 @@ def test_each_draft_needs_only_the_missing_features(path: Path) -> None:
 
 def test_the_remaining_drafts_are_not_shipped() -> None:
     assert {path.stem for path in DRAFTS} == {"fingolimod", "ocrelizumab", "ofatumumab"}
+
+
+# --- analytes in protocol files (SPEC §10.1 `[analytes.<name>]`) ------------------------------
+
+IGG_FILE = """
+kind = "continuous"
+[panels.igg]
+analytes = ["igg"]
+every_months = 6
+[analytes.igg]
+unit = "g/L"
+units = { "mg/dL" = 0.01 }
+"""
+
+
+def test_a_protocol_files_analyte_joins_the_catalogue(tmp_path) -> None:
+    write(tmp_path / "p", "site_igg.toml", IGG_FILE)
+    config = parse_config({"clinic": {"protocols_dir": str(tmp_path / "p")}})
+
+    assert config.protocols["site_igg"].panels[0].analytes == ("igg",)
+    assert config.analyte_catalogue.get("igg").units == {"g/l": 1.0, "mg/dl": 0.01}
+    assert config.analyte_catalogue.get("jcv_index").unit == "index"  # the shipped natalizumab's
+
+
+def test_two_files_that_define_an_analyte_differently_are_refused_naming_both(tmp_path) -> None:
+    write(tmp_path / "p", "site_a.toml", IGG_FILE)
+    write(tmp_path / "p", "site_b.toml", IGG_FILE.replace("0.01", "0.1"))
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"clinic": {"protocols_dir": str(tmp_path / "p")}})
+    message = str(raised.value)
+    assert message.startswith(str(tmp_path / "p" / "site_b.toml") + ": analytes.igg: ")
+    assert f"defined differently in {tmp_path / 'p' / 'site_a.toml'}" in message
+
+
+def test_config_tomls_analyte_replaces_a_files_definition(tmp_path) -> None:
+    config = parse_config({"analytes": {"jcv_index": {"unit": "index", "loinc": ["99999-9"]}}})
+
+    assert config.analyte_catalogue.get("jcv_index").loinc == ("99999-9",)
+    assert config.code_map.loinc["99999-9"] == "jcv_index"
+    assert config.code_map.loinc["777-3"] == "platelets"  # the defaults stay
+
+
+def test_a_bad_analyte_in_a_protocol_file_names_the_file_and_the_key(tmp_path) -> None:
+    write(tmp_path / "p", "site_igg.toml", IGG_FILE.replace('unit = "g/L"', 'unit = ""'))
+    with pytest.raises(ConfigError, match=r"site_igg\.toml: analytes\.igg\.unit: must be a unit"):
+        parse_config({"clinic": {"protocols_dir": str(tmp_path / "p")}})
+
+
+def test_protocol_rules_out_of_order_with_the_clinics_rules_are_refused() -> None:
+    """The shipped cladribine sets urgent < 0.2 for lymphocytes (dimethyl fumarate < 0.5); a
+    clinic's [rules.lymphocytes] emergency_below = 0.6 would put emergency above urgent."""
+    with pytest.raises(
+        ConfigError, match=r"^config: protocols\.cladribine: rules\.lymphocytes: .*tier order"
+    ):
+        parse_config({"rules": {"lymphocytes": {"emergency_below": 0.6}}})
