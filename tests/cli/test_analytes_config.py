@@ -71,14 +71,29 @@ def test_a_typed_result_of_an_added_analyte_is_stored(clinic):
     assert "unknown unit 'mg/dL' for jcv_index (canonical index" in refused.err
 
 
-def test_without_the_table_the_analyte_is_unknown(cli, tmp_path):
+def test_without_a_table_an_analyte_is_unknown(cli, tmp_path):
     cli.ok("patient", "add", "A1", "--name", "Ann Example")
     path = tmp_path / "name.csv"
-    path.write_text(CSV_HEADER + "A1,jcv_index,0.42,index,2024-02-12,,,citylab,R1\n")
+    path.write_text(CSV_HEADER + "A1,igg,8.5,g/L,2024-02-12,,,citylab,R1\n")
 
     assert "1 quarantined" in cli.ok("import", str(path))
     [item] = json.loads(cli.ok("quarantine", "--json"))
-    assert item["reason"].startswith("code not mapped: jcv_index from source 'citylab'")
+    assert item["reason"].startswith("code not mapped: igg from source 'citylab'")
+
+
+def test_the_shipped_protocols_analytes_are_known_without_a_table(cli, tmp_path):
+    """natalizumab.toml declares jcv_index, alemtuzumab.toml cervical_screen (SPEC §10.1)."""
+    cli.ok("patient", "add", "A1", "--name", "Ann Example", "--sex", "F")
+    path = tmp_path / "name.csv"
+    path.write_text(
+        CSV_HEADER + "A1,jcv_index,0.42,index,2024-02-12,,,citylab,R1\n"
+        "A1,cervical_screen,Normal,,2024-02-12,,,citylab,R2\n"
+    )
+
+    assert "2 stored" in cli.ok("import", str(path))
+    stored = {r["analyte"]: r for r in json.loads(cli.ok("results", "A1", "--json"))}
+    assert stored["jcv_index"]["canonical_value"] == pytest.approx(0.42)
+    assert stored["cervical_screen"]["value"] == "Normal"
 
 
 @pytest.mark.parametrize(
@@ -94,11 +109,11 @@ def test_without_the_table_the_analyte_is_unknown(cli, tmp_path):
          "config.toml: analytes.hemoglobin: hemoglobin is a SPEC §2 analyte"),
         ('[analytes.jcv_index]\nunit = "index"\nloinc = ["777-3"]\n',
          "config.toml: analytes.jcv_index.loinc: 777-3 is mapped to platelets by codes.loinc"),
-        ('[codes.loinc]\n"1-1" = "jcv_index"\n',
-         "config.toml: codes.loinc: unknown analyte(s) ['jcv_index'] in codes.loinc"),
-        ('[protocols.jcv]\nkind = "continuous"\n[protocols.jcv.panels.jcv]\n'
-         'analytes = ["jcv_index"]\nevery_months = 6\n',
-         "config.toml: protocols.jcv.panels.jcv.analytes[0]: unknown analyte 'jcv_index'"),
+        ('[codes.loinc]\n"1-1" = "igg"\n',
+         "config.toml: codes.loinc: unknown analyte(s) ['igg'] in codes.loinc"),
+        ('[protocols.b_cells]\nkind = "continuous"\n[protocols.b_cells.panels.igg]\n'
+         'analytes = ["igg"]\nevery_months = 6\n',
+         "config.toml: protocols.b_cells.panels.igg.analytes[0]: unknown analyte 'igg'"),
     ],
 )  # fmt: skip
 def test_a_bad_analyte_table_stops_the_program_naming_the_key(cli, tmp_path, toml, message):
