@@ -14,6 +14,7 @@ import re
 import tomllib
 from datetime import time
 from email.utils import parseaddr
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,7 +24,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -35,13 +35,14 @@ from monitor.domain.codes import DEFAULT_LOINC, CodeMap
 from monitor.domain.fields import line_problem
 from monitor.domain.patient_match import IdentityCheck
 from monitor.domain.protocol import DEFAULT_PANELS, PanelRule, Protocol
-from monitor.domain.rules import RuleSettings, rule_settings_from_mapping
-from monitor.domain.units import ANALYTES
+from monitor.domain.rules import RuleSettings, protocol_rule_settings, rule_settings_from_mapping
+from monitor.domain.units import ANALYTES, AnalyteCatalogue
 from monitor.errors import MonitorError
 from monitor.store.db import database_url_problem
 
 if TYPE_CHECKING:
     from monitor.domain.phases import ProtocolPlan
+    from monitor.protocol_config import Definitions
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 # A config file is a few kilobytes; refusing huge ones keeps a mistake (a log file named by
@@ -263,14 +264,16 @@ class ImportConfig(_Section):
     identity_check: Annotated[IdentityCheck, Field(strict=False)] = IdentityCheck.DOB_AND_FAMILY
 
 
-def _known_analyte_values(table: dict[str, str], where: str) -> None:
-    unknown = sorted({a for a in table.values() if a not in ANALYTES})
-    if unknown:
-        raise ValueError(f"unknown analyte(s) {unknown} in {where}")
+def unknown_analyte_values(table: dict[str, str], where: str, known: Any) -> str | None:
+    """The problem with a code table naming an analyte outside `known`, or None."""
+    unknown = sorted({a for a in table.values() if a not in known})
+    return f"unknown analyte(s) {unknown} in {where}" if unknown else None
 
 
 class CodesConfig(_Section):
-    """LOINC codes (merged onto the defaults) and per-source local lab codes, to analytes."""
+    """LOINC codes (merged onto the defaults) and per-source local lab codes, to analytes.
+    Their analytes are checked against the analyte catalogue (`check_code_analytes`), which
+    `[analytes]` and the protocol files extend."""
 
     loinc: dict[Code, str] = Field(default_factory=lambda: dict(DEFAULT_LOINC))
     local: dict[Code, dict[Code, str]] = {}
@@ -281,21 +284,33 @@ class CodesConfig(_Section):
         """A site adds or changes one code without repeating the defaults."""
         return {**DEFAULT_LOINC, **value} if isinstance(value, dict) else value
 
-    @field_validator("loinc")
-    @classmethod
-    def _known_loinc(cls, value: dict[str, str]) -> dict[str, str]:
-        _known_analyte_values(value, "codes.loinc")
-        return value
+    def to_code_map(self, analytes: AnalyteCatalogue | None = None) -> CodeMap:
+        """The code map; with `analytes`, their `loinc` codes join `[codes.loinc]`."""
+        if analytes is None:
+            return CodeMap(loinc=self.loinc, local=self.local)
+        added = {code: a.name for a in analytes.analytes.values() for code in a.loinc}
+        return CodeMap(
+            loinc={**added, **self.loinc},
+            local=self.local,
+            analytes=frozenset(analytes.names),
+        )
 
-    @field_validator("local")
-    @classmethod
-    def _known_local(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        for source, table in value.items():
-            _known_analyte_values(table, f"codes.local.{source}")
-        return value
 
-    def to_code_map(self) -> CodeMap:
-        return CodeMap(loinc=self.loinc, local=self.local)
+def check_code_analytes(codes: CodesConfig, analytes: AnalyteCatalogue) -> str | None:
+    """The first problem with `[codes]` given the clinic's analytes: a code naming an unknown
+    analyte, or an `[analytes.<name>] loinc` code that `[codes.loinc]` maps elsewhere."""
+    tables = {"codes.loinc": codes.loinc}
+    tables.update({f"codes.local.{source}": table for source, table in codes.local.items()})
+    for where, table in tables.items():
+        problem = unknown_analyte_values(table, where, analytes.analytes)
+        if problem is not None:
+            return f"{where}: {problem}"
+    for analyte in analytes.analytes.values():
+        for code in analyte.loinc:
+            other = codes.loinc.get(code)
+            if other is not None and other != analyte.name:
+                return f"analytes.{analyte.name}.loinc: {code} is mapped to {other} by codes.loinc"
+    return None
 
 
 class LoggingConfig(_Section):
@@ -330,7 +345,8 @@ class Config(_Section):
     sources: dict[Code, SourceConfig] = {}
     # `[protocols.<id>]` as written; `catalogue` builds them with the other layers.
     protocol_tables: dict[str, Any] = Field({}, alias="protocols", max_length=200)
-    _catalogue: Catalogue | None = PrivateAttr(None)
+    # `[analytes.<name>]` as written (SPEC §10.1); `analyte_catalogue` reads them.
+    analyte_tables: dict[str, Any] = Field({}, alias="analytes", max_length=100)
 
     @field_validator("rules")
     @classmethod
@@ -344,24 +360,29 @@ class Config(_Section):
 
     @property
     def protocols(self) -> dict[str, ProtocolPlan]:
-        """Every protocol, id -> plan, sorted by id, from its layers (`monitor.protocol_config`)."""
-        return {plan.id: plan for plan in self.catalogue.plans}
+        """Every protocol, id -> plan, sorted by id, from its layers (`monitor.protocol_config`;
+        checked when the configuration is loaded, read once)."""
+        return self.definitions.protocols
 
-    def __eq__(self, other: object) -> bool:
-        """Equal settings (the built catalogue, a cache of them, is left out)."""
-        if not isinstance(other, Config):
-            return NotImplemented
-        return self.__dict__ == other.__dict__
-
-    __hash__ = None  # type: ignore[assignment]  # mutable settings, as BaseModel's
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        """Every protocol as the value schedules are computed from (built once per config)."""
+        return Catalogue.of(self.definitions.protocols)
 
     @property
-    def catalogue(self) -> Catalogue:
-        """Every protocol as the value schedules are computed from; built (and checked) once,
-        when the configuration is loaded, or at first use for a `Config()` made in code."""
-        if self._catalogue is None:
-            self._catalogue = Catalogue.of(build_protocols(self, "config.toml"))
-        return self._catalogue
+    def analyte_catalogue(self) -> AnalyteCatalogue:
+        """Every analyte the clinic records: SPEC §2's, the protocol files' and `[analytes]`."""
+        return self.definitions.analytes
+
+    @cached_property
+    def code_map(self) -> CodeMap:
+        """`[codes]` with the LOINC codes of the catalogue's analytes."""
+        return self.codes.to_code_map(self.analyte_catalogue)
+
+    @cached_property
+    def definitions(self) -> Definitions:
+        """The protocols and the analyte catalogue, read from their files once per config."""
+        return build_definitions(self, "config.toml")
 
     @property
     def mail_domain(self) -> str:
@@ -387,21 +408,33 @@ class Config(_Section):
 
 
 def build_protocols(config: Config, source: str) -> dict[str, ProtocolPlan]:
-    """`config`'s protocols; an error is a ConfigError naming the file (`source` for config.toml)
-    and the key. The old `[protocol]` layer is what it changes from the defaults (a value it
-    repeats, as the shipped config.toml repeats them all, changes nothing; a panel it adds comes
-    whole, with its `baseline = true` default). Imported here: `--help` reads no protocol."""
-    from monitor.protocol_config import ProtocolConfigError, load_protocols
+    """`config`'s protocols (`build_definitions`)."""
+    return build_definitions(config, source).protocols
+
+
+def build_definitions(config: Config, source: str) -> Definitions:
+    """`config`'s protocols and analytes; an error is a ConfigError naming the file (`source`
+    for config.toml) and the key. The old `[protocol]` layer is what it changes from the
+    defaults (a value it repeats, as the shipped config.toml repeats them all, changes nothing;
+    a panel it adds comes whole, with its `baseline = true` default). `[codes]` is checked
+    against the analytes. Imported here: `--help` reads no protocol."""
+    from monitor.protocol_config import ProtocolConfigError, load_definitions
 
     try:
-        return load_protocols(
+        found = load_definitions(
             config.protocol_tables,
             _old_protocol_layer(config.protocol),
             source=source,
             protocols_dir=config.clinic.protocols_dir,
+            analytes=config.analyte_tables,
         )
     except ProtocolConfigError as error:
         raise ConfigError(str(error)) from None
+    problem = check_code_analytes(config.codes, found.analytes)
+    if problem is not None:
+        raise ConfigError(f"{source}: {problem}")
+    check_protocol_rules(config.rule_settings, found.protocols, source)
+    return found
 
 
 def _old_protocol_layer(given: ProtocolConfig) -> dict[str, Any]:
@@ -422,6 +455,18 @@ def _old_protocol_layer(given: ProtocolConfig) -> dict[str, Any]:
     if panels:
         layer["panels"] = panels
     return layer
+
+
+def check_protocol_rules(
+    base: RuleSettings, protocols: dict[str, ProtocolPlan], source: str
+) -> None:
+    """Each protocol's `rules`, key by key over `[rules]`, must make valid settings (tiers in
+    order), so the flag rules never meet a combination they cannot use."""
+    for plan in protocols.values():
+        try:
+            protocol_rule_settings(base, plan.rules)
+        except ValueError as error:
+            raise ConfigError(f"{source}: protocols.{plan.id}: {error} (over [rules])") from None
 
 
 # What a key holds until the clinic sets it: the model's defaults above, which the shipped
@@ -495,8 +540,9 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
         config = Config.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{source}: {_describe(error)}") from None
-    # a bad protocol is a config error at start-up
-    config._catalogue = Catalogue.of(build_protocols(config, source))
+    # Built now, so a bad protocol or analyte stops the start naming `source`; kept as the
+    # cached `definitions` (what functools.cached_property stores in the instance's __dict__).
+    config.__dict__["definitions"] = build_definitions(config, source)
     return config
 
 

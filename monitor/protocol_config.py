@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.domain.analytes import build_analytes, catalogue_with
 from monitor.domain.phases import ProtocolPlan, build_protocol
 from monitor.domain.protocol_layers import merge_layer
 from monitor.domain.tables import ProtocolError, key_path
+from monitor.domain.units import DEFAULT_CATALOGUE, Analyte, AnalyteCatalogue
 from monitor.errors import MonitorError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "protocols"
@@ -49,6 +51,15 @@ class Layer:
     whole_panels: bool = True
 
 
+@dataclass(frozen=True)
+class Definitions:
+    """What the protocol layers define: the protocols, and the analyte catalogue (SPEC §2's
+    analytes, the `[analytes]` of every protocol file and table, then config.toml's own)."""
+
+    protocols: dict[str, ProtocolPlan]
+    analytes: AnalyteCatalogue
+
+
 def load_protocols(
     tables: Mapping[str, Any],
     old_table: Mapping[str, Any] | None,
@@ -56,9 +67,47 @@ def load_protocols(
     source: str,
     protocols_dir: str | None,
     shipped_dir: Path = SHIPPED_DIR,
+    analytes: Mapping[str, Any] | None = None,
 ) -> dict[str, ProtocolPlan]:
-    """Every protocol, id -> plan, sorted by id: `tables` is config.toml's `[protocols]`,
-    `old_table` the `[protocol]` layer (None for none), `source` config.toml's name."""
+    """Every protocol, id -> plan, sorted by id (`load_definitions` without the analytes)."""
+    return load_definitions(
+        tables,
+        old_table,
+        source=source,
+        protocols_dir=protocols_dir,
+        shipped_dir=shipped_dir,
+        analytes=analytes,
+    ).protocols
+
+
+def load_definitions(
+    tables: Mapping[str, Any],
+    old_table: Mapping[str, Any] | None,
+    *,
+    source: str,
+    protocols_dir: str | None,
+    shipped_dir: Path = SHIPPED_DIR,
+    analytes: Mapping[str, Any] | None = None,
+) -> Definitions:
+    """Every protocol, id -> plan, sorted by id, and the analytes: `tables` is config.toml's
+    `[protocols]`, `old_table` the `[protocol]` layer (None for none), `source` config.toml's
+    name, `analytes` config.toml's `[analytes]` (each replaces a file's analyte of that name)."""
+    layers = _layers(tables, old_table, source, protocols_dir, shipped_dir)
+    catalogue = _catalogue(layers, analytes or {}, source)
+    plans = {
+        protocol_id: build_layers(protocol_id, layers[protocol_id], catalogue)
+        for protocol_id in sorted(layers)
+    }
+    return Definitions(plans, catalogue)
+
+
+def _layers(
+    tables: Mapping[str, Any],
+    old_table: Mapping[str, Any] | None,
+    source: str,
+    protocols_dir: str | None,
+    shipped_dir: Path,
+) -> dict[str, list[Layer]]:
     layers: dict[str, list[Layer]] = {}
     for protocol_id, layer in _file_layers(shipped_dir, str(shipped_dir)):
         layers.setdefault(protocol_id, []).append(layer)
@@ -79,22 +128,53 @@ def load_protocols(
                 False,
             )
         )
-    plans = {
-        protocol_id: build_layers(protocol_id, layers[protocol_id])
-        for protocol_id in sorted(layers)
-    }
-    return plans
+    return layers
 
 
-def build_layers(protocol_id: str, layers: list[Layer]) -> ProtocolPlan:
-    """One protocol from its layers (lowest first); a ProtocolError becomes a message naming the
-    file and the key."""
+def _catalogue(
+    layers: Mapping[str, list[Layer]], config_tables: Mapping[str, Any], source: str
+) -> AnalyteCatalogue:
+    """SPEC §2's analytes, those of every layer (two layers that define a name must agree),
+    then config.toml's `[analytes]`, which replace a layer's definition of the same name."""
+    found: dict[str, tuple[Analyte, str]] = {}
+    for protocol_layers in layers.values():
+        for layer in protocol_layers:
+            if "analytes" not in layer.table:
+                continue
+            where = f"{layer.prefix}.analytes" if layer.prefix else "analytes"
+            for name, analyte in _analytes(layer.table["analytes"], where, layer.source).items():
+                earlier = found.setdefault(name, (analyte, layer.source))
+                if earlier[0] != analyte:
+                    raise ProtocolConfigError(
+                        f"{layer.source}: {where}.{name}: defined differently in {earlier[1]}"
+                    )
+    added = {name: analyte for name, (analyte, _) in found.items()}
+    added.update(_analytes(config_tables, "analytes", source))
+    try:
+        return catalogue_with(added)
+    except ProtocolError as error:
+        raise ProtocolConfigError(f"{source}: {error}") from None
+
+
+def _analytes(tables: Any, where: str, source: str) -> dict[str, Analyte]:
+    try:
+        return build_analytes(tables, where)
+    except ProtocolError as error:
+        raise ProtocolConfigError(f"{source}: {error}") from None
+
+
+def build_layers(
+    protocol_id: str, layers: list[Layer], analytes: AnalyteCatalogue = DEFAULT_CATALOGUE
+) -> ProtocolPlan:
+    """One protocol from its layers (lowest first; their `analytes` tables are the catalogue's,
+    read by `_catalogue`); a ProtocolError becomes a message naming the file and the key."""
     where = key_path("protocols", protocol_id)
     merged: dict[str, Any] = {}
     try:
         for layer in layers:
-            merged = merge_layer(merged, layer.table, where=where, whole_panels=layer.whole_panels)
-        return build_protocol(protocol_id, merged, where=where)
+            table = {key: value for key, value in layer.table.items() if key != "analytes"}
+            merged = merge_layer(merged, table, where=where, whole_panels=layer.whole_panels)
+        return build_protocol(protocol_id, merged, where=where, known_analytes=analytes.names)
     except ProtocolError as error:
         raise ProtocolConfigError(_located(error, where, layers, merged)) from None
 

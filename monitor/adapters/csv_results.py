@@ -16,8 +16,7 @@ import math
 from datetime import date
 
 from monitor.adapters import limits
-from monitor.domain.codes import ANALYTE_SYSTEM, Code
-from monitor.domain.units import ANALYTES
+from monitor.domain.codes import ANALYTE_SYSTEM, Code, names_analyte
 from monitor.domain.vocabulary import ResultStatus
 from monitor.services.results.incoming import Incoming, Parsed, Problem, stated_patient
 
@@ -84,7 +83,7 @@ def _row(columns: tuple[str, ...], row: list[str], source: str | None, raw: str)
         raise ValueError(f"{len(row)} columns, expected {len(columns)}")
     cell = dict(zip(columns, (c.strip() for c in row), strict=True))
     mrn, code = cell["mrn"], cell["analyte_or_loinc"]
-    system = ANALYTE_SYSTEM if code in ANALYTES else ""
+    system = ANALYTE_SYSTEM if names_analyte(code) else ""
     row_source = source or cell["source"] or "csv"
     mrns = (mrn,) if mrn else ()
     return Incoming(

@@ -16,7 +16,8 @@ from monitor.domain.units import ANALYTES
 
 ANALYTE_SYSTEM = "analyte"  # a CSV row that names our analyte directly
 LOINC_SYSTEMS = frozenset({"ln", "loinc", "http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"})
-_LOINC_SHAPE = re.compile(r"\d{1,7}-\d")
+LOINC_SHAPE = re.compile(r"\d{1,7}-\d")
+ANALYTE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 # clinical.md §4; both creatinine and both bilirubin codes (mass and molar) map to one analyte.
@@ -52,15 +53,18 @@ class Code:
 
     def __str__(self) -> str:
         label = f"{self.code} ({self.name})" if self.name else self.code
-        return f"{label} [{self.system}]" if self.system else label
+        shown = self.system if self.system != ANALYTE_SYSTEM else ""
+        return f"{label} [{shown}]" if shown else label
 
 
 @dataclass(frozen=True)
 class CodeMap:
-    """LOINC codes and per-source local codes to analytes (config `[codes]`)."""
+    """LOINC codes and per-source local codes to analytes (config `[codes]`, and the `loinc`
+    of `[analytes.<name>]`); `analytes` are the names a CSV row may give directly."""
 
     loinc: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LOINC))
     local: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    analytes: frozenset[str] = frozenset(ANALYTES)
 
     def analyte_for(self, codes: Iterable[Code], source: str) -> tuple[str, Code] | None:
         """The analyte and the code that named it; a LOINC match wins over a local one.
@@ -70,17 +74,24 @@ class CodeMap:
         """
         given = [c for c in codes if c.code.strip()]
         for code in given:
-            if code.system == ANALYTE_SYSTEM and code.code.strip() in ANALYTES:
+            if code.system == ANALYTE_SYSTEM and code.code.strip() in self.analytes:
                 return code.code.strip(), code
         for code in given:
             if is_loinc(code) and code.code.strip() in self.loinc:
                 return self.loinc[code.code.strip()], code
         for code in given:
-            for table in (source, code.system):
+            system = "" if code.system == ANALYTE_SYSTEM else code.system
+            for table in (source, system):
                 analyte = self.local.get(table.strip(), {}).get(code.code.strip())
                 if analyte:
                     return analyte, code
         return None
+
+
+def names_analyte(code: str) -> bool:
+    """A CSV cell that is shaped like an analyte name (`jcv_index`), not like a lab's code:
+    the code map decides whether the clinic knows it."""
+    return bool(ANALYTE_NAME.fullmatch(code))
 
 
 def is_loinc(code: Code) -> bool:
@@ -88,7 +99,7 @@ def is_loinc(code: Code) -> bool:
     system = code.system.strip().lower()
     if system in LOINC_SYSTEMS:
         return True
-    return not system and bool(_LOINC_SHAPE.fullmatch(code.code.strip()))
+    return not system and bool(LOINC_SHAPE.fullmatch(code.code.strip()))
 
 
 def mapping_line(codes: Iterable[Code], source: str) -> str | None:

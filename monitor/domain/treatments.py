@@ -199,3 +199,21 @@ def is_open_ended(treatment: Treatment, plan: ProtocolPlan) -> bool:
         and treatment.stopped_on is None
         and plan.monitoring_months is None
     )
+
+
+def active_plans_on(
+    treatments: Sequence[Treatment], catalogue: Catalogue, on: date
+) -> list[ProtocolPlan]:
+    """The protocols whose treatment is being monitored on `on` (the flag rules use their
+    overrides, SPEC §10.1): from its baseline window before the start to its monitoring end
+    (open: no end), each protocol once, in treatment order."""
+    found: dict[str, ProtocolPlan] = {}
+    for treatment in order_treatments(treatments):
+        plan = catalogue.plan(treatment.protocol)
+        if plan.kind is Kind.COURSES and not treatment.courses:
+            continue
+        opens = treatment.started_on - timedelta(days=plan.baseline_window_days)
+        end = treatment_end(treatment, plan)
+        if opens <= on and (end is None or on <= end):
+            found.setdefault(plan.id, plan)
+    return list(found.values())

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from monitor.errors import InvalidInput
 
@@ -93,12 +94,60 @@ class Measurement:
     canonical_unit: str
     canonical_value: float | None
     ordinal: str | None
+    scale: tuple[str, ...] = ()
 
     @property
     def rank(self) -> int | None:
         if self.ordinal is None:
             return None
-        return ORDINAL_SCALES[self.analyte].index(self.ordinal)
+        return self.scale.index(self.ordinal)
+
+
+@dataclass(frozen=True)
+class Analyte:
+    """One analyte the product takes in: its canonical unit and accepted spellings (lower
+    case, micro signs as "u") with their factors, or its ordinal scale; the LOINC codes that
+    name it beyond `codes.DEFAULT_LOINC` (config `[analytes.<name>]`, SPEC §10.1)."""
+
+    name: str
+    unit: str
+    units: Mapping[str, float] = field(default_factory=dict)
+    ordinal: tuple[str, ...] = ()
+    loinc: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnalyteCatalogue:
+    """Every analyte a clinic records: SPEC §2's, then those its configuration adds. One value,
+    built once from the config and passed to whatever converts units or maps codes (never a
+    module global changed at run time)."""
+
+    analytes: Mapping[str, Analyte]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.analytes)
+
+    def get(self, name: str) -> Analyte:
+        """The analyte `name`; InvalidInput naming the known ones when there is none."""
+        found = self.analytes.get(name)
+        if found is None:
+            raise InvalidInput(f"unknown analyte {name!r}; known: {', '.join(self.analytes)}")
+        return found
+
+    def with_analytes(self, added: Mapping[str, Analyte]) -> AnalyteCatalogue:
+        return AnalyteCatalogue({**self.analytes, **added})
+
+
+def _builtin(name: str) -> Analyte:
+    if name in ORDINAL_SCALES:
+        return Analyte(name, "ordinal", ordinal=ORDINAL_SCALES[name])
+    canonical, accepted = UNITS[name]
+    return Analyte(name, canonical, accepted)
+
+
+# SPEC §2's analytes and §4's units: what every clinic has before its [analytes] tables.
+DEFAULT_CATALOGUE = AnalyteCatalogue({name: _builtin(name) for name in ANALYTES})
 
 
 def normalise_unit(unit: str) -> str:
@@ -106,46 +155,49 @@ def normalise_unit(unit: str) -> str:
     return unit.strip().replace("\u00b5", "u").replace("\u03bc", "u").lower()
 
 
-def canonical_unit(analyte: str) -> str:
-    check_analyte(analyte)
-    return "ordinal" if analyte in ORDINAL_SCALES else UNITS[analyte][0]
+def canonical_unit(analyte: str, catalogue: AnalyteCatalogue = DEFAULT_CATALOGUE) -> str:
+    return catalogue.get(analyte).unit
 
 
-def check_analyte(analyte: str) -> None:
-    if analyte not in ANALYTES:
-        raise InvalidInput(f"unknown analyte {analyte!r}; known: {', '.join(ANALYTES)}")
+def check_analyte(analyte: str, catalogue: AnalyteCatalogue = DEFAULT_CATALOGUE) -> None:
+    catalogue.get(analyte)
 
 
-def unit_factor(analyte: str, unit: str) -> float:
+def unit_factor(analyte: str, unit: str, catalogue: AnalyteCatalogue = DEFAULT_CATALOGUE) -> float:
     """The factor that turns a value in `unit` into the analyte's canonical unit."""
-    check_analyte(analyte)
+    known = catalogue.get(analyte)
     if not unit.strip():
         raise InvalidInput(f"missing unit for {analyte}")
-    canonical, accepted = UNITS[analyte]
-    factor = accepted.get(normalise_unit(unit))
+    factor = known.units.get(normalise_unit(unit))
     if factor is None:
         raise InvalidInput(
-            f"unknown unit {unit!r} for {analyte} (canonical {canonical}; "
-            f"accepted: {', '.join(sorted(accepted))})"
+            f"unknown unit {unit!r} for {analyte} (canonical {known.unit}; "
+            f"accepted: {', '.join(sorted(known.units))})"
         )
     return factor
 
 
-def measure(analyte: str, value: str, unit: str | None) -> Measurement:
-    """Validate one received value and convert it to the canonical unit.
+def measure(
+    analyte: str,
+    value: str,
+    unit: str | None,
+    catalogue: AnalyteCatalogue = DEFAULT_CATALOGUE,
+) -> Measurement:
+    """Validate one received value and convert it to the canonical unit (`catalogue`: the
+    clinic's analytes, SPEC §2's by default).
 
     Raises InvalidInput naming the problem: unknown analyte, missing or unknown unit, a value
     that is not a finite non-negative number, or a word outside the ordinal scale.
     """
-    check_analyte(analyte)
+    known = catalogue.get(analyte)
     unit = (unit or "").strip()
-    if analyte in ORDINAL_SCALES:
-        return _measure_ordinal(analyte, value, unit)
-    factor = unit_factor(analyte, unit)
+    if known.ordinal:
+        return _measure_ordinal(known, value, unit)
+    factor = unit_factor(analyte, unit, catalogue)
     canonical = parse_number(analyte, value) * factor
     if not math.isfinite(canonical):
         raise InvalidInput(f"value {value!r} {unit} for {analyte} is too large")
-    return Measurement(analyte, value.strip(), unit, UNITS[analyte][0], canonical, ordinal=None)
+    return Measurement(analyte, value.strip(), unit, known.unit, canonical, ordinal=None)
 
 
 def parse_number(analyte: str, value: str) -> float:
@@ -166,12 +218,13 @@ def parse_number(analyte: str, value: str) -> float:
     return number
 
 
-def _measure_ordinal(analyte: str, value: str, unit: str) -> Measurement:
+def _measure_ordinal(known: Analyte, value: str, unit: str) -> Measurement:
+    analyte = known.name
     if unit and unit.lower() != "ordinal":
         raise InvalidInput(f"{analyte} takes no unit (or 'ordinal'), got {unit!r}")
     word = value.strip().lower()
     word = _ORDINAL_SYNONYMS.get(word, word)
-    scale = ORDINAL_SCALES[analyte]
+    scale = known.ordinal
     if word not in scale:
         raise InvalidInput(f"value {value!r} for {analyte} is not one of: {', '.join(scale)}")
-    return Measurement(analyte, value.strip(), unit, "ordinal", None, ordinal=word)
+    return Measurement(analyte, value.strip(), unit, "ordinal", None, ordinal=word, scale=scale)

@@ -32,6 +32,7 @@ indefinite = true
 phases = [{ at = ["3m", "9m"] }, { every = "2w", from = "10m", until = "12m" }]
 """
 
+SHIPPED_IDS = ["alemtuzumab", "cladribine", "dimethyl_fumarate", "natalizumab", "teriflunomide"]
 PANEL_KEYS = [
     "panel", "analytes", "baseline", "window_before_days", "window_after_days", "sex",
     "indefinite", "patient_words", "phases",
@@ -52,7 +53,7 @@ def run(tmp_path, monkeypatch):
 @pytest.fixture
 def site(tmp_path):
     (tmp_path / "protocols").mkdir()
-    (tmp_path / "protocols" / "natalizumab.toml").write_text(NATALIZUMAB, encoding="utf-8")
+    (tmp_path / "protocols" / "site_jcv.toml").write_text(NATALIZUMAB, encoding="utf-8")
     (tmp_path / "config.toml").write_text('[clinic]\nprotocols_dir = "protocols"\n')
 
 
@@ -61,7 +62,7 @@ def test_the_json_lists_the_shipped_alemtuzumab_protocol_in_spec_shape(run) -> N
 
     assert result.exit_code == 0, result.output
     listing = json.loads(result.stdout)
-    assert [p["id"] for p in listing] == ["alemtuzumab"]
+    assert [p["id"] for p in listing] == SHIPPED_IDS
     protocol = listing[0]
     assert list(protocol) == [
         "id", "name", "kind", "monitoring_months", "after_stop_months", "panels",
@@ -91,14 +92,14 @@ def test_the_json_shows_a_site_protocol_its_phases_and_an_old_protocol_override(
 
     listing = {p["id"]: p for p in json.loads(run("protocols", "--json").stdout)}
 
-    assert list(listing) == ["alemtuzumab", "natalizumab"]
+    assert list(listing) == sorted([*SHIPPED_IDS, "site_jcv"])
     tsh = next(p for p in listing["alemtuzumab"]["panels"] if p["panel"] == "tsh")
     assert tsh["phases"] == [{"every": "2m", "from": "0m", "until": None}]
-    natalizumab = listing["natalizumab"]
-    assert natalizumab["kind"] == "continuous"
-    assert natalizumab["monitoring_months"] is None
-    assert natalizumab["after_stop_months"] == 6
-    lft, jcv = natalizumab["panels"]
+    site_jcv = listing["site_jcv"]
+    assert site_jcv["kind"] == "continuous"
+    assert site_jcv["monitoring_months"] is None
+    assert site_jcv["after_stop_months"] == 6
+    lft, jcv = site_jcv["panels"]
     assert lft["phases"] == [
         {"every": "1m", "from": "0m", "until": "6m"},
         {"every": "3m", "from": "6m", "until": None},
@@ -116,9 +117,16 @@ def test_the_table_says_each_protocol_and_its_panels_in_words(run, site) -> None
     out = " ".join(result.stdout.split())  # the table wraps long cells
     assert "alemtuzumab: Alemtuzumab (Lemtrada) (courses)" in out
     assert "Monitoring ends 48 months after the last dose of the last course." in out
-    assert "natalizumab: Natalizumab (Tysabri) (continuous)" in out
+    assert "site_jcv: Natalizumab (Tysabri) (continuous)" in out
     assert "while the treatment is taken and for 6 months after a stop." in out
-    lines = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
+
+    def rows(section: str) -> dict[str, str]:
+        """The panel rows of one protocol's table (panel names repeat across protocols)."""
+        part = result.stdout.split(f" {section}: ", 1)[1].split("└", 1)[0]
+        cells = [line for line in part.splitlines() if line.count("│") > 2]
+        return {line.split("│")[1].strip(): line for line in cells}
+
+    lines = {**rows("alemtuzumab"), **rows("site_jcv")}
     assert "then every 3 months" in lines["tsh"] and "14 days before to 14 days" in lines["tsh"]
     assert "then every 12 months" in lines["skin"]
     assert "every month for 6 months, then every 3 months" in lines["lft"]
@@ -127,7 +135,7 @@ def test_the_table_says_each_protocol_and_its_panels_in_words(run, site) -> None
 
 
 def test_a_bad_protocol_file_exits_2_naming_the_file_and_the_key(run, site, tmp_path) -> None:
-    path = tmp_path / "protocols" / "natalizumab.toml"
+    path = tmp_path / "protocols" / "site_jcv.toml"
     path.write_text(NATALIZUMAB.replace('until = "6m"', 'until = "6x"'), encoding="utf-8")
 
     for command in (["protocols"], ["protocols", "--json"], ["overdue", "--json"]):
@@ -135,4 +143,19 @@ def test_a_bad_protocol_file_exits_2_naming_the_file_and_the_key(run, site, tmp_
 
         assert result.exit_code == 2
         assert result.stdout == ""
-        assert "natalizumab.toml: panels.lft.phases[0].until: '6x' is not a length" in result.stderr
+        assert "site_jcv.toml: panels.lft.phases[0].until: '6x' is not a length" in result.stderr
+
+
+def test_the_shipped_protocols_are_listed_with_their_phases(run) -> None:
+    listing = {p["id"]: p for p in json.loads(run("protocols", "--json").stdout)}
+
+    teriflunomide = listing["teriflunomide"]
+    assert teriflunomide["kind"] == "continuous"
+    assert teriflunomide["panels"][0]["phases"] == [
+        {"every": "2w", "from": "0w", "until": "24w"},
+        {"every": "8w", "from": "24w", "until": None},
+    ]
+    assert listing["natalizumab"]["panels"][0]["analytes"] == ["jcv_index"]
+    assert listing["cladribine"]["panels"][0]["phases"] == [{"at": ["4w", "5m"]}]
+    assert [p["panel"] for p in listing["dimethyl_fumarate"]["panels"]] == ["cbc", "renal", "lft"]
+    assert "cervical" not in [p["panel"] for p in listing["alemtuzumab"]["panels"]]

@@ -7,17 +7,20 @@ names, which are also the keys of the `[rules.<analyte>]` config tables.
 
 from .engine import RULES, evaluate
 from .model import Finding, PatientContext, ResultFact, Severity, highest
+from .protocols import evaluate_for_protocols
 from .settings import (
     DEFAULT_SETTINGS,
     BilirubinSettings,
     CreatinineSettings,
     HemoglobinSettings,
     LiverEnzymeSettings,
+    LymphocyteSettings,
     NeutrophilSettings,
     PlateletSettings,
     RuleSettings,
     TshSettings,
     UrineRbcSettings,
+    protocol_rule_settings,
     rule_settings_from_mapping,
     rule_settings_to_mapping,
 )
@@ -30,6 +33,7 @@ __all__ = [
     "Finding",
     "HemoglobinSettings",
     "LiverEnzymeSettings",
+    "LymphocyteSettings",
     "NeutrophilSettings",
     "PatientContext",
     "PlateletSettings",
@@ -39,7 +43,9 @@ __all__ = [
     "TshSettings",
     "UrineRbcSettings",
     "evaluate",
+    "evaluate_for_protocols",
     "highest",
+    "protocol_rule_settings",
     "rule_settings_from_mapping",
     "rule_settings_to_mapping",
 ]

@@ -1,7 +1,9 @@
 """Blood count rules: platelets, neutrophils, haemoglobin (SPEC §4; clinical.md §3a, §3b).
 
-Lymphocytes (and the total white count) are never flagged: lymphocyte depletion is how the drug
-works, so a low count is expected and alarms on it would drown the real ones.
+Lymphocytes (and the total white count) are never flagged by default: lymphocyte depletion is
+how alemtuzumab works, so a low count is expected and alarms on it would drown the real ones.
+A lymphocyte cut-off fires only where a clinic or a protocol sets one (`LymphocyteSettings`),
+as the dimethyl fumarate, cladribine and fingolimod labels ask (docs/protocols.md).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import replace
 
 from .context import Context, at_least, below, fmt
 from .model import Finding, Severity
-from .settings import NeutrophilSettings, PlateletSettings
+from .settings import LymphocyteSettings, NeutrophilSettings, PlateletSettings
 
 COUNT_UNIT = "x10^9/L"  # platelets and neutrophils, as the messages write it
 
@@ -127,3 +129,23 @@ def _hemoglobin_drop(ctx: Context, value: float) -> Finding | None:
         f"Haemoglobin {fmt(value)} g/L is {fmt(drop)} g/L or more below the pre-treatment "
         f"baseline {fmt(baseline.canonical_value)} ({baseline.collected_on}).",
     )
+
+
+def lymphocyte_findings(ctx: Context) -> list[Finding]:
+    """The most severe set cut-off the count is below; a cut-off of 0 is not set. The lab's
+    lower limit never replaces one: a count below the lab's range is the drugs' expected
+    effect, and only the thresholds a protocol gives are findings."""
+    value = ctx.value
+    if value is None:
+        return []
+    s: LymphocyteSettings = ctx.settings.lymphocytes
+    tiers = (
+        (s.emergency_below, Severity.EMERGENCY),
+        (s.urgent_below, Severity.URGENT),
+        (s.review_below, Severity.REVIEW),
+    )
+    for cut, severity in tiers:
+        if cut > 0 and below(value, cut):
+            message = f"Lymphocytes {fmt(value)} {COUNT_UNIT}, below {fmt(cut)} ({severity})."
+            return [Finding(ctx.subject.key, "lymphocytes.low", severity, message)]
+    return []

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .blood import hemoglobin_findings, neutrophil_findings, platelet_findings
+from .blood import (
+    hemoglobin_findings,
+    lymphocyte_findings,
+    neutrophil_findings,
+    platelet_findings,
+)
 from .context import Context, ordinal_rank
 from .kidney import (
     URINE_ANALYTES,
@@ -35,10 +40,12 @@ def _skin_findings(ctx: Context) -> list[Finding]:
     return [Finding(ctx.subject.key, "skin_exam.abnormal", Severity.REVIEW, message)]
 
 
-# lymphocytes, wbc, upcr and free_t4 are absent on purpose: never flagged (SPEC §4).
+# wbc, upcr and free_t4 are absent on purpose: never flagged (SPEC §4). Lymphocytes are
+# flagged only below cut-offs a clinic or a protocol sets (all 0, "never", by default).
 RULES: dict[str, Rule] = {
     "platelets": platelet_findings,
     "neutrophils": neutrophil_findings,
+    "lymphocytes": lymphocyte_findings,
     "hemoglobin": hemoglobin_findings,
     "creatinine": creatinine_findings,
     "urine_rbc": urine_findings,

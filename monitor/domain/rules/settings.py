@@ -12,7 +12,7 @@ lab-sent range replaces them (and the ULN used for multiples) result by result.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
 from typing import Any
@@ -67,6 +67,24 @@ class NeutrophilSettings:
     def __post_init__(self) -> None:
         _check(self)
         _check_order("neutrophils", self.review_below, self.urgent_below, self.emergency_below)
+
+
+@dataclass(frozen=True)
+class LymphocyteSettings:
+    """10^9/L. 0 means "never": SPEC §4 never flags lymphocytes (depletion is how alemtuzumab
+    works), so the rule fires only for a cut-off a clinic or a protocol sets (e.g. dimethyl
+    fumarate's `[protocols.dimethyl_fumarate.rules.lymphocytes]`). The lab's range is ignored."""
+
+    review_below: float = 0.0
+    urgent_below: float = 0.0
+    emergency_below: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self)
+        _check_order(
+            "lymphocytes",
+            *(v for v in (self.review_below, self.urgent_below, self.emergency_below) if v),
+        )
 
 
 @dataclass(frozen=True)
@@ -156,6 +174,7 @@ class RuleSettings:
 
     platelets: PlateletSettings = field(default_factory=PlateletSettings)
     neutrophils: NeutrophilSettings = field(default_factory=NeutrophilSettings)
+    lymphocytes: LymphocyteSettings = field(default_factory=LymphocyteSettings)
     hemoglobin: HemoglobinSettings = field(default_factory=HemoglobinSettings)
     creatinine: CreatinineSettings = field(default_factory=CreatinineSettings)
     urine_rbc: UrineRbcSettings = field(default_factory=UrineRbcSettings)
@@ -181,6 +200,22 @@ def rule_settings_from_mapping(data: Mapping[str, Mapping[str, float]]) -> RuleS
             raise ValueError(f"unknown key rules.{analyte}; known: {', '.join(known_tables)}")
         changes[analyte] = _table(analyte, getattr(DEFAULT_SETTINGS, analyte), table)
     return replace(DEFAULT_SETTINGS, **changes)
+
+
+def protocol_rule_settings(
+    base: RuleSettings, overrides: Iterable[tuple[str, Iterable[tuple[str, float]]]]
+) -> RuleSettings:
+    """`base` (the clinic's `[rules]`) with one protocol's `rules` overrides, key by key: a key
+    the protocol does not give keeps the base value (SPEC §10.1). `overrides` is
+    `ProtocolPlan.rules`: (analyte, ((key, value), ...)) pairs. ValueError names the key when
+    the result is not valid settings (a protocol cut-off out of order with a base one)."""
+    known = [f.name for f in fields(RuleSettings)]
+    changes: dict[str, Any] = {}
+    for analyte, keys in overrides:
+        if analyte not in known:
+            raise ValueError(f"unknown key rules.{analyte}; known: {', '.join(known)}")
+        changes[analyte] = _table(analyte, getattr(base, analyte), dict(keys))
+    return replace(base, **changes)
 
 
 def _table(analyte: str, default: Any, table: Mapping[str, float]) -> Any:

@@ -20,13 +20,15 @@ from monitor.domain.rules import (
     PatientContext,
     ResultFact,
     RuleSettings,
-    evaluate,
+    evaluate_for_protocols,
 )
-from monitor.domain.units import unit_factor
+from monitor.domain.treatments import active_plans_on
+from monitor.domain.units import DEFAULT_CATALOGUE, AnalyteCatalogue, unit_factor
 from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
 from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
-from monitor.services.schedule.slots import alemtuzumab_courses
+from monitor.services.schedule.slots import alemtuzumab_courses, domain_treatments
+from monitor.store.db import session_catalogue
 from monitor.store.models import Flag, Patient, Pregnancy, Result
 
 
@@ -36,11 +38,18 @@ def raise_flags(
     new_results: Sequence[Result],
     settings: RuleSettings,
     now: datetime,
+    *,
+    analytes: AnalyteCatalogue = DEFAULT_CATALOGUE,
 ) -> list[Flag]:
-    """Run the rules on each new result (in collection order) and store new findings."""
+    """Run the rules on each new result (in collection order) and store new findings
+    (`analytes` converts the lab ranges of the clinic's own analytes). A result is judged under
+    the rule overrides of each protocol being monitored on its collection date, the most severe
+    finding kept per rule (`domain.rules.evaluate_for_protocols`)."""
     session.flush()
     context = patient_context(session, patient)
-    facts = [result_fact(row) for row in _patient_results(session, patient.id)]
+    catalogue = session_catalogue(session)
+    treatments = domain_treatments(patient)
+    facts = [result_fact(row, analytes) for row in _patient_results(session, patient.id)]
     position = {fact.key: index for index, fact in enumerate(facts)}
     created: list[Flag] = []
     for row in sorted(new_results, key=lambda r: (r.collected_on, r.id)):
@@ -48,7 +57,8 @@ def raise_flags(
             continue
         index = position[row.id]
         history = facts[:index] + facts[index + 1 :]
-        findings = evaluate(facts[index], history, context, settings)
+        plans = active_plans_on(treatments, catalogue, row.collected_on) if catalogue else []
+        findings = evaluate_for_protocols(facts[index], history, context, settings, plans)
         created.extend(_store_new(session, patient.id, findings, now))
     return created
 
@@ -87,9 +97,9 @@ def _patient_results(session: Session, patient_id: int) -> Sequence[Result]:
     ).all()
 
 
-def result_fact(row: Result) -> ResultFact:
+def result_fact(row: Result, analytes: AnalyteCatalogue = DEFAULT_CATALOGUE) -> ResultFact:
     """A stored result as the rules see it: canonical value, lab range in the canonical unit."""
-    factor = 1.0 if row.ordinal is not None else unit_factor(row.analyte, row.unit)
+    factor = 1.0 if row.ordinal is not None else unit_factor(row.analyte, row.unit, analytes)
     return ResultFact(
         key=row.id,
         analyte=row.analyte,

@@ -137,7 +137,14 @@ def finish_patients(session: Session, new: NewResults, context: ImportContext) -
     flags: list[Flag] = []
     for patient_id, patient in new.patients.items():
         mine = new.results[patient_id]
-        flags += raise_flags(session, patient, mine, config.rule_settings, context.now)
+        flags += raise_flags(
+            session,
+            patient,
+            mine,
+            config.rule_settings,
+            context.now,
+            analytes=config.analyte_catalogue,
+        )
     queue_flag_alerts(session, flags, config=config, now=context.now)
 
 
@@ -156,7 +163,7 @@ def take(session: Session, item: Incoming, context: ImportContext, new: NewResul
     """Validate and store one result, or recognise it as a repeat, correction or withdrawal.
     A new result is only stored: its slots and rules wait in `new` for `finish_patients`."""
     patient = _patient_for(session, item.mrns or _fallback(context), new)
-    found = context.config.codes.to_code_map().analyte_for(item.codes, item.source)
+    found = context.config.code_map.analyte_for(item.codes, item.source)
     if found is None:
         raise InvalidInput(_unknown_code(item))
     analyte, code = found
@@ -185,7 +192,14 @@ def take(session: Session, item: Incoming, context: ImportContext, new: NewResul
     if current is not None and is_repeat(current, given):
         return Outcome.DUPLICATE
     if current is None:
-        result = store_result(session, patient, given, today=context.today, now=context.now)
+        result = store_result(
+            session,
+            patient,
+            given,
+            today=context.today,
+            now=context.now,
+            analytes=context.config.analyte_catalogue,
+        )
         session.flush()  # a database refusal is this item's, inside its savepoint
         new.add(patient, result)
         return Outcome.STORED

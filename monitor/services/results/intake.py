@@ -27,6 +27,7 @@ def record_results(
         today=today,
         now=now,
         rules=config.rule_settings,
+        analytes=config.analyte_catalogue,
     )
     queue_flag_alerts(session, recorded.flags, config=config, now=now)
     return recorded

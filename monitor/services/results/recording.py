@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from monitor.domain.rules import RuleSettings
-from monitor.domain.units import measure
+from monitor.domain.units import DEFAULT_CATALOGUE, AnalyteCatalogue, measure
 from monitor.domain.vocabulary import ResultStatus
 from monitor.errors import Field, FieldError, InvalidInput
 from monitor.services.results.flags import raise_flags
@@ -53,9 +53,10 @@ def add_result(
     today: date,
     now: datetime,
     rules: RuleSettings,
+    analytes: AnalyteCatalogue = DEFAULT_CATALOGUE,
 ) -> Recorded:
     """Store one result; InvalidInput names the problem and nothing is written."""
-    return add_results(session, [given], today=today, now=now, rules=rules)
+    return add_results(session, [given], today=today, now=now, rules=rules, analytes=analytes)
 
 
 def add_results(
@@ -65,26 +66,35 @@ def add_results(
     today: date,
     now: datetime,
     rules: RuleSettings,
+    analytes: AnalyteCatalogue = DEFAULT_CATALOGUE,
 ) -> Recorded:
     """Store several results; then, once per patient, run the rules (the slots are re-matched
-    once per patient when the unit of work commits)."""
+    once per patient when the unit of work commits). `analytes`: the clinic's catalogue."""
     patients = {mrn: find_patient(session, mrn) for mrn in dict.fromkeys(r.mrn for r in batch)}
     stored = [
-        store_result(session, patients[given.mrn], given, today=today, now=now) for given in batch
+        store_result(session, patients[given.mrn], given, today=today, now=now, analytes=analytes)
+        for given in batch
     ]
     session.flush()
     flags: list[Flag] = []
     for patient in patients.values():
         mine = [row for row in stored if row.patient_id == patient.id]
-        flags.extend(raise_flags(session, patient, mine, rules, now))
+        flags.extend(raise_flags(session, patient, mine, rules, now, analytes=analytes))
     return Recorded(stored, flags)
 
 
 def store_result(
-    session: Session, patient: Patient, given: ResultIn, *, today: date, now: datetime
+    session: Session,
+    patient: Patient,
+    given: ResultIn,
+    *,
+    today: date,
+    now: datetime,
+    analytes: AnalyteCatalogue = DEFAULT_CATALOGUE,
 ) -> Result:
-    """Validate and add one result row for `patient` (slots are not rebuilt here)."""
-    measurement = measure(given.analyte, given.value, given.unit)
+    """Validate and add one result row for `patient` (slots are not rebuilt here); its unit is
+    converted by the clinic's analyte catalogue (SPEC §4 and `[analytes]`)."""
+    measurement = measure(given.analyte, given.value, given.unit, analytes)
     if given.collected_on > today:
         raise InvalidInput(f"collection date {given.collected_on} is in the future")
     _check_range(given.ref_low, given.ref_high)

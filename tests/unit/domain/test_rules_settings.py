@@ -73,7 +73,8 @@ def test_to_mapping_round_trips() -> None:
     ("data", "named"),
     [
         ({"platelet": {"review_below": 1}}, "rules.platelet"),
-        ({"lymphocytes": {}}, "rules.lymphocytes"),
+        ({"lymphocyte": {}}, "rules.lymphocyte"),
+        ({"lymphocytes": {"review_below": 0.2, "urgent_below": 0.5}}, "rules.lymphocytes"),
         ({"platelets": {"review_bellow": 1}}, "rules.platelets.review_bellow"),
         ({"tsh": {"high": "4"}}, "rules.tsh.high"),
         ({"tsh": {"high": True}}, "rules.tsh.high"),
