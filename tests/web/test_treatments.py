@@ -9,8 +9,10 @@ import csv
 import io
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
@@ -28,7 +30,7 @@ from tests.web.clinic import (
     TODAY,
     seed_two_series,
 )
-from tests.web.conftest import csrf_of
+from tests.web.conftest import csrf_of, sign_in_page
 
 SHARED = SHARED_LFT_DUE.isoformat()
 
@@ -53,11 +55,20 @@ def post(client: TestClient, path: str, **data: str):  # type: ignore[no-untyped
 
 def test_today_names_the_protocol_beside_each_overdue_test(nurse: TestClient, eli: str) -> None:
     overdue = section(nurse.get("/").text, 'id="overdue"', 'id="unreachable"')
-    chips = re.findall(r'<span class="chip" data-protocol="([a-z_]+)"[^>]*>([^<]*)<', overdue)
-    lft = [(protocol, text) for protocol, text in chips if text.startswith("lft")]
-    assert sorted(protocol for protocol, _ in lft) == ["alemtuzumab", "site_nat"]
-    assert ">Site natalizumab</span> · 25 May 2026" in overdue
-    assert ">Alemtuzumab (Lemtrada)</span> · 25 May 2026" in overdue
+    eli_line = section(overdue, "Eli Stone", "</tr>")
+    labels = re.findall(
+        r'<span class="series" data-protocol="([a-z_]+)"><span class="proto"', eli_line
+    )
+    assert labels == ["alemtuzumab", "site_nat"], "each protocol's tests under its name, once"
+    nat = section(eli_line, '<span class="series" data-protocol="site_nat">', "</span></span>")
+    assert '<span class="proto" title="Site natalizumab">Site natalizumab</span>' in nat
+    assert '<span class="chip" data-protocol="site_nat" title="lft due 25 May 2026, Site ' in nat
+    assert re.findall(r">([a-z]+) · ", nat) == ["lft"], "site_nat's only panel"
+    alem = section(
+        eli_line, '<span class="series" data-protocol="alemtuzumab">', 'data-protocol="site_nat"'
+    )
+    assert ">Alemtuzumab (Lemtrada)</span>" in alem and ">lft · 25 May 2026<" in alem
+    assert {"cbc", "lft", "tsh"} <= set(re.findall(r">([a-z]+) · ", alem))
 
 
 def test_the_week_list_names_the_protocol(
@@ -82,8 +93,9 @@ def test_the_week_list_names_the_protocol(
         )
     week = section(nurse.get("/").text, 'id="week"', "</section>")
     kim = section(week, "Kim Vale", "</tr>")
-    assert f'data-protocol="site_nat" title="lft due {starts:%d %b %Y}, Site natalizumab"' in kim
-    assert f'lft · <span class="proto">Site natalizumab</span> · {starts:%d %b %Y}' in kim
+    assert '<span class="proto" title="Site natalizumab">Site natalizumab</span>' in kim
+    chip = f'data-protocol="site_nat" title="lft due {starts:%d %b %Y}, Site natalizumab"'
+    assert chip + f">lft · {starts:%d %b %Y}<" in kim
 
 
 def test_the_panel_filter_keeps_both_series(nurse: TestClient, eli: str) -> None:
@@ -190,3 +202,27 @@ def test_starting_and_stopping_a_treatment_from_the_page(
             select(AuditEntry.actor).where(AuditEntry.action.in_(["treatment.stop"]))
         ).all()
         assert actors == ["web:nina"]
+
+
+def test_a_nurse_waives_one_series_in_the_browser(
+    page: Page, live_server: str, eli: str, shots: Path
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in_page(page, live_server)
+    overdue = page.locator("#overdue")
+    nat = overdue.locator('.series[data-protocol="site_nat"]')
+    expect(nat).to_contain_text("Site natalizumab")
+    expect(nat).to_contain_text("lft · 25 May 2026")
+    page.screenshot(path=str(shots / "today-two-treatments.png"), full_page=True)
+    overdue.get_by_role("link", name="Eli Stone").click()
+    expect(page.locator(".treatment-grid")).to_have_count(2)
+    expect(page.locator("#treatment-2 h3")).to_contain_text("Site natalizumab")
+
+    page.locator("select[name=slot]").select_option(f"site_nat|lft|{SHARED}")
+    page.get_by_label("Reason").first.fill("Done at the GP")
+    page.get_by_role("button", name="Waive").click()
+    expect(page.locator(".flash.ok")).to_contain_text("under Site natalizumab is waived")
+    shared = f'[data-panel="lft"][data-due="{SHARED}"]'
+    expect(page.locator(f"#treatment-2 {shared}")).to_have_attribute("data-status", "waived")
+    expect(page.locator(f"#treatment-1 {shared}")).to_have_attribute("data-status", "overdue")
+    page.screenshot(path=str(shots / "patient-two-treatments.png"), full_page=True)
