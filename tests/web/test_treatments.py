@@ -226,3 +226,19 @@ def test_a_nurse_waives_one_series_in_the_browser(
     expect(page.locator(f"#treatment-2 {shared}")).to_have_attribute("data-status", "waived")
     expect(page.locator(f"#treatment-1 {shared}")).to_have_attribute("data-status", "overdue")
     page.screenshot(path=str(shots / "patient-two-treatments.png"), full_page=True)
+
+
+def test_the_charts_mark_the_doses_and_the_start(nurse: TestClient, eli: str) -> None:
+    recorded = post(
+        nurse,
+        f"/patients/{eli}/results",
+        analyte="alt",
+        value="25",
+        unit="U/L",
+        collected_on=TODAY.isoformat(),
+    )
+    assert recorded.status_code == 303
+    alt = section(nurse.get(f"/patients/{eli}").text, 'aria-label="ALT over time', "</svg>")
+    assert alt.count('class="infusion"') == 5, "each dose of course 1"
+    assert "<title>Site natalizumab: started 2026-03-25</title>" in alt
+    assert alt.count('class="start"') == 1 and 'class="stop"' not in alt
