@@ -1,4 +1,6 @@
-"""Small server-side SVG charts: one key analyte over time, its reference band, the infusions.
+"""Small server-side SVG charts: one key analyte over time, its reference band, and each
+treatment's dates (`web.timeline`: every dose of a course, a continuous treatment's start and
+stop).
 
 Drawn on the server so the page needs no JavaScript and prints as it looks. Colours come from
 the stylesheet (class names only), because the Content-Security-Policy forbids inline styles.
@@ -18,6 +20,7 @@ from monitor.domain.units import UNITS, unit_factor
 from monitor.domain.vocabulary import COUNTING_STATUSES
 from monitor.errors import InvalidInput
 from monitor.services.results.history import ResultView
+from monitor.web.timeline import Event
 
 KEY_ANALYTES = ("platelets", "neutrophils", "creatinine", "tsh", "alt")
 LABELS = {
@@ -86,7 +89,7 @@ def lab_band(result: ResultView) -> Band | None:
 
 def patient_charts(
     results: Sequence[ResultView],
-    infusions: Sequence[date],
+    events: Sequence[Event],
     settings: RuleSettings,
     sex: str | None,
     today: date,
@@ -104,7 +107,7 @@ def patient_charts(
         band = next((b for r in reversed(rows) if (b := lab_band(r)) is not None), None)
         band = band or default_band(analyte, settings, sex)
         unit = UNITS[analyte][0]
-        svg = chart_svg(LABELS[analyte], unit, points, band, infusions, today) if points else None
+        svg = chart_svg(LABELS[analyte], unit, points, band, events, today) if points else None
         charts.append(Chart(analyte, LABELS[analyte], unit, svg))
     return charts
 
@@ -130,11 +133,11 @@ def chart_svg(
     unit: str,
     points: Sequence[Point],
     band: Band,
-    infusions: Sequence[date],
+    events: Sequence[Event],
     today: date,
 ) -> Markup:
     """The chart as an inline <svg> element."""
-    start = min([points[0].on, *infusions])
+    start = min([points[0].on, *(event.on for event in events)])
     end = max(points[-1].on, today)
     top = max([p.value for p in points] + [band.high or 0.0]) * 1.15 or 1.0
     frame = _Frame(start, end, top)
@@ -143,7 +146,7 @@ def chart_svg(
         f'aria-label="{escape(label)} over time in {escape(unit)}">',
         _band(frame, band),
         _axes(frame),
-        *(_infusion(frame, day) for day in infusions if start <= day <= end),
+        *(_event(frame, event) for event in events if start <= event.on <= end),
         _line(frame, points),
         *(_dot(frame, p, band, unit) for p in points),
         "</svg>",
@@ -180,11 +183,12 @@ def _axes(frame: _Frame) -> str:
     )
 
 
-def _infusion(frame: _Frame, day: date) -> str:
-    x = frame.x(day)
+def _event(frame: _Frame, event: Event) -> str:
+    """A vertical line on the event's day, classed by its kind (infusion, start, stop)."""
+    x = frame.x(event.on)
     return (
-        f'<line class="infusion" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}">'
-        f"<title>infusion {day.isoformat()}</title></line>"
+        f'<line class="{event.kind.value}" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" '
+        f'y2="{HEIGHT - BOTTOM}"><title>{escape(event.words)}</title></line>'
     )
 
 

@@ -1,7 +1,8 @@
 """Rendering pages: one Jinja2 environment over templates/web/, autoescaped everywhere.
 
 Every page gets the same frame context (who is signed in, the CSRF token, one-time messages,
-the clinic's name and date), so templates never reach into the request themselves.
+the clinic's name and date, each protocol's display name by id), so templates never reach into
+the request themselves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from monitor.domain.catalogue import Catalogue
 from monitor.resources import resource_path
 from monitor.web.deps import current_user, deps
 from monitor.web.security import csrf_token, pop_flashes
@@ -61,10 +63,17 @@ def page(
         "clinic": app.config.clinic,
         "today": app.today(),
         "path": request.url.path,
+        "protocol_names": protocol_names(app.config.catalogue),
     }
     return templates().TemplateResponse(
         request, name, {**frame, **context}, status_code=status_code
     )
+
+
+@functools.cache
+def protocol_names(catalogue: Catalogue) -> dict[str, str]:
+    """Each configured protocol's display name (SPEC §10.1: staff only), by id."""
+    return {plan.id: plan.name for plan in catalogue.plans}
 
 
 def bare_page(

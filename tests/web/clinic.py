@@ -19,6 +19,7 @@ from monitor.domain.courses import Course
 from monitor.domain.vocabulary import OutboxStatus
 from monitor.services.people.courses import add_course
 from monitor.services.people.patients import add_patient
+from monitor.services.people.treatments import start_treatment
 from monitor.services.people.users import add_user
 from monitor.services.results.intake import record_results
 from monitor.services.results.recording import ResultIn
@@ -146,3 +147,53 @@ def _skipped_reminder(session: Session, mrn: str) -> OutboxMessage:
         run_on=TODAY,
         created_at=NOW,
     )
+
+
+# ------------------------------------------------ two series (issue 13: several treatments)
+
+SITE_NAT = {
+    "name": "Site natalizumab",
+    "kind": "continuous",
+    "after_stop_months": 6,
+    "panels": {
+        "lft": {
+            "analytes": ["alt", "bilirubin"],
+            "baseline": True,
+            "patient_words": "your liver blood test",
+            "phases": [{"every": "1m", "until": "3m"}, {"every": "3m"}],
+        }
+    },
+}
+TWO_SERIES_MRN = "E500"
+# Eli's alemtuzumab course ends on the 25th, and site_nat starts on a 25th: both series ask
+# for lft on the 25th of each month, so 25 May 2026 is overdue in both.
+ELI_COURSE = Course(tuple(date(2025, 4, 21) + timedelta(days=d) for d in range(5)))
+ELI_NAT_START = date(2026, 3, 25)
+SHARED_LFT_DUE = date(2026, 5, 25)
+
+
+def seed_two_series(engine: Engine, config: Config) -> str:
+    """Eli: an alemtuzumab course in April 2025, then `site_nat` from 25 March 2026; no results
+    since, so both series' lft of 25 May 2026 are overdue."""
+    with unit_of_work(engine, config.catalogue) as session:
+        add_patient(
+            session,
+            mrn=TWO_SERIES_MRN,
+            name="Eli Stone",
+            email="eli@example.invalid",
+            born_on=date(1979, 11, 4),
+            sex="M",
+            site="main",
+            actor="test",
+            now=NOW,
+        )
+        add_course(session, mrn=TWO_SERIES_MRN, infused_on=ELI_COURSE.dates, actor="test", now=NOW)
+        start_treatment(
+            session,
+            mrn=TWO_SERIES_MRN,
+            protocol="site_nat",
+            started_on=ELI_NAT_START,
+            actor="test",
+            now=NOW,
+        )
+    return TWO_SERIES_MRN

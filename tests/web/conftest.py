@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -128,6 +129,24 @@ def browser_type_launch_args(
     browser_type_launch_args: dict[str, Any], chromium: Path
 ) -> dict[str, Any]:
     return {**browser_type_launch_args, "executable_path": str(chromium), "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: $MONITOR_SCREENSHOTS when set, else a temporary folder."""
+    folder = Path(os.environ.get("MONITOR_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sign_in_page(page: Page, base: str) -> None:
+    """Sign nina in through the browser's sign-in form; she lands on Today."""
+    page.goto(base + "/")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.get_by_label("Name").fill("nina")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Today")
 
 
 def free_port() -> int:

@@ -64,7 +64,7 @@ def test_waiving_a_slot(nurse: TestClient, engine: Engine, clinic: Clinic) -> No
     assert response.status_code == 303
     with unit_of_work(engine) as session:
         waiver = session.scalars(select(Waiver)).one()
-        assert (waiver.panel, waiver.due_on.isoformat(), waiver.waived_by) == (
+        assert (waiver.protocol, waiver.panel, waiver.due_on.isoformat(), waiver.waived_by) == (
             *slot.split("|"),
             "web:nina",
         )
@@ -72,7 +72,9 @@ def test_waiving_a_slot(nurse: TestClient, engine: Engine, clinic: Clinic) -> No
 
 
 def test_a_waiver_needs_a_reason(nurse: TestClient, clinic: Clinic) -> None:
-    response = post(nurse, f"/patients/{clinic.alex}/waive", slot="cbc|2026-05-25", reason=" ")
+    response = post(
+        nurse, f"/patients/{clinic.alex}/waive", slot="alemtuzumab|cbc|2026-05-25", reason=" "
+    )
     assert response.status_code == 400
     assert "The reason must not be empty" in response.text
 

@@ -8,30 +8,12 @@ temporary folder, so every run still exercises them.
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.clinic import PASSWORD, Clinic
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("MONITOR_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def sign_in(page: Page, base: str) -> None:
-    page.goto(base + "/")
-    expect(page).to_have_url(re.compile(r"/login$"))
-    page.get_by_label("Name").fill("nina")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Today")
+from tests.web.clinic import Clinic
+from tests.web.conftest import sign_in_page as sign_in
 
 
 def test_a_nurse_works_through_todays_list(
@@ -61,7 +43,7 @@ def test_a_nurse_works_through_todays_list(
     page.get_by_label("Reason").first.fill("Done at the GP; paper result seen")
     page.get_by_role("button", name="Waive").click()
     expect(page.locator(".flash.ok")).to_contain_text("waived")
-    panel, due = cbc.split("|")
+    _, panel, due = cbc.split("|")
     expect(cell(page, panel, due)).to_have_attribute("data-status", "waived")
 
     overdue_cell = page.locator('[data-panel="creatinine"][data-status="overdue"]').first

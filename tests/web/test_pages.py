@@ -88,6 +88,8 @@ def test_the_patient_page_shows_record_grid_charts_and_emails(
     ):
         assert part in page, part
     assert page.count('<svg class="chart"') == 5, "platelets, neutrophils, creatinine, TSH, ALT"
+    assert page.count('class="treatment-grid"') == 1, "alemtuzumab only: one section"
+    assert 'data-event="infusion"' in page and "Alemtuzumab (Lemtrada)" in page
 
 
 def test_an_unknown_patient_is_404(nurse: TestClient, clinic: Clinic) -> None:

@@ -1,6 +1,7 @@
 """What a nurse does from the pages: acknowledge a flag, waive a slot, record a result, change
-a patient's status or email. Each is one POST (CSRF-checked) calling the same service as the
-CLI, in one transaction, audited under `web:<user>`, then a redirect back (303).
+a patient's status or email, start or stop a continuous treatment. Each is one POST
+(CSRF-checked) calling the same service as the CLI, in one transaction, audited under
+`web:<user>`, then a redirect back (303).
 
 When the service refuses the input, the patient page is shown again with the reason (400)
 rather than carrying the message in the session cookie.
@@ -21,13 +22,14 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.people.patients import change_status, set_email_preference
+from monitor.services.people.treatments import start_treatment, stop_treatment
 from monitor.services.results.flags import acknowledge_flag
 from monitor.services.results.intake import audit_entry, record_results
 from monitor.services.results.recording import ResultIn
 from monitor.services.schedule.waivers import waive_slot
 from monitor.web.deps import WebDeps, WebUser, current_user, deps
 from monitor.web.forms import form_date, form_number, refusal, text
-from monitor.web.render import page
+from monitor.web.render import page, protocol_names
 from monitor.web.security import add_flash, checked_form, is_local_path
 from monitor.web.views.patient import patient_context
 
@@ -88,10 +90,10 @@ async def waive(request: Request) -> Response:
     mrn = request.path_params["mrn"]
 
     def change(session: Session, app: WebDeps, user: WebUser) -> str:
-        panel, due_on = _slot_choice(form)
+        protocol, panel, due_on = _slot_choice(form)
         reason = text(form, "reason", required=True, label="The reason")
         assert reason is not None
-        waive_slot(
+        waiver = waive_slot(
             session,
             mrn=mrn,
             panel=panel,
@@ -99,17 +101,23 @@ async def waive(request: Request) -> Response:
             by=user.actor,
             reason=reason,
             now=app.now(),
+            protocol=protocol,
         )
-        return f"The {panel} test due {due_on:%d %b %Y} is waived."
+        name = protocol_names(app.config.catalogue).get(waiver.protocol, waiver.protocol)
+        return f"The {panel} test due {due_on:%d %b %Y} under {name} is waived."
 
     return await apply(request, change, f"/patients/{mrn}", mrn)
 
 
-def _slot_choice(form: FormData) -> tuple[str, date]:
+def _slot_choice(form: FormData) -> tuple[str, str, date]:
+    """The option chosen, "protocol|panel|due" (a slot is one series' panel and due date)."""
     value = text(form, "slot", required=True, label="The test to waive") or ""
-    panel, _, due = value.partition("|")
+    parts = value.split("|")
     try:
-        return panel, date.fromisoformat(due)
+        protocol, panel, due = parts
+        if not protocol or not panel:
+            raise ValueError(value)
+        return protocol, panel, date.fromisoformat(due)
     except ValueError:
         raise InvalidInput("choose the test to waive from the list") from None
 
@@ -144,6 +152,46 @@ def _result_in(form: FormData, mrn: str) -> ResultIn:
         ref_high=form_number(form, "ref_high", "The range's high end"),
         source="web",
     )
+
+
+async def start(request: Request) -> Response:
+    form = await checked_form(request)
+    mrn = request.path_params["mrn"]
+
+    def change(session: Session, app: WebDeps, user: WebUser) -> str:
+        protocol = text(form, "protocol", required=True, label="The protocol") or ""
+        on = form_date(form, "on", "The start date")
+        assert on is not None
+        start_treatment(
+            session, mrn=mrn, protocol=protocol, started_on=on, actor=user.actor, now=app.now()
+        )
+        name = protocol_names(app.config.catalogue).get(protocol, protocol)
+        return f"{name} started on {on:%d %b %Y}; the schedule now follows it."
+
+    return await apply(request, change, f"/patients/{mrn}", mrn)
+
+
+async def stop(request: Request) -> Response:
+    form = await checked_form(request)
+    mrn = request.path_params["mrn"]
+
+    def change(session: Session, app: WebDeps, user: WebUser) -> str:
+        protocol = text(form, "protocol", required=True, label="The treatment to stop") or ""
+        on = form_date(form, "on", "The stop date")
+        assert on is not None
+        stop_treatment(
+            session,
+            mrn=mrn,
+            protocol=protocol,
+            stopped_on=on,
+            reason=text(form, "reason"),
+            actor=user.actor,
+            now=app.now(),
+        )
+        name = protocol_names(app.config.catalogue).get(protocol, protocol)
+        return f"{name} stopped on {on:%d %b %Y}."
+
+    return await apply(request, change, f"/patients/{mrn}", mrn)
 
 
 async def set_status(request: Request) -> Response:
@@ -192,5 +240,7 @@ def routes() -> list[BaseRoute]:
         Route("/patients/{mrn}/waive", waive, methods=["POST"]),
         Route("/patients/{mrn}/results", add_result, methods=["POST"]),
         Route("/patients/{mrn}/status", set_status, methods=["POST"]),
+        Route("/patients/{mrn}/treatments/start", start, methods=["POST"]),
+        Route("/patients/{mrn}/treatments/stop", stop, methods=["POST"]),
         Route("/patients/{mrn}/email", set_email, methods=["POST"]),
     ]

@@ -1,5 +1,5 @@
-"""The patient page: record, schedule grid, results and charts, flags, emails, and the forms
-that act on them (their handlers are in `views.actions`)."""
+"""The patient page: record, one schedule grid per treatment, results and charts, flags,
+emails, and the forms that act on them (their handlers are in `views.actions`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from monitor.domain.phases import Kind
 from monitor.domain.units import ANALYTES, ORDINAL_SCALES, UNITS
 from monitor.domain.vocabulary import PatientStatus
 from monitor.services.people.record import patient_record
@@ -18,8 +19,9 @@ from monitor.services.schedule.view import patient_schedule
 from monitor.services.schedule.waivers import waivable
 from monitor.web.charts import patient_charts
 from monitor.web.deps import WebDeps, deps
-from monitor.web.grid import STATUS_MARKS, schedule_grid
+from monitor.web.grid import EVENT_MARKS, STATUS_MARKS, treatment_grids
 from monitor.web.render import page
+from monitor.web.timeline import all_events
 
 RECENT_RESULTS = 20
 
@@ -31,16 +33,23 @@ def patient_context(session: Session, app: WebDeps, mrn: str) -> dict[str, Any]:
     record = patient_record(session, mrn, catalogue, today)
     require_current_schedules(session, catalogue)
     view = patient_schedule(session, mrn, today, catalogue, today)
-    infusions = [day for course in record.courses for day in course.dates]
-    charts = patient_charts(record.results, infusions, app.config.rule_settings, record.sex, today)
+    events = all_events(record.treatments)
+    charts = patient_charts(record.results, events, app.config.rule_settings, record.sex, today)
     return {
         "patient": record,
         "status": record.derived_status,
-        "courses": record.courses,
         "warnings": record.warnings,
         "schedule": view,
-        "grid": schedule_grid(view.slots, catalogue.panel_names, view.monitoring_end, today),
+        "treatments": record.treatments,
+        "grids": treatment_grids(view.slots, record.treatments, catalogue, today),
         "marks": STATUS_MARKS,
+        "event_marks": EVENT_MARKS,
+        "event_kinds": sorted({event.kind.value for event in events}),
+        "several_protocols": len({t.protocol for t in record.treatments}) > 1,
+        "startable": [plan for plan in catalogue.plans if plan.kind is Kind.CONTINUOUS],
+        "stoppable": [
+            t for t in record.treatments if t.kind == Kind.CONTINUOUS and t.stopped_on is None
+        ],
         "results": record.results[:RECENT_RESULTS],
         "older_results": record.results[RECENT_RESULTS:],
         "charts": charts,

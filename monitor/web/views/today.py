@@ -28,7 +28,19 @@ from monitor.web.forms import choice, paginate
 from monitor.web.render import page
 from monitor.web.worklist import Snapshot, flagged_first, for_display, keep
 
-CSV_COLUMNS = ("mrn", "name", "site", "panel", "due_on", "days_overdue", "missed", "open_flag")
+# `protocol` (the id, as `overdue --json`) came with issue 13 and goes last, so a sheet that
+# reads the older columns by position still reads them.
+CSV_COLUMNS = (
+    "mrn",
+    "name",
+    "site",
+    "panel",
+    "due_on",
+    "days_overdue",
+    "missed",
+    "open_flag",
+    "protocol",
+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,7 @@ def _csv(lines: list[Line], names: dict[int, str], worst: dict[int, str]) -> str
                     item.days_overdue,
                     item.missed,
                     worst.get(line.patient_id, ""),
+                    item.protocol,
                 ]
             )
     return out.getvalue()
