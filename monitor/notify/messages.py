@@ -76,6 +76,7 @@ class DigestOverdue:
     missed: int
     open_alert: str | None
     feed_late: bool = False  # the lab feed that serves this patient has gone quiet
+    protocol: str = ""  # staff only: named beside the panel when rows span several protocols
 
 
 @dataclass(frozen=True)
@@ -211,8 +212,10 @@ def staff_daily_digest_context(
     "3 messages are waiting to be retried"; the "Email delivery had problems: " prefix is added
     unless already there); None leaves the line out. `due_soon` is an optional, informational list.
     `on_hold` says why patient reminders are held back (the configuration is not the clinic's
-    own yet); while they are, the digest never claims "all clear".
+    own yet); while they are, the digest never claims "all clear". When the overdue rows span
+    several protocols, each panel is named with its protocol ("lft (natalizumab)").
     """
+    several = len({row.protocol for row in overdue}) > 1
     return {
         "clinic_name": clinic.name,
         "site": site,
@@ -220,7 +223,7 @@ def staff_daily_digest_context(
         "overdue": [
             {
                 "mrn": row.mrn,
-                "panel": row.panel,
+                "panel": f"{row.panel} ({row.protocol})" if several else row.panel,
                 "due_on": row.due_on.isoformat(),
                 "days_overdue": row.days_overdue,
                 "missed": row.missed,

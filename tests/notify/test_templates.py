@@ -422,3 +422,36 @@ def test_the_urgent_flag_email_carries_mrn_value_and_severity():
     assert "monitor flag ack 12" in email.text
     html = visible_text(email.html)
     assert "A0001" in html and "18 10^9/L" in html and "EMERGENCY" in html
+
+
+def test_the_digest_names_the_protocol_beside_the_panel_only_when_rows_span_several() -> None:
+    overdue = [
+        DigestOverdue("A1", "lft", date(2026, 2, 1), 33, 0, None, protocol="alemtuzumab"),
+        DigestOverdue("A1", "lft", date(2026, 2, 3), 31, 0, None, protocol="site_nat"),
+    ]
+    both = render_email(
+        "staff-daily-digest", staff_daily_digest_context(CLINIC, "main", DUE_ON, overdue, [], [])
+    )
+    one = render_email(
+        "staff-daily-digest",
+        staff_daily_digest_context(CLINIC, "main", DUE_ON, overdue[:1], [], []),
+    )
+    assert "lft (alemtuzumab)" in both.text and "lft (site_nat)" in both.text
+    assert "lft (site_nat)" in both.html
+    assert "(alemtuzumab)" not in one.text and "A1: lft due" in one.text
+
+
+def test_a_reminder_words_each_test_by_its_protocols_patient_words() -> None:
+    """Words given by a protocol's panel replace the alemtuzumab wording; alemtuzumab's phrases
+    keep their order and any other follows in the order given, each once."""
+    tests = [
+        TestDue("jcv", DUE_ON, "your routine blood test"),
+        TestDue("lft", DUE_ON, "your liver blood test"),
+        TestDue("tsh", DUE_ON),
+        TestDue("cbc", DUE_ON, "your liver blood test"),
+    ]
+    context = patient_tests_due_context("Ann", CLINIC, tests)
+    [item] = context["items"]
+    assert item["what"] == (
+        "your thyroid blood test, your routine blood test and your liver blood test"
+    )

@@ -41,7 +41,7 @@ from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import reminders_hold
 from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.services.schedule.slots import running_out
-from monitor.services.schedule.upkeep import prune_changes, touch
+from monitor.services.schedule.upkeep import plan_from, prune_changes, touch
 from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.slot_predicates import overdue_on, pending_on
@@ -67,6 +67,7 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
     """
     with unit_of_work(engine, config.catalogue) as session:
         require_current_schedules(session, config.catalogue)
+        plan_from(session, on)
         touch(session, running_out(session, on))  # rebuilt before the slots are read
         run, already_ran_at = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)

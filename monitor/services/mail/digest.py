@@ -102,7 +102,14 @@ def _overdue(
     rows = overdue_slots(session, on, config.catalogue, site, feed_late)
     return [
         DigestOverdue(
-            r.mrn, r.panel, r.due_on, r.days_overdue, r.missed, r.open_alert, feed_late=r.feed_late
+            r.mrn,
+            r.panel,
+            r.due_on,
+            r.days_overdue,
+            r.missed,
+            r.open_alert,
+            feed_late=r.feed_late,
+            protocol=r.protocol,
         )
         for r in rows
     ]

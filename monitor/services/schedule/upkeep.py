@@ -61,6 +61,7 @@ from monitor.store.models import (
 
 KEEP_CHANGES_DAYS = 7
 UPKEEP_KEY = "slot_upkeep"
+PLAN_FROM_KEY = "plan_from"
 SLOTS: Table = Slot.__table__  # type: ignore[assignment]
 
 # The attributes whose change moves a row's slots, by kind of row (None: any new or deleted row).
@@ -141,7 +142,7 @@ def _rebuild_pending(session: Session, upkeep: Upkeep) -> None:
         pending, upkeep.pending = sorted(upkeep.pending), set()
         if pending:
             catalogue = _catalogue(session, len(pending))
-            today = clock.now_utc().date()  # plans open-ended series ahead; any day will do
+            today = _planning_day(session)
             for patient_id in pending:
                 _rebuild_one(session, upkeep, patient_id, catalogue, today)
         session.flush()  # the fingerprints; touches nothing
@@ -157,6 +158,20 @@ def _rebuild_one(
         return
     replace_slots(session, patient, catalogue, today)
     upkeep.rebuilt.add(patient_id)
+
+
+def plan_from(session: Session, day: date) -> None:
+    """Plan open-ended series ahead of `day` in this transaction's rebuilds, when it is later
+    than today (a daily cycle for a clinic date ahead of the wall clock's, as a catch-up or a
+    simulation runs)."""
+    session.info[PLAN_FROM_KEY] = day
+
+
+def _planning_day(session: Session) -> date:
+    """The day open-ended series are planned from: today, or a later day set by `plan_from`."""
+    today = clock.now_utc().date()
+    given = session.info.get(PLAN_FROM_KEY)
+    return max(today, given) if isinstance(given, date) else today
 
 
 def _catalogue(session: Session, patients: int) -> Catalogue:
