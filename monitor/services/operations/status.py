@@ -75,9 +75,9 @@ def _stale_schedule_problems(stale: int | None) -> list[str]:
     if not stale:
         return []
     return [
-        f"the stored schedules of {stale} patient(s) were computed from a different [protocol] "
-        "than the configuration's: run `monitor db rebuild` (`monitor run` also does it when it "
-        "starts; restart it if config.toml changed since)"
+        f"the stored schedules of {stale} patient(s) were computed from a different protocol "
+        "definition than the configuration's: run `monitor db rebuild` (`monitor run` also does "
+        "it when it starts; restart it if config.toml changed since)"
     ]
 
 

@@ -39,8 +39,8 @@ class StaleSchedules(MonitorError):
     def __init__(self, stale_patients: int) -> None:
         super().__init__(
             f"the stored schedules of {stale_patients} patient(s) were computed from a different "
-            "[protocol] than the configuration's; run `monitor db rebuild` to recompute them "
-            "(`monitor run` also does it when it starts)"
+            "protocol definition than the configuration's; run `monitor db rebuild` to recompute "
+            "them (`monitor run` also does it when it starts)"
         )
         self.stale_patients = stale_patients
 
