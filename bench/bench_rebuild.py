@@ -34,6 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_schedule import load_clinic
 
 from monitor.config import Config
+from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID, Catalogue
+from monitor.domain.lengths import Length, Unit
+from monitor.domain.phases import ProtocolPlan
 from monitor.services.schedule.fingerprints import (
     REBUILD_CHUNK,
     RebuildProgress,
@@ -46,8 +49,23 @@ from monitor.store.migrate import upgrade
 
 PG_DATABASE = "monitor_rebuild_bench"
 OLD = Config().catalogue
-NEW = replace(
-    OLD, panels=tuple(replace(p, every_months=2) if p.name == "tsh" else p for p in OLD.panels)
+
+
+def tsh_every_two_months(plan: ProtocolPlan) -> ProtocolPlan:
+    """`plan` with its tsh panel's phases every 2 months instead of 3."""
+    two = Length(2, Unit.MONTHS)
+    panels = tuple(
+        replace(p, phases=tuple(replace(phase, every=two) for phase in p.phases))
+        if p.name == "tsh"
+        else p
+        for p in plan.panels
+    )
+    return replace(plan, panels=panels)
+
+
+# Alemtuzumab's TSH every 2 months: only the patients on alemtuzumab become stale.
+NEW = Catalogue.of(
+    [tsh_every_two_months(p) if p.id == DEFAULT_PROTOCOL_ID else p for p in OLD.plans]
 )
 
 
@@ -92,7 +110,7 @@ def timed_rebuild(engine: Engine) -> tuple[float, float, RebuildProgress]:
 def run(engine: Engine, args: argparse.Namespace, label: str) -> None:
     upgrade(engine)
     load = argparse.Namespace(
-        patients=args.patients, chunk=REBUILD_CHUNK, seed=args.seed, today=args.today
+        patients=args.patients, chunk=REBUILD_CHUNK, seed=args.seed, today=args.today, mix=args.mix
     )
     counts = load_clinic(engine, load)
     rebuild_schedules(engine, OLD, only_stale=False)
@@ -119,6 +137,9 @@ def main() -> None:
     parser.add_argument("--pg-url", help="any database on the PostgreSQL server to use")
     parser.add_argument("--today", type=date.fromisoformat, default=date(2026, 11, 27))
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--mix", choices=("alemtuzumab", "mixed"), default="alemtuzumab", help="bench_schedule's"
+    )
     args = parser.parse_args()
     if args.database == "sqlite":
         with tempfile.TemporaryDirectory() as folder:

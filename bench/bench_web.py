@@ -36,14 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a source checkout
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_schedule import chunks, load_clinic, read_inputs  # noqa: E402
+from bench_schedule import chunk_slot_rows, chunks, load_clinic, read_inputs  # noqa: E402
 
 from monitor import clock  # noqa: E402
 from monitor.config import load_config  # noqa: E402
-from monitor.domain.protocol import protocol_fingerprint  # noqa: E402
 from monitor.domain.rules import Severity  # noqa: E402
+from monitor.domain.schedule import add_months  # noqa: E402
 from monitor.services.people.users import add_user  # noqa: E402
-from monitor.services.schedule.slots import plan_slots, slot_rows  # noqa: E402
+from monitor.services.schedule.slots import PLAN_AHEAD_MONTHS  # noqa: E402
 from monitor.store import models  # noqa: E402
 from monitor.store.db import make_engine, unit_of_work  # noqa: E402
 from monitor.store.migrate import upgrade  # noqa: E402
@@ -59,24 +59,19 @@ PG_DATABASE = "monitor_bench_web"
 def build_clinic(engine: Engine, args: argparse.Namespace) -> dict[str, int]:
     """Patients, courses, results (bench_schedule's generator), slots, a nurse, 40 flags."""
     upgrade(engine)
+    # The generator stamps each treatment with its protocol's fingerprint (the shipped
+    # protocols, which config.toml keeps), so the pages take the slots as current.
     counts = load_clinic(engine, args)
-    protocol = load_config(ROOT / "config.toml").catalogue
+    catalogue = load_config(ROOT / "config.toml").catalogue
+    horizon_on = add_months(args.today, PLAN_AHEAD_MONTHS)
     insert = models.Slot.__table__.insert()
     slots = 0
     for numbers in chunks(args.patients, args.chunk):
-        rows: list[dict[str, Any]] = []
-        for pid, (courses, results, waived, stopped) in read_inputs(engine, numbers).items():
-            rows.extend(slot_rows(pid, plan_slots(courses, results, protocol), waived, stopped))
+        rows = chunk_slot_rows(read_inputs(engine, numbers), catalogue, horizon_on)
         with engine.begin() as connection:
             connection.execute(insert, rows)
         slots += len(rows)
     counts["slots"] = slots
-    with engine.begin() as connection:  # the slots are current: the pages do not refuse them
-        connection.execute(
-            models.Patient.__table__.update().values(
-                schedule_fingerprint=protocol_fingerprint(protocol)
-            )
-        )
     now = datetime.now(UTC)
     with unit_of_work(engine) as session:
         add_user(session, name="nina", role="nurse", password=PASSWORD, actor="bench", now=now)
@@ -260,6 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", help="SQLite file to build once and reuse on later runs")
     parser.add_argument("--chunk", type=int, default=250)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--mix", choices=("alemtuzumab", "mixed"), default="alemtuzumab", help="bench_schedule's"
+    )
     args = parser.parse_args(argv)
     args.today = clock.today_in(load_config(ROOT / "config.toml").clinic.timezone)
     with database(args) as (url, built):
