@@ -1,5 +1,5 @@
 """The product's words for where things stand: patients, results, flags, emails, quarantine
-items and user roles.
+items, reminder channels, contact outcomes and user roles.
 
 They are the domain's vocabulary, not the database's: adapters, services and screens all speak
 them, and `store.models` maps each to a column by its value. The severity of a flag and its
@@ -58,6 +58,29 @@ class QuarantineStatus(StrEnum):
     OPEN = "open"
     RETRIED = "retried"
     DROPPED = "dropped"
+
+
+class Channel(StrEnum):
+    """How a patient is reminded (issue 14). A patient whose channel is `email` but who has no
+    address falls back to a letter unless they opted out (docs/decisions.md)."""
+
+    EMAIL = "email"
+    LETTER = "letter"
+    SMS = "sms"
+
+
+class ContactOutcome(StrEnum):
+    """What came of one attempt to reach a patient (the contact log). Only `reached` and
+    `booked` count as a successful contact for escalation."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no-answer"
+    LEFT_MESSAGE = "left-message"
+    BOOKED = "booked"
+    LETTER_SENT = "letter-sent"
+
+
+SUCCESSFUL_CONTACTS = (ContactOutcome.REACHED, ContactOutcome.BOOKED)
 
 
 class UserRole(StrEnum):

@@ -32,6 +32,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from monitor.domain.rules import Severity
 from monitor.domain.vocabulary import (
     STOPPED_STATUSES,
+    Channel,
+    ContactOutcome,
     FlagStatus,
     OutboxStatus,
     PatientStatus,
@@ -82,6 +84,15 @@ class Patient(Base):
     status_on: Mapped[date | None] = mapped_column(Date)
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Contact details for staff (never in a patient message or a log): a phone number as the
+    # clinic keeps it, a postal address (lines separated by newlines) for letters.
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[Channel] = mapped_column(
+        _enum(Channel, "reminder_channel"), default=Channel.EMAIL, server_default="email"
+    )
+    # The SHA-256 of the patient's private calendar URL token (NULL: no live calendar).
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     treatments: Mapped[list[Treatment]] = relationship(
         back_populates="patient",
@@ -330,6 +341,9 @@ class Flag(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_note: Mapped[str | None] = mapped_column(Text)
+    # A rule with `repeat_within_days` asks for the analyte to be measured again by this day
+    # (NULL: no repeat asked); a superseded flag asks for nothing.
+    repeat_due_on: Mapped[date | None] = mapped_column(Date)
 
     result: Mapped[Result] = relationship()
 
@@ -360,6 +374,11 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message: Mapped[str] = mapped_column(String(64))
+    # email: `recipient` is an address; sms: a phone number; letter: the postal address, and
+    # the letter is `body_html`, printed by `monitor letters`.
+    channel: Mapped[Channel] = mapped_column(
+        _enum(Channel, "outbox_channel"), default=Channel.EMAIL, server_default="email"
+    )
     recipient: Mapped[str] = mapped_column(Text)
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     site: Mapped[str | None] = mapped_column(String(64))
@@ -406,6 +425,38 @@ class Notice(Base):
     run_on: Mapped[date] = mapped_column(Date)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Contact(Base):
+    """One attempt to reach a patient (phone, letter), as a nurse recorded it. `contact_by` is
+    who made it; `booked_on` the test appointment agreed, if any. Never updated or deleted."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_patient_at", "patient_id", "contacted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    contacted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[ContactOutcome] = mapped_column(_enum(ContactOutcome, "contact_outcome"))
+    contact_by: Mapped[str] = mapped_column(String(200))
+    booked_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    """A bearer token for the FHIR API: only its SHA-256 is kept; `scopes` space-separated
+    (e.g. "fhir:read"). Revoked tokens stay, so the audit can name them."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DailyRun(Base):

@@ -7,18 +7,25 @@ stale (NULL fingerprint) until a rebuild, while patients without slots are not.
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, column, func, inspect, select, table, text
 
 from monitor.config import Config
 from monitor.services.schedule.fingerprints import count_stale_patients, rebuild_schedules
 from monitor.store.db import unit_of_work
 from monitor.store.migrate import current_revision, downgrade, upgrade
 from monitor.store.models import Base
+from monitor.store.types import UTCDateTime
 from tests.store.test_migrations import fresh_engine  # noqa: F401  (the fixture)
 
 PROTOCOL = Config().catalogue
 TABLES = Base.metadata.tables
 CREATED_AT = datetime(2024, 1, 1, tzinfo=UTC)
+# The model's patients table has later columns with Python defaults (channel); 0008 had these.
+PATIENTS_AT_0008 = table(
+    "patients",
+    *(column(name) for name in ("id", "mrn", "name", "email_opted_out", "site", "status")),
+    column("created_at", UTCDateTime()),
+)
 
 
 def store_at_0008(engine: Engine) -> None:
@@ -26,8 +33,16 @@ def store_at_0008(engine: Engine) -> None:
     with engine.begin() as connection:
         for patient_id, mrn in ((1, "M1"), (2, "M2")):
             connection.execute(
-                TABLES["patients"].insert(),
-                {"id": patient_id, "mrn": mrn, "name": f"Patient {mrn}", "created_at": CREATED_AT},
+                PATIENTS_AT_0008.insert(),
+                {
+                    "id": patient_id,
+                    "mrn": mrn,
+                    "name": f"Patient {mrn}",
+                    "email_opted_out": False,
+                    "site": "main",
+                    "status": "active",
+                    "created_at": CREATED_AT,
+                },
             )
         connection.execute(
             TABLES["courses"].insert(),

@@ -7,11 +7,17 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, inspect, text
 
 from monitor.store.migrate import current_revision, downgrade, upgrade
-from monitor.store.models import Base
+from monitor.store.types import UTCDateTime
 from tests.store.test_migrations import fresh_engine  # noqa: F401  (the fixture)
 
 CHANGED_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-PATIENTS = Base.metadata.tables["patients"]  # unchanged by 0012; its defaults fill the rest
+# The columns patients had at 0012 (the model's later ones carry Python defaults).
+PATIENTS = sa.table(
+    "patients",
+    *(sa.column(name) for name in ("id", "mrn", "name", "email_opted_out", "site", "status")),
+    sa.column("created_at", UTCDateTime()),
+)
+AT_0012 = {"email_opted_out": False, "site": "main", "status": "active"}
 SLOT_CHANGES = sa.table(
     "slot_changes",
     sa.column("id", sa.Integer),
@@ -43,8 +49,8 @@ def test_0012_slot_changes_go_up_down_and_up_with_data(fresh_engine):  # noqa: F
         connection.execute(
             PATIENTS.insert(),
             [
-                {"id": 1, "mrn": "M1", "name": "Patient M1", "created_at": CHANGED_AT},
-                {"id": 2, "mrn": "M2", "name": "Patient M2", "created_at": CHANGED_AT},
+                {"id": 1, "mrn": "M1", "name": "Patient M1", "created_at": CHANGED_AT, **AT_0012},
+                {"id": 2, "mrn": "M2", "name": "Patient M2", "created_at": CHANGED_AT, **AT_0012},
             ],
         )
 
