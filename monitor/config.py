@@ -119,6 +119,9 @@ class ClinicConfig(_Section):
     daily_at: str = "07:00"
     # A folder of `<id>.toml` protocol files (SPEC §10.1), from the working directory if relative.
     protocols_dir: FolderPath | None = None
+    # The clinic's sites; a patient's site is edited to one of them (empty: "main" and the
+    # sites patients already have, docs/decisions.md "Editing the record").
+    sites: list[Annotated[str, _one_line(64)]] = Field([], max_length=100)
 
     @field_validator("timezone")
     @classmethod

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from monitor import clock
+from monitor.cli.actors import actor_named
 from monitor.cli.context import (
     JsonFlag,
     cli_actor,
@@ -23,7 +24,7 @@ from monitor.cli.context import (
 )
 from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID
 from monitor.errors import InvalidInput
-from monitor.services.people import courses, patients
+from monitor.services.people import courses, details, patients
 from monitor.services.people.record import PatientRecord, patient_record
 from monitor.services.results.flagged import worst_first
 
@@ -67,16 +68,46 @@ def patient_edit(
     mrn: str,
     name: Annotated[str | None, typer.Option("--name")] = None,
     dob: Annotated[str | None, typer.Option("--dob", help="YYYY-MM-DD")] = None,
+    sex: Annotated[str | None, typer.Option("--sex", help="F, M or X (needs --reason)")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="one of the clinic's sites")] = None,
+    email: Annotated[str | None, typer.Option("--email", help='"" clears it')] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help='"" clears it')] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help='postal lines separated by | ("" clears)')
+    ] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="email, letter or sms")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="why (required for --sex)")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="who made the change")] = None,
 ) -> None:
-    """Correct a patient's name or date of birth (audited), e.g. after an identity mismatch."""
-    if name is None and dob is None:
-        raise InvalidInput("give --name and/or --dob")
-    born_on = optional_date(dob, "--dob")
-    with state(ctx).session() as session:
-        patients.edit_identity(
-            session, mrn=mrn, name=name, born_on=born_on, actor=cli_actor(), now=clock.now_utc()
+    """Correct or update a patient's details (audited with before, after and the reason)."""
+    app_state = state(ctx)
+    changes = details.PatientChanges(
+        name=name,
+        born_on=optional_date(dob, "--dob"),
+        sex=sex,
+        site=site,
+        email=email,
+        phone=phone,
+        address=address.replace("|", "\n") if address is not None else None,
+        channel=channel,
+    )
+    if not changes.any():
+        raise InvalidInput(
+            "give at least one of --name, --dob, --sex, --site, --email, "
+            "--phone, --address, --channel"
         )
-    typer.echo(f"updated patient {mrn.strip()}")
+    with app_state.session() as session:
+        changed = details.edit_patient(
+            session,
+            mrn=mrn,
+            changes=changes,
+            reason=reason,
+            sites=details.allowed_sites(session, app_state.config),
+            actor=actor_named(by),
+            now=clock.now_utc(),
+        )
+    what = ", ".join(changed) if changed else "nothing changed"
+    typer.echo(f"updated patient {mrn.strip()}: {what}")
 
 
 @patient_app.command("status")
@@ -194,7 +225,7 @@ def course_add(
 ) -> None:
     """Record an infusion course (past or planned)."""
     app_state = state(ctx)
-    infused_on = _course_dates(start, days, dates)
+    infused_on = course_dates(start, days, dates)
     with app_state.session() as session:
         warnings = courses.add_course(
             session,
@@ -209,8 +240,8 @@ def course_add(
     typer.echo(f"added course for {mrn}: {infused_on[0]} to {infused_on[-1]}")
 
 
-def _course_dates(start: str | None, days: int | None, dates: str | None) -> list[date]:
-
+def course_dates(start: str | None, days: int | None, dates: str | None) -> list[date]:
+    """The infusion dates of `--start/--days` or `--dates` (course add and course correct)."""
     if dates is not None and (start is not None or days is not None):
         raise InvalidInput("give either --start and --days, or --dates, not both")
     if dates is not None:

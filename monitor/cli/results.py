@@ -80,15 +80,17 @@ def results(ctx: typer.Context, mrn: str, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(data)
         return
-    table = Table("collected", "analyte", "value", "unit", "canonical", "source")
+    table = Table("id", "collected", "analyte", "value", "unit", "canonical", "source", "status")
     for item in data:
         table.add_row(
+            str(item["id"]),
             str(item["collected_on"]),
             item["analyte"],
             str(item["value"]),
             item["unit"],
             _readable(item["canonical_value"]),
             item["source"],
+            item["status"],
         )
     wide_console().print(table)
 

@@ -68,3 +68,11 @@ def _has_control(value: str, allowed: frozenset[str]) -> bool:
     return any(
         c not in allowed and unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in value
     )
+
+
+def required_note(value: str, field: Field | str, max_length: int = NOTE_LENGTH) -> str:
+    """A note that must say something (a correction's reason), stripped; else a FieldError."""
+    text = checked_note(value, field, max_length).strip()
+    if not text:
+        raise FieldError(field, " must not be empty")
+    return text

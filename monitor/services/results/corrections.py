@@ -26,8 +26,10 @@ def replace_result(
     previous: ResultStatus,
     now: datetime,
     actor: str,
+    reason: str | None = None,
 ) -> list[int]:
-    """Point the replaced row at its successor, supersede its open flags, audit; flag ids."""
+    """Point the replaced row at its successor, supersede its open flags, audit (with the
+    person's reason, when a person corrected it); flag ids."""
     old.status = ResultStatus.REPLACED
     old.replaced_by_id = new.id
     superseded = supersede_open_flags(session, old.id)
@@ -46,12 +48,15 @@ def replace_result(
             "replaced_by": new.id,
             "superseded_flags": superseded,
             "rules_firing": still,
-        },
+        }
+        | _reason(reason),
     )
     return superseded
 
 
-def withdraw_result(session: Session, old: Result, now: datetime, actor: str) -> list[int]:
+def withdraw_result(
+    session: Session, old: Result, now: datetime, actor: str, reason: str | None = None
+) -> list[int]:
     """Take an entered-in-error result out of matching and rules, keeping it in history."""
     before = _snapshot(old)
     old.status = ResultStatus.ENTERED_IN_ERROR
@@ -65,9 +70,13 @@ def withdraw_result(session: Session, old: Result, now: datetime, actor: str) ->
         entity_id=old.id,
         patient_id=old.patient_id,
         before=before,
-        after={"status": old.status.value, "superseded_flags": superseded},
+        after={"status": old.status.value, "superseded_flags": superseded} | _reason(reason),
     )
     return superseded
+
+
+def _reason(reason: str | None) -> dict[str, str]:
+    return {"reason": reason} if reason else {}
 
 
 def supersede_open_flags(session: Session, result_id: int) -> list[int]:
