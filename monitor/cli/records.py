@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +23,7 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID
+from monitor.domain.courses import consecutive_dates
 from monitor.errors import InvalidInput
 from monitor.services.people import courses, details, patients
 from monitor.services.people.record import PatientRecord, patient_record
@@ -248,10 +249,7 @@ def course_dates(start: str | None, days: int | None, dates: str | None) -> list
         return [parse_date(d.strip(), "--dates") for d in dates.split(",") if d.strip()]
     if start is None or days is None:
         raise InvalidInput("give --start and --days, or --dates")
-    if not 1 <= days <= 15:
-        raise InvalidInput(f"--days {days} must be between 1 and 15")
-    first = parse_date(start, "--start")
-    return [first + timedelta(days=n) for n in range(days)]
+    return consecutive_dates(parse_date(start, "--start"), days, "--days")
 
 
 def register(app: typer.Typer) -> None:

@@ -81,3 +81,14 @@ def course_warnings(courses: Sequence[Course]) -> list[str]:
     if len(courses) > USUAL_COURSES:
         warnings.append(f"{len(courses)} courses recorded; more than {USUAL_COURSES} is unusual")
     return warnings
+
+
+MAX_COURSE_DAYS = 15
+
+
+def consecutive_dates(first_on: date, days: int, label: str) -> list[date]:
+    """`days` consecutive infusion dates from `first_on` (a course typed as start and length);
+    `label` names the length as the front end asks for it."""
+    if not 1 <= days <= MAX_COURSE_DAYS:
+        raise InvalidInput(f"{label} {days} must be between 1 and {MAX_COURSE_DAYS}")
+    return [first_on + timedelta(days=n) for n in range(days)]

@@ -34,7 +34,7 @@ from monitor.web.deps import WebDeps
 from monitor.web.render import templates
 from monitor.web.secret import session_secret
 from monitor.web.security import SignInGate
-from monitor.web.views import actions, auth, lists, patient, protocols, today
+from monitor.web.views import actions, auth, edits, lists, patient, patients, protocols, today
 
 SESSION_COOKIE = "monitor_session"
 log = logging.getLogger("monitor.web")
@@ -54,11 +54,13 @@ def create_app(
     deps = WebDeps(config, engine, now, today_fn or (lambda: clock.today_in(zone)))
     routes = [
         *auth.routes(),
+        *patients.routes(),
         *today.routes(),
         *patient.routes(),
         *actions.routes(),
         *lists.routes(),
         *protocols.routes(),
+        *edits.routes(),
         Mount("/static", StaticFiles(directory=resource_path("templates") / "web" / "static")),
     ]
     middleware = [

@@ -22,7 +22,7 @@ from monitor.domain.addresses import checked_address
 from monitor.domain.contact_details import checked_phone, checked_postal_address
 from monitor.domain.fields import NAME_LENGTH, SITE_LENGTH, checked_line, checked_note
 from monitor.domain.vocabulary import Channel
-from monitor.errors import Field, FieldError, InvalidInput
+from monitor.errors import Field, FieldError, InvalidInput, NotFound
 from monitor.services.audit import record_change
 from monitor.services.people.patients import _check_patient_fields
 from monitor.services.people.record import sites as sites_in_use
@@ -102,6 +102,14 @@ def edit_patient(
     return changed
 
 
+def current_details(session: Session, patient_id: int) -> dict[str, str | None]:
+    """The patient's editable fields as `snapshot` says them (for a form to show)."""
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"unknown patient id {patient_id}")
+    return snapshot(patient)
+
+
 def snapshot(patient: Patient) -> dict[str, str | None]:
     """The editable fields as the audit log keeps them (dates as ISO text)."""
     return {
@@ -126,7 +134,7 @@ def _checked(changes: PatientChanges, allowed: Sequence[str], today: date) -> di
     if changes.sex is not None:
         wanted["sex"] = changes.sex
     if changes.site is not None:
-        wanted["site"] = _checked_site(changes.site, allowed)
+        wanted["site"] = checked_site(changes.site, allowed)
     if changes.email is not None:
         wanted["email"] = _optional(changes.email, lambda v: checked_address(v, Field.EMAIL))
     if changes.phone is not None:
@@ -142,7 +150,8 @@ def _optional(value: str, check: Callable[[str], str]) -> str | None:
     return check(value) if value.strip() else None
 
 
-def _checked_site(value: str, allowed: Sequence[str]) -> str:
+def checked_site(value: str, allowed: Sequence[str]) -> str:
+    """`value` if it is one of the clinic's sites (`allowed_sites`); a FieldError otherwise."""
     site = checked_line(value, Field.SITE, SITE_LENGTH)
     if site not in allowed:
         raise FieldError(

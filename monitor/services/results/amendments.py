@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
@@ -99,3 +100,9 @@ def _open_result(session: Session, result_id: int) -> Result:
             "corrected or voided"
         )
     return row
+
+
+def result_mrn(session: Session, result_id: int) -> str | None:
+    """The MRN of the patient a result belongs to (None: no such result)."""
+    query = select(Patient.mrn).join(Result, Result.patient_id == Patient.id)
+    return session.scalar(query.where(Result.id == result_id))

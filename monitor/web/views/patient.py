@@ -22,6 +22,7 @@ from monitor.web.deps import WebDeps, deps
 from monitor.web.grid import EVENT_MARKS, STATUS_MARKS, treatment_grids
 from monitor.web.render import page
 from monitor.web.timeline import all_events
+from monitor.web.views.edit_forms import edit_context
 
 RECENT_RESULTS = 20
 
@@ -62,6 +63,7 @@ def patient_context(session: Session, app: WebDeps, mrn: str) -> dict[str, Any]:
         "ordinals": ORDINAL_SCALES,
         "statuses": [s.value for s in PatientStatus],
         "error": None,
+        **edit_context(session, app, record),
     }
 
 
