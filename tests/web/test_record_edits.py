@@ -122,14 +122,24 @@ def test_every_post_needs_the_csrf_token_and_writes_nothing_without_it(
 
 def test_adding_a_patient_from_the_form(nurse: TestClient, engine: Engine, clinic: Clinic) -> None:
     response = post(
-        nurse, "/patients/add", mrn=" N600 ", name=XSS_NAME + " Two", dob="1990-02-03", sex="M",
-        site="north", email="two@example.org",
-    )  # fmt: skip
+        nurse,
+        "/patients/add",
+        mrn=" N600 ",
+        name=XSS_NAME + " Two",
+        dob="1990-02-03",
+        sex="M",
+        site="north",
+        email="two@example.org",
+    )
 
     assert (response.status_code, response.headers["location"]) == (303, "/patients/N600")
     row = patient_row(engine, "N600")
     assert (row.name, row.site, row.sex, row.email) == (
-        XSS_NAME + " Two", "north", "M", "two@example.org")  # fmt: skip
+        XSS_NAME + " Two",
+        "north",
+        "M",
+        "two@example.org",
+    )
     assert [e.actor for e in audited(engine, "patient.add")][-1] == "web:nina"
     shown = nurse.get("/patients/N600").text
     assert XSS_NAME not in shown and "&lt;script&gt;alert(1)&lt;/script&gt; Two" in shown
@@ -164,15 +174,27 @@ def test_editing_details_on_the_patient_page(
     assert 'id="edit-details"' in page and 'action="/patients/A100/details"' in page
 
     response = post(
-        nurse, f"{here}/details", name="Alex Rivers", dob="1985-03-02", sex="F", site="north",
-        email="alex@example.invalid", phone="0161 496 0000", address="1 High St\r\nLeeds",
-        channel="letter", reason="",
-    )  # fmt: skip
+        nurse,
+        f"{here}/details",
+        name="Alex Rivers",
+        dob="1985-03-02",
+        sex="F",
+        site="north",
+        email="alex@example.invalid",
+        phone="0161 496 0000",
+        address="1 High St\r\nLeeds",
+        channel="letter",
+        reason="",
+    )
 
     assert response.status_code == 303
     row = patient_row(engine, clinic.alex)
     assert (row.site, row.phone, row.address, row.channel) == (
-        "north", "0161 496 0000", "1 High St\nLeeds", Channel.LETTER)  # fmt: skip
+        "north",
+        "0161 496 0000",
+        "1 High St\nLeeds",
+        Channel.LETTER,
+    )
     [entry] = audited(engine, "patient.edit")
     assert entry.actor == "web:nina"
     assert set(entry.after or {}) == {"site", "phone", "address", "channel"}
@@ -206,11 +228,18 @@ def test_adding_and_correcting_a_course(nurse: TestClient, engine: Engine, clini
     assert added.status_code == 303
     assert course_dates(engine, clinic.sam)[-1] == ("2026-06-22", "2026-06-24")
 
-    fixed = post(nurse, f"{here}/courses/2/correct", protocol="alemtuzumab",
-                 dates="2026-06-29, 2026-06-30,2026-07-01", reason="booked a week later")  # fmt: skip
+    fixed = post(
+        nurse,
+        f"{here}/courses/2/correct",
+        protocol="alemtuzumab",
+        dates="2026-06-29, 2026-06-30,2026-07-01",
+        reason="booked a week later",
+    )
     assert fixed.status_code == 303
-    assert course_dates(engine, clinic.sam) == [(first, course_dates(engine, clinic.sam)[0][1]),
-                                                ("2026-06-29", "2026-07-01")]  # fmt: skip
+    assert course_dates(engine, clinic.sam) == [
+        (first, course_dates(engine, clinic.sam)[0][1]),
+        ("2026-06-29", "2026-07-01"),
+    ]
     [entry] = audited(engine, "course.correct")
     assert (entry.actor, (entry.after or {})["reason"]) == ("web:nina", "booked a week later")
 
@@ -258,8 +287,13 @@ def test_correcting_and_voiding_a_result(nurse: TestClient, engine: Engine, clin
     assert low.value == "80"
     assert f'data-result="{low.id}"' in nurse.get(here).text
 
-    fixed = post(nurse, f"{here}/results/{low.id}/correct", value="180", unit="10^9/L",
-                 reason="transposed digits")  # fmt: skip
+    fixed = post(
+        nurse,
+        f"{here}/results/{low.id}/correct",
+        value="180",
+        unit="10^9/L",
+        reason="transposed digits",
+    )
 
     assert fixed.status_code == 303
     new = a_result(engine, clinic.alex)
