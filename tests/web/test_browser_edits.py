@@ -94,7 +94,7 @@ def test_a_nurse_voids_a_result_entered_in_error(
     sign_in(page, live_server)
     page.goto(f"{live_server}/patients/{clinic.alex}")
     expect(page.locator("#flags")).to_contain_text("platelets 80")
-    edit = page.locator("#result-edits details", has_text="platelets 80").first
+    edit = page.locator("#result-edits details", has_text="platelets: 80").first
     result_id = edit.get_attribute("data-result")
     edit.locator("summary").click()
 
