@@ -54,6 +54,8 @@ COLUMNS = (
 
 def folded(text: str) -> str:
     """`text` without case or accents, for matching what a person types against a record."""
+    if text.isascii():
+        return text.lower()  # the same answer, without the Unicode tables (most names)
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -80,13 +82,13 @@ def patient_list(
         query = query.where(Patient.site == site)
     if status is not None:
         query = query.where(Patient.status == status)
-    lines = [PatientLine(*row) for row in session.execute(query)]
+    rows = session.execute(query).tuples()
     words = folded(search[:SEARCH_LENGTH]).split() if search else []
-    if not words:
-        return lines
-    return [line for line in lines if _matches(line, words)]
+    if words:
+        rows = (row for row in rows if _matches(row[0], row[1], words))  # type: ignore[assignment]
+    return [PatientLine(*row) for row in rows]
 
 
-def _matches(line: PatientLine, words: list[str]) -> bool:
-    haystack = folded(f"{line.mrn} {line.name}")
+def _matches(mrn: str, name: str, words: list[str]) -> bool:
+    haystack = folded(f"{mrn} {name}")
     return all(word in haystack for word in words)
