@@ -82,11 +82,12 @@ def patient_list(
         query = query.where(Patient.site == site)
     if status is not None:
         query = query.where(Patient.status == status)
-    rows = session.execute(query).tuples()
     words = folded(search[:SEARCH_LENGTH]).split() if search else []
-    if words:
-        rows = (row for row in rows if _matches(row[0], row[1], words))  # type: ignore[assignment]
-    return [PatientLine(*row) for row in rows]
+    return [
+        PatientLine(*row)
+        for row in session.execute(query)
+        if not words or _matches(row[0], row[1], words)
+    ]
 
 
 def _matches(mrn: str, name: str, words: list[str]) -> bool:
