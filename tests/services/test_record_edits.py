@@ -5,7 +5,7 @@ record); bad input changes nothing (row counts)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, event, func, select
@@ -520,3 +520,29 @@ def test_a_replaced_result_cannot_be_corrected_again(engine: Engine) -> None:
 
     with pytest.raises(InvalidInput, match=f"replaced by result {new}"):
         correct(engine, old, "170", "10^9/L")
+
+
+# --- reminders follow -----------------------------------------------------------------------------
+
+
+def test_reminders_follow_a_corrected_course(engine: Engine) -> None:
+    """The daily cycle reminds of the corrected schedule's tests, never of the typed one's."""
+    from monitor.services.mail.daily import run_daily
+    from monitor.store.models import Notice
+
+    clinic = clinic_config()
+    enrol(engine, email="alex@example.org")
+    with unit_of_work(engine, clinic.catalogue) as session:
+        correct_course(session, mrn=MRN, number=1, infused_on=MOVED, reason="typed a week early",
+                       actor="t", now=NOW)  # fmt: skip
+    moved_due = FEBRUARY + timedelta(days=7)
+    on = moved_due - timedelta(days=clinic.reminders.days_before_due)
+
+    run_daily(engine, on=on, config=clinic, now=datetime(2025, 2, 10, 7, tzinfo=UTC))
+
+    with unit_of_work(engine) as session:
+        reminded = set(session.scalars(select(Notice.due_on)))
+        due = set(session.scalars(select(Slot.due_on)))
+    assert moved_due in reminded and MOVED[0] in reminded  # this month's tests, the baseline
+    assert reminded <= due
+    assert not reminded & {FEBRUARY, COURSE[0]}  # the typed course's dates are gone
