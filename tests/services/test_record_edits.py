@@ -546,3 +546,21 @@ def test_reminders_follow_a_corrected_course(engine: Engine) -> None:
     assert moved_due in reminded and MOVED[0] in reminded  # this month's tests, the baseline
     assert reminded <= due
     assert not reminded & {FEBRUARY, COURSE[0]}  # the typed course's dates are gone
+
+
+def test_a_new_site_is_recorded_for_the_worklist_cache_without_a_rebuild(engine: Engine) -> None:
+    """The Today cache patches a patient's line from `slot_changes`: a new site must be there."""
+    from monitor.services.schedule.upkeep import latest_change, patients_changed_since
+
+    enrol(engine)
+    with unit_of_work(engine, PROTOCOL) as session:
+        add_patient(session, mrn="N1", name="Nia", email=None, born_on=None, sex=None,
+                    site="north", actor="t", now=NOW)  # fmt: skip
+        last = latest_change(session)
+    slots = slots_of(engine, MRN)
+
+    edit(engine, site="north")
+
+    with unit_of_work(engine) as session:
+        assert patients_changed_since(session, last) == {patient(engine).id}
+    assert slots_of(engine, MRN) == slots
