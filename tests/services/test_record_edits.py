@@ -561,6 +561,7 @@ def test_a_new_site_is_recorded_for_the_worklist_cache_without_a_rebuild(engine:
 
     edit(engine, site="north")
 
+    moved = patient(engine).id
     with unit_of_work(engine) as session:
-        assert patients_changed_since(session, last) == {patient(engine).id}
+        assert patients_changed_since(session, last) == {moved}
     assert slots_of(engine, MRN) == slots
