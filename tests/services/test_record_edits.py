@@ -556,6 +556,7 @@ def test_a_new_site_is_recorded_for_the_worklist_cache_without_a_rebuild(engine:
     with unit_of_work(engine, PROTOCOL) as session:
         add_patient(session, mrn="N1", name="Nia", email=None, born_on=None, sex=None,
                     site="north", actor="t", now=NOW)  # fmt: skip
+    with unit_of_work(engine) as session:
         last = latest_change(session)
     slots = slots_of(engine, MRN)
 
