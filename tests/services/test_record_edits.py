@@ -566,3 +566,17 @@ def test_a_new_site_is_recorded_for_the_worklist_cache_without_a_rebuild(engine:
     with unit_of_work(engine) as session:
         assert patients_changed_since(session, last) == {moved}
     assert slots_of(engine, MRN) == slots
+
+
+def test_a_patient_may_stay_on_a_site_no_longer_configured(engine: Engine) -> None:
+    """The details form sends the current site back with every edit: that is not a move."""
+    enrol(engine)
+    with unit_of_work(engine, PROTOCOL) as session:
+        both = PatientChanges(site="main", phone="0161 496 0000")
+        changed = edit_patient(session, mrn=MRN, changes=both, reason=None, sites=["north"],
+                               actor="t", now=NOW)  # fmt: skip
+    assert set(changed) == {"phone"}
+    with pytest.raises(InvalidInput, match=r"'south' is not a site of this clinic \(north, main\)"):
+        with unit_of_work(engine, PROTOCOL) as session:
+            edit_patient(session, mrn=MRN, changes=PatientChanges(site="south"), reason=None,
+                         sites=["north"], actor="t", now=NOW)  # fmt: skip

@@ -78,7 +78,8 @@ def edit_patient(
     if not changes.any():
         raise InvalidInput("give at least one field to change")
     patient = find_patient(session, mrn)
-    wanted = _checked(changes, sites, now.date())
+    staying = list(dict.fromkeys([*sites, patient.site]))  # keeping a site is not a move
+    wanted = _checked(changes, staying, now.date())
     before = snapshot(patient)
     changed = {
         name: (before[name], value) for name, value in wanted.items() if before[name] != value
