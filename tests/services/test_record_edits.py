@@ -580,3 +580,32 @@ def test_a_patient_may_stay_on_a_site_no_longer_configured(engine: Engine) -> No
         with unit_of_work(engine, PROTOCOL) as session:
             edit_patient(session, mrn=MRN, changes=PatientChanges(site="south"), reason=None,
                          sites=["north"], actor="t", now=NOW)  # fmt: skip
+
+
+def test_notices_of_slots_that_no_longer_exist_stay_harmless(engine: Engine) -> None:
+    """Reminders already sent are kept by (protocol, panel, due date); after the course is
+    deleted the next daily cycle runs, reminds this patient of nothing and keeps them."""
+    from monitor.services.mail.daily import run_daily
+    from monitor.store.models import OutboxMessage
+
+    clinic = clinic_config()
+    enrol(engine, email="alex@example.org")
+
+    def mail_to_patient() -> int:
+        with unit_of_work(engine) as session:
+            query = select(func.count()).where(OutboxMessage.patient_id.is_not(None))
+            return session.scalar(query) or 0
+
+    first = FEBRUARY - timedelta(days=clinic.reminders.days_before_due)
+    run_daily(engine, on=first, config=clinic, now=datetime(2025, 2, 3, 7, tzinfo=UTC))
+    notices, mails = counts(engine)["notices"], mail_to_patient()
+    assert notices > 0 and mails > 0
+    with unit_of_work(engine, clinic.catalogue) as session:
+        delete_course(session, mrn=MRN, number=1, reason="wrong patient", actor="t", now=NOW)
+
+    later = FEBRUARY + timedelta(days=8)  # an overdue reminder would go out on this day
+    report = run_daily(engine, on=later, config=clinic, now=datetime(2025, 2, 18, 7, tzinfo=UTC))
+
+    assert report.set_aside == []
+    assert counts(engine)["notices"] == notices
+    assert mail_to_patient() == mails
