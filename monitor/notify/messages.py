@@ -111,6 +111,11 @@ def long_date(day: date) -> str:
     return f"{_DAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
 
 
+def day_month_year(day: date) -> str:
+    """A date in few characters but still plain words, "12 March 2026" (an SMS's)."""
+    return f"{day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
+
+
 def describe_panels(panels: Iterable[str]) -> list[str]:
     """Alemtuzumab's panel names in plain words (`order_words`)."""
     return order_words(_PLAIN_WORDS.get(panel, BLOOD_AND_URINE) for panel in panels)
@@ -157,12 +162,18 @@ def it_or_them(whats: Sequence[str]) -> str:
 
 def _patient_context(first_name: str, clinic: Clinic, tests: Sequence[TestDue]) -> dict[str, Any]:
     items = _patient_items(tests)
+    every_what = order_words(test.what for test in tests)
     return {
         "first_name": first_name.strip(),
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
         "items": items,
         "it_or_them": it_or_them([item["what"] for item in items]),
+        # One line for an SMS: every test in plain words, and the first due-by date.
+        "all_what": join_words(every_what),
+        "all_it_or_them": it_or_them(every_what),
+        "first_due_by": items[0]["due_by"],
+        "first_due_day": day_month_year(min(test.due_on for test in tests)),
     }
 
 
