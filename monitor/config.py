@@ -16,8 +16,8 @@ from datetime import time
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (

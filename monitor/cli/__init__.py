@@ -9,6 +9,7 @@ import typer
 
 from monitor.cli import (
     imports,
+    letters,
     lists,
     mail,
     notices,
@@ -64,6 +65,7 @@ for module in (
     imports,
     quarantine,
     web,
+    letters,
 ):
     module.register(app)
 

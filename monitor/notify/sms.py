@@ -93,7 +93,7 @@ class NotifySmsTransport:
         client: NotificationsAPIClient | None = None,
     ) -> None:
         self._settings = settings
-        self._client = client or NotificationsAPIClient(
+        self._client = client or NotificationsAPIClient(  # type: ignore[no-untyped-call]
             _checked_key(api_key), base_url=settings.base_url, timeout=settings.timeout_seconds
         )
 
@@ -106,7 +106,7 @@ class NotifySmsTransport:
         if sms.retry and self._already_taken(sms.reference):
             return
         try:
-            self._client.send_sms_notification(
+            self._client.send_sms_notification(  # type: ignore[no-untyped-call]
                 phone_number=sms.phone,
                 template_id=self._settings.template_id,
                 personalisation={"message": sms.text},
@@ -119,7 +119,9 @@ class NotifySmsTransport:
 
     def _already_taken(self, reference: str) -> bool:
         try:
-            found = self._client.get_all_notifications(template_type="sms", reference=reference)
+            found = self._client.get_all_notifications(  # type: ignore[no-untyped-call]
+                template_type="sms", reference=reference
+            )
         except (HTTPError, InvalidResponse) as error:
             raise DeliveryError(
                 f"could not ask Notify whether an earlier attempt arrived ({_detail(error)})",

@@ -7,9 +7,10 @@ Delivery happens later (`services.mail.outbox`).
 
 Each reminder goes by the patient's channel (email, letter or SMS; `reminder_route`, with the
 letter fallback of `domain.channels`). Every decision not to send leaves an outbox row `skipped`
-with its reason (SPEC §5, §9): a patient with no address for their channel, opted out or stopped; a lower overdue step superseded by a higher one;
-a due reminder whose date passed before any cycle could send it. While the configuration still
-holds the shipped placeholders nothing is decided for patients (`services.mail.readiness`).
+with its reason (SPEC §5, §9): a patient with no address for their channel, opted out or
+stopped; a lower overdue step superseded by a higher one; a due reminder whose date passed
+before any cycle could send it. While the configuration still holds the shipped placeholders
+nothing is decided for patients (`services.mail.readiness`).
 """
 
 from __future__ import annotations

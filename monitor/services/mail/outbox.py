@@ -240,7 +240,7 @@ def claim_batch(
     letters`: letters) and, with `also`, rows meeting it too.
     """
     until = now + lease
-    wanted = OutboxMessage.channel.in_(list(channels))
+    wanted: ColumnElement[bool] = OutboxMessage.channel.in_(list(channels))
     if also is not None:
         wanted = and_(wanted, also)
     with engine.begin() as connection:
