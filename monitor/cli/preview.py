@@ -80,7 +80,7 @@ def preview(
     on = as_of(ctx, as_of_date)
     clinic = Clinic(app_state.config.clinic.name, app_state.config.clinic.phone)
     if mrn is None:
-        context = sample_context(message, clinic, on)
+        draft = _SAMPLES[message](clinic, on)
     else:
         with app_state.session(current_schedules=True) as session:
             patient = patient_ref(session, mrn)
@@ -88,11 +88,11 @@ def preview(
             tests = _reminded(decisions, message, app_state.config.catalogue)
             if not tests:
                 raise InvalidInput(_nothing_sent(session, patient.id, patient.mrn, message, on))
-        context = entry.draft(first_name(patient.name), clinic, tests).context()
+        draft = entry.draft(first_name(patient.name), clinic, tests)
     if channel is not Channel.EMAIL:
-        preview_other(message, context, channel, on, out)
+        preview_other(draft, channel, on, out)
         return
-    rendered = render_email(message, context)
+    rendered = render_email(message, draft.context())
     path = out if out is not None else Path(f"preview-{message}.html")
     try:
         path.write_text(rendered.html, encoding="utf-8")
@@ -103,15 +103,14 @@ def preview(
     typer.echo(f"HTML written to {path}")
 
 
-def preview_other(
-    message: str, context: dict[str, Any], channel: Channel, on: date, out: Path | None
-) -> None:
+def preview_other(draft: Draft, channel: Channel, on: date, out: Path | None) -> None:
     """The SMS text (and its length) on the terminal, or the letter as the PDF it prints as."""
+    message = draft.message.name
     if channel is Channel.SMS:
-        text = render_sms(message, context)
+        text = render_sms(message, draft.sms_context())
         typer.echo(f"{text}\n({len(text)} of {SMS_LIMIT} characters)")
         return
-    letter = Letter(SAMPLE_ADDRESS, render_letter(message, context, on=on))
+    letter = Letter(SAMPLE_ADDRESS, render_letter(message, draft.context(), on=on))
     path = out if out is not None else Path(f"preview-{message}.pdf")
     try:
         path.write_bytes(letters_pdf([letter]))

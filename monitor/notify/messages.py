@@ -162,18 +162,30 @@ def it_or_them(whats: Sequence[str]) -> str:
 
 def _patient_context(first_name: str, clinic: Clinic, tests: Sequence[TestDue]) -> dict[str, Any]:
     items = _patient_items(tests)
-    every_what = order_words(test.what for test in tests)
     return {
         "first_name": first_name.strip(),
         "clinic_name": clinic.name,
         "clinic_phone": clinic.phone,
         "items": items,
         "it_or_them": it_or_them([item["what"] for item in items]),
-        # One line for an SMS: every test in plain words, and the first due-by date.
-        "all_what": join_words(every_what),
-        "all_it_or_them": it_or_them(every_what),
-        "first_due_by": items[0]["due_by"],
-        "first_due_day": day_month_year(min(test.due_on for test in tests)),
+    }
+
+
+def patient_sms_context(
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+) -> dict[str, Any]:
+    """A patient reminder as one line for an SMS (`notify.sms`): every test in plain words and
+    the first due-by date. It takes the email builders' values and drops the first name: an SMS
+    is read on a lock screen (docs/decisions.md, "Reminder channels")."""
+    if not tests:
+        raise ValueError("a patient reminder needs at least one test")
+    every_what = order_words(test.what for test in sorted(tests, key=lambda t: t.due_on))
+    return {
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone,
+        "what": join_words(every_what),
+        "it_or_them": it_or_them(every_what),
+        "due_by": day_month_year(min(test.due_on for test in tests)),
     }
 
 

@@ -1,8 +1,8 @@
 """Text-message reminders: their 160-character text (pure) and GOV.UK Notify's client to send them.
 
-The text comes from `templates/sms/<message>.txt` with the email's context
-(`notify.messages`): the tests in plain words, the first due-by date, the clinic's name and
-phone. No name at all: an SMS is read on a lock screen, by whoever holds the phone
+The text comes from `templates/sms/<message>.txt` with its own context
+(`notify.messages.patient_sms_context`): the tests in plain words, the first due-by date, the
+clinic's name and phone. No name at all: an SMS is read on a lock screen, by whoever holds the phone
 (docs/decisions.md, "Reminder channels"). When the tests' words make it too long, "your tests"
 stands in for them; `config.SMS_NAME_AND_PHONE` keeps even that shortest wording within 160.
 
@@ -39,7 +39,8 @@ _KEY_END = re.compile(rf"-({_UUID})-({_UUID})")  # a Notify key ends with servic
 
 
 def render_sms(message: str, context: Mapping[str, Any]) -> str:
-    """The one-line text of a patient reminder, at most `SMS_LIMIT` characters.
+    """The one-line text of a patient reminder for its SMS context (`Draft.sms_context`,
+    `notify.messages.patient_sms_context`), at most `SMS_LIMIT` characters.
 
     ValueError for a staff message or a text that cannot fit (the configuration check
     `config.SMS_NAME_AND_PHONE` prevents that for real clinic names).
@@ -47,13 +48,9 @@ def render_sms(message: str, context: Mapping[str, Any]) -> str:
     if registered(message).audience is not Audience.PATIENT:
         raise ValueError(f"{message}: only patient reminders go by SMS")
     template = environment().get_template(f"sms/{message}.txt")
-    words = {"due_by": context["first_due_day"]}
-    for what, it_or_them in (
-        (context["all_what"], context["all_it_or_them"]),
-        (SHORT_WHAT, "them"),
-    ):
-        text = " ".join(template.render({**context, **words, "what": what,
-                                         "it_or_them": it_or_them}).split())  # fmt: skip
+    shortest = {"what": SHORT_WHAT, "it_or_them": "them"}
+    for words in ({}, shortest):
+        text = " ".join(template.render({**context, **words}).split())
         if len(text) <= SMS_LIMIT:
             return text
     raise ValueError(f"{message}: the SMS text is {len(text)} characters, over {SMS_LIMIT}")

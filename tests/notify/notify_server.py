@@ -26,7 +26,10 @@ SECRET = "3d844edf-8d35-48ac-975b-e847b4f122b0"
 API_KEY = f"monitor_test-{SERVICE_ID}-{SECRET}"
 
 ERRORS = {
-    429: ("RateLimitError", "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"),
+    429: (
+        "RateLimitError",
+        "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
+    ),
     400: ("BadRequestError", "phone_number Not a UK mobile number"),
     500: ("Exception", "Internal server error"),
 }
@@ -122,7 +125,10 @@ def _notification(body: dict[str, Any]) -> dict[str, Any]:
         "reference": body.get("reference"),
         "type": "sms",
         "phone_number": body.get("phone_number"),
-        "content": {"body": body.get("personalisation", {}).get("message", ""), "from_number": "GOVUK"},
+        "content": {
+            "body": body.get("personalisation", {}).get("message", ""),
+            "from_number": "GOVUK",
+        },
         "uri": f"/v2/notifications/{ident}",
         "template": {"id": body.get("template_id"), "version": 1, "uri": "/v2/template"},
     }

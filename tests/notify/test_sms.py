@@ -10,12 +10,8 @@ import jwt
 import pytest
 
 from monitor.config import SMS_NAME_AND_PHONE, ConfigError, SmsConfig
-from monitor.notify.messages import (
-    Clinic,
-    TestDue,
-    patient_tests_due_context,
-    patient_tests_overdue_context,
-)
+from monitor.notify.messages import Clinic, TestDue
+from monitor.notify.registry import PATIENT_MESSAGES, registered
 from monitor.notify.sms import SMS_LIMIT, NotifySmsTransport, Sms, render_sms
 from monitor.notify.transports import DeliveryError, TransportError
 from tests.conftest import clinic_config
@@ -25,17 +21,19 @@ TEMPLATE_ID = "f33517ff-2a88-4f6e-b855-c550268ce08a"
 CLINIC = Clinic("Test MS Clinic", "0100 000 0000")
 EVERY_PANEL = ("cbc", "creatinine", "urinalysis", "tsh", "lft", "skin")
 LONGEST_DATE = date(2026, 9, 30)  # "30 September 2026": the longest date an SMS says
-BUILDERS = {
-    "patient-tests-due": patient_tests_due_context,
-    "patient-tests-overdue": patient_tests_overdue_context,
-}
+
+
+def sms_text(message: str, clinic: Clinic, tests: list[TestDue]) -> str:
+    """The SMS the daily cycle would queue for a patient called Alex."""
+    return render_sms(message, registered(message).draft("Alex", clinic, tests).sms_context())
+
 # What a patient's message must never carry (SPEC §5): the drug, its brand, protocol names,
 # the MRN, the date of birth, a result value, the patient's name.
 NEVER = ("alemtuzumab", "Lemtrada", "natalizumab", "ocrelizumab", "MS0001", "1980", "72",
          "platelet", "Alex", "Morgan")  # fmt: skip
 
 
-@pytest.mark.parametrize("message", sorted(BUILDERS))
+@pytest.mark.parametrize("message", PATIENT_MESSAGES)
 @pytest.mark.parametrize(
     "tests",
     [
@@ -48,7 +46,7 @@ NEVER = ("alemtuzumab", "Lemtrada", "natalizumab", "ocrelizumab", "MS0001", "198
 def test_the_text_fits_160_characters_and_says_only_what_a_lock_screen_may(
     message: str, tests: list[TestDue]
 ) -> None:
-    text = render_sms(message, BUILDERS[message]("Alex", CLINIC, tests))
+    text = sms_text(message, CLINIC, tests)
 
     assert len(text) <= SMS_LIMIT
     assert "\n" not in text
@@ -60,19 +58,19 @@ def test_the_text_fits_160_characters_and_says_only_what_a_lock_screen_may(
 
 def test_the_first_due_date_and_the_plain_words_when_they_fit() -> None:
     tests = [TestDue("skin", date(2026, 5, 1)), TestDue("tsh", date(2026, 3, 12))]
-    text = render_sms("patient-tests-due", patient_tests_due_context("Alex", CLINIC, tests))
+    text = sms_text("patient-tests-due", CLINIC, tests)
     assert text == (
         "Reminder from Test MS Clinic: your thyroid blood test and your yearly skin check are "
         "due by 12 March 2026. To book or ask, call 0100 000 0000."
     )
 
 
-@pytest.mark.parametrize("message", sorted(BUILDERS))
+@pytest.mark.parametrize("message", PATIENT_MESSAGES)
 def test_the_longest_clinic_name_and_phone_the_configuration_takes_still_fit(message: str) -> None:
     phone = "0" * 20
     clinic = Clinic("N" * (SMS_NAME_AND_PHONE - len(phone)), phone)
     tests = [TestDue(panel, LONGEST_DATE) for panel in EVERY_PANEL]
-    text = render_sms(message, BUILDERS[message]("Alex", clinic, tests))
+    text = sms_text(message, clinic, tests)
     assert len(text) <= SMS_LIMIT
     assert "your tests" in text  # the short wording stood in for the plain words
 
@@ -88,6 +86,8 @@ def test_a_clinic_name_too_long_for_an_sms_is_refused_when_sms_is_enabled() -> N
 def test_a_staff_message_has_no_sms() -> None:
     with pytest.raises(ValueError, match="only patient reminders"):
         render_sms("staff-daily-digest", {})
+    with pytest.raises(ValueError, match="only patient reminders"):
+        registered("staff-urgent-flag").draft().sms_context()
 
 
 # --- the transport against the local Notify ---------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from monitor.domain.vocabulary import Channel, OutboxStatus
 from monitor.services.mail.daily import run_daily
-from monitor.services.mail.letters import print_letters
+from monitor.services.mail.letters import PrintRun, print_letters
 from monitor.services.mail.outbox import drain_outbox
 from monitor.store.db import unit_of_work
 from monitor.store.models import AuditEntry, OutboxMessage
@@ -45,18 +45,21 @@ def pages(pdf: bytes, tmp_path: Path) -> list[str]:
     path = tmp_path / "letters.pdf"
     path.write_bytes(pdf)
     info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True)
-    count = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))  # type: ignore[union-attr]
-    return [
-        subprocess.run(["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(path), "-"],
-                       check=True, capture_output=True, text=True).stdout  # fmt: skip
-        for n in range(1, count + 1)
-    ]
+    count = int(re.findall(r"^Pages:\s+(\d+)", info.stdout, re.M)[0])
+    return [page_text(path, n) for n in range(1, count + 1)]
 
 
-def printed(engine: Engine, **options: object) -> tuple[list[bytes], object]:
+def page_text(path: Path, page: int) -> str:
+    command = ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(path), "-"]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def printed(engine: Engine, *, reprint: bool = False) -> tuple[list[bytes], PrintRun]:
     written: list[bytes] = []
-    run = print_letters(engine, on=DAY, now_fn=lambda: PRINTED_AT, write=written.append,
-                        actor="cli:nurse", **options)  # type: ignore[arg-type]  # fmt: skip
+    run = print_letters(
+        engine, on=DAY, now_fn=lambda: PRINTED_AT, write=written.append, actor="cli:nurse",
+        reprint=reprint,
+    )  # fmt: skip
     return written, run
 
 
@@ -80,7 +83,7 @@ def test_n_letters_print_as_2n_pages_each_address_before_its_letter(
     (pdf,), run = printed(engine)
 
     texts = pages(pdf, tmp_path)
-    assert len(texts) == 2 * len(PATIENTS) == run.pages  # type: ignore[attr-defined]
+    assert len(texts) == 2 * len(PATIENTS) == run.pages
     by_flat = {f"Flat {mrn[1:]}": name.split()[0] for mrn, name in PATIENTS.items()}
     seen = []
     for address_page, letter_page in zip(texts[::2], texts[1::2], strict=True):
@@ -92,7 +95,7 @@ def test_n_letters_print_as_2n_pages_each_address_before_its_letter(
         seen.append(by_flat[flat_line])
     assert sorted(seen) == sorted(name.split()[0] for name in PATIENTS.values())
     rows = letter_rows(engine)
-    assert [row.id for row in rows] == run.printed  # type: ignore[attr-defined]  # in id order
+    assert [row.id for row in rows] == run.printed  # in id order
     assert {(row.status, row.sent_at) for row in rows} == {(OutboxStatus.SENT, PRINTED_AT)}
 
 
@@ -121,17 +124,17 @@ def test_printing_again_prints_nothing_and_a_reprint_prints_the_day_s_letters_un
     printed(engine)
 
     written, run = printed(engine)
-    assert written == [] and run.pages == 0  # type: ignore[attr-defined]
+    assert written == [] and run.pages == 0
 
     (pdf,), run = printed(engine, reprint=True)
     assert len(pages(pdf, tmp_path)) == 2 * len(PATIENTS)
-    assert (run.printed, len(run.reprinted)) == ([], len(PATIENTS))  # type: ignore[attr-defined]
+    assert (run.printed, len(run.reprinted)) == ([], len(PATIENTS))
     assert {(r.status, r.sent_at) for r in letter_rows(engine)} == {(OutboxStatus.SENT, PRINTED_AT)}
     with unit_of_work(engine) as session:
         audited = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "letters.print").order_by(AuditEntry.id)
         ).all()
-    assert [(len(a.after["printed"]), len(a.after["reprinted"])) for a in audited] == [  # type: ignore[index]
+    assert [(len(a.after["printed"]), len(a.after["reprinted"])) for a in audited] == [
         (3, 0),
         (0, 3),
     ]
@@ -147,8 +150,8 @@ def test_a_day_nobody_printed_is_caught_up_and_a_later_day_waits(engine: Engine)
     _, run = printed(engine)
 
     by_day = {row.id: row.run_on for row in letter_rows(engine)}
-    assert [by_day[i] for i in run.printed] == [DAY - timedelta(days=1)]  # type: ignore[attr-defined]
-    assert run.waiting == 0  # type: ignore[attr-defined]  # the next day's is not due yet
+    assert [by_day[i] for i in run.printed] == [DAY - timedelta(days=1)]
+    assert run.waiting == 0  # the next day's is not due yet
     statuses = {row.run_on: row.status for row in letter_rows(engine)}
     assert statuses[DAY + timedelta(days=1)] is OutboxStatus.PENDING
 
@@ -164,9 +167,11 @@ def test_a_pdf_that_cannot_be_written_leaves_every_letter_to_print(engine: Engin
         print_letters(engine, on=DAY, now_fn=lambda: NOW, write=fails, actor="cli:nurse")
 
     rows = letter_rows(engine)
-    assert {(r.status, r.sent_at, r.claimed_by) for r in rows} == {(OutboxStatus.PENDING, None, None)}
+    assert {(r.status, r.sent_at, r.claimed_by) for r in rows} == {
+        (OutboxStatus.PENDING, None, None)
+    }
     written, run = printed(engine)
-    assert len(written) == 1 and len(run.printed) == len(PATIENTS)  # type: ignore[attr-defined]
+    assert len(written) == 1 and len(run.printed) == len(PATIENTS)
 
 
 def test_the_drain_never_takes_a_letter(engine: Engine) -> None:

@@ -128,14 +128,14 @@ def _queue_other(
     session: Session, draft: Draft, to: Envelope, dedupe_key: str, now: datetime
 ) -> OutboxMessage | None:
     """A letter, rendered now and dated by its cycle; or an SMS, its text and reference."""
-    name, context = draft.message.name, draft.context()
+    name = draft.message.name
     if to.channel is Channel.LETTER:
         if to.run_on is None:
             raise ValueError(f"{name}: a letter is dated by the cycle that decided it")
-        subject, text, html = LETTER_SUBJECT, "", render_letter(name, context, on=to.run_on)
-        message_id = ""
+        html = render_letter(name, draft.context(), on=to.run_on)
+        subject, text, message_id = LETTER_SUBJECT, "", ""
     else:
-        subject, text, html = "", render_sms(name, context), None
+        subject, text, html = "", render_sms(name, draft.sms_context()), None
         message_id = new_sms_reference()
     return queue_other_channel(
         session,
