@@ -27,6 +27,7 @@ def sms_text(message: str, clinic: Clinic, tests: list[TestDue]) -> str:
     """The SMS the daily cycle would queue for a patient called Alex."""
     return render_sms(message, registered(message).draft("Alex", clinic, tests).sms_context())
 
+
 # What a patient's message must never carry (SPEC §5): the drug, its brand, protocol names,
 # the MRN, the date of birth, a result value, the patient's name.
 NEVER = ("alemtuzumab", "Lemtrada", "natalizumab", "ocrelizumab", "MS0001", "1980", "72",
