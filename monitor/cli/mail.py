@@ -88,6 +88,7 @@ def outbox_json(row: Email) -> dict[str, Any]:
         "last_error": row.last_error,
         "created_at": row.created_at,
         "sent_at": row.sent_at,
+        "channel": row.channel.value,
     }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 
 from monitor.domain.vocabulary import Channel, OutboxStatus
 from monitor.services.mail.daily import run_daily
+from monitor.services.mail.health import mail_health
 from monitor.services.mail.letters import PrintRun, print_letters
 from monitor.services.mail.outbox import drain_outbox
 from monitor.store.db import unit_of_work
@@ -61,6 +62,14 @@ def printed(engine: Engine, *, reprint: bool = False) -> tuple[list[bytes], Prin
         reprint=reprint,
     )  # fmt: skip
     return written, run
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.to: list[str] = []
+
+    def send(self, message: EmailMessage) -> None:
+        self.to.append(str(message["To"]))
 
 
 def letter_rows(engine: Engine) -> list[OutboxMessage]:
@@ -178,15 +187,21 @@ def test_the_drain_never_takes_a_letter(engine: Engine) -> None:
     clinic(engine)
     run_daily(engine, on=DAY, config=CONFIG, now=NOW)
 
-    class Recording:
-        def __init__(self) -> None:
-            self.to: list[str] = []
-
-        def send(self, message: EmailMessage) -> None:
-            self.to.append(str(message["To"]))
-
     transport = Recording()
     drain_outbox(engine, transport, now_fn=lambda: NOW)
 
     assert transport.to == ["nurses@clinic.example"]  # the digest; no letter
     assert {r.status for r in letter_rows(engine)} == {OutboxStatus.PENDING}
+
+
+def test_letters_waiting_to_be_printed_are_not_mail_waiting_to_be_delivered(
+    engine: Engine,
+) -> None:
+    clinic(engine)
+    run_daily(engine, on=DAY, config=CONFIG, now=NOW)
+    drain_outbox(engine, Recording(), now_fn=lambda: NOW)  # the digest goes; letters wait
+
+    with unit_of_work(engine) as session:
+        health = mail_health(session, NOW + timedelta(days=3))
+    assert len(letter_rows(engine)) == len(PATIENTS)
+    assert (health.pending, health.oldest_pending_age_seconds, health.retrying) == (0, None, 0)
