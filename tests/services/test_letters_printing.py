@@ -17,7 +17,7 @@ from monitor.domain.vocabulary import Channel, OutboxStatus
 from monitor.services.mail.daily import run_daily
 from monitor.services.mail.health import mail_health
 from monitor.services.mail.letters import PrintRun, print_letters
-from monitor.services.mail.outbox import drain_outbox
+from monitor.services.mail.outbox import claim_batch, drain_outbox
 from monitor.store.db import unit_of_work
 from monitor.store.models import AuditEntry, OutboxMessage
 from tests.conftest import clinic_config
@@ -205,3 +205,20 @@ def test_letters_waiting_to_be_printed_are_not_mail_waiting_to_be_delivered(
         health = mail_health(session, NOW + timedelta(days=3))
     assert len(letter_rows(engine)) == len(PATIENTS)
     assert (health.pending, health.oldest_pending_age_seconds, health.retrying) == (0, None, 0)
+
+
+def test_letters_another_print_run_holds_are_left_to_it_until_its_claim_expires(
+    engine: Engine,
+) -> None:
+    clinic(engine)
+    run_daily(engine, on=DAY, config=CONFIG, now=NOW)
+    held = claim_batch(engine, now=PRINTED_AT, owner="other-printer", lease=timedelta(hours=1),
+                       channels=(Channel.LETTER,))  # fmt: skip
+    assert len(held) == len(PATIENTS)
+
+    written, run = printed(engine)  # at PRINTED_AT: the other run is still printing them
+    assert (written, run.printed) == ([], [])
+
+    later = print_letters(engine, on=DAY, now_fn=lambda: PRINTED_AT + timedelta(hours=2),
+                          write=written.append, actor="cli:nurse")  # fmt: skip
+    assert later.printed == held and len(written) == 1  # the other run died: printed once here
