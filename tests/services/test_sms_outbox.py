@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import Engine, select
 
 from monitor.config import SmsConfig
+from monitor.daemon import Daemon
 from monitor.domain.vocabulary import Channel, OutboxStatus
 from monitor.notify.sms import NotifySmsTransport
 from monitor.services.mail.daily import run_daily
 from monitor.services.mail.outbox import drain_outbox, queue_other_channel, retry_delay
 from monitor.services.mail.unreachable import unreachable
 from monitor.store.db import unit_of_work
+from monitor.store.lock import daemon_lock
 from monitor.store.models import OutboxMessage, Patient
 from tests.notify.notify_server import API_KEY, NotifyStub, notify_server
 from tests.services.channel_clinic import (
@@ -169,3 +171,24 @@ def test_a_retried_sms_waits_for_its_backoff(engine: Engine) -> None:
 
     assert too_soon.sent == too_soon.retried == 0
     assert len(stub.posts) == 1
+
+
+def test_the_daemon_s_drain_sends_sms_beside_email(engine: Engine) -> None:
+    queue_one_sms(engine)
+    add(engine, "E1", email="ada@example.org", config=SMS_CONFIG)
+    run_daily(engine, on=DAY, config=SMS_CONFIG, now=NOW)
+    mail = Recording()
+
+    with notify_server() as stub:
+        daemon = Daemon(SMS_CONFIG, engine, mail, sms=sms_transport(stub))
+        with daemon_lock(engine, NOW) as lock:
+            daemon.lock = lock
+            daemon._drain()
+
+    texts = rows(engine, Channel.SMS)  # the one queued by hand, and S1's two reminders
+    assert len(texts) == 3
+    assert sorted(post["reference"] for post in stub.posts) == sorted(
+        f"outbox-{row.id}-{row.message_id}" for row in texts
+    )  # each once
+    assert {row.status for row in rows(engine, Channel.SMS)} == {OutboxStatus.SENT}
+    assert "ada@example.org" in mail.to
