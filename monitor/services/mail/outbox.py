@@ -18,6 +18,11 @@ Delivery is claim, send, record:
 The one duplicate window is a crash after the server accepted a message and before `sent` was
 written: the row's claim expires and it is sent again with the same Message-ID.
 
+Rows carry a `channel`. A drain claims email, and SMS when it is given an SMS transport
+(`drained_channels`); an SMS row goes through `notify.sms` with the same claims, backoff and
+outcomes, and is looked up at Notify before any re-send, so it has no duplicate window. Letters
+are never drained: `services.mail.letters` claims them the same way to print them.
+
 Logs carry outbox ids and reply codes only, never addresses, names or bodies.
 """
 
