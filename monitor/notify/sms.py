@@ -9,9 +9,10 @@ stands in for them; `config.SMS_NAME_AND_PHONE` keeps even that shortest wording
 Delivery goes through Notify's official client (`NotificationsAPIClient`, its JWT bearer
 header, `POST /v2/notifications/sms`), the outbox row's reference passed as Notify's
 `reference`. Replies are classified as SMTP's are (`notify.transports.DeliveryError`): 429, 5xx,
-a timeout or a network error are temporary, any other 4xx permanent. A timeout may hide a
-message Notify did take, so before sending a row again the transport asks Notify for a
-notification with that reference and, if there is one, sends nothing: never twice.
+a timeout or a network error are temporary, any other 4xx permanent. A timeout, or a sender
+that died between Notify's reply and recording it, may hide a message Notify did take, so before
+every send the transport asks Notify for a notification with that reference and, if there is
+one, sends nothing: never twice (one extra request per text message buys that).
 """
 
 from __future__ import annotations
@@ -71,8 +72,7 @@ def notify_reference(row_id: int, token: str) -> str:
 class Sms:
     phone: str
     text: str
-    reference: str
-    retry: bool  # an earlier attempt failed: ask Notify whether it arrived before sending again
+    reference: str  # the same on every attempt (`notify_reference`)
 
 
 class SmsTransport(Protocol):
@@ -100,8 +100,8 @@ class NotifySmsTransport:
         return timedelta(seconds=2 * self._settings.timeout_seconds)
 
     def send_sms(self, sms: Sms) -> None:
-        if sms.retry and self._already_taken(sms.reference):
-            return
+        if self._already_taken(sms.reference):
+            return  # an earlier attempt reached Notify; its reply or its record was lost
         try:
             self._client.send_sms_notification(  # type: ignore[no-untyped-call]
                 phone_number=sms.phone,
@@ -119,12 +119,10 @@ class NotifySmsTransport:
             found = self._client.get_all_notifications(  # type: ignore[no-untyped-call]
                 template_type="sms", reference=reference
             )
-        except (HTTPError, InvalidResponse) as error:
-            raise DeliveryError(
-                f"could not ask Notify whether an earlier attempt arrived ({_detail(error)})",
-                permanent=False,
-                code=_code(error),
-            ) from None
+        except InvalidResponse:
+            found = {}  # a 2xx reply without JSON: nothing to go by; Notify has none listed
+        except HTTPError as error:
+            raise _classified(error, "could not ask whether an earlier attempt arrived") from None
         return bool(found.get("notifications")) if isinstance(found, dict) else False
 
 
@@ -142,11 +140,11 @@ def _checked_key(api_key: str | None) -> str:
     return api_key
 
 
-def _code(error: HTTPError | InvalidResponse) -> int | None:
+def _code(error: HTTPError) -> int | None:
     return None if error.response is None else error.status_code
 
 
-def _detail(error: HTTPError | InvalidResponse) -> str:
+def _detail(error: HTTPError) -> str:
     if error.response is None:
         return "no reply: a timeout or a network error"
     found = error.message
@@ -159,11 +157,12 @@ def _detail(error: HTTPError | InvalidResponse) -> str:
     return f"{error.status_code} {found}"[:500]
 
 
-def _classified(error: HTTPError) -> DeliveryError:
+def _classified(error: HTTPError, doing: str = "") -> DeliveryError:
     """429, 5xx and no reply at all are worth trying again; any other 4xx is not."""
     code = _code(error)
     temporary = code is None or code == 429 or code >= 500
-    return DeliveryError(f"Notify: {_detail(error)}", permanent=not temporary, code=code)
+    what = f"{doing} ({_detail(error)})" if doing else _detail(error)
+    return DeliveryError(f"Notify: {what}", permanent=not temporary, code=code)
 
 
 def make_sms_transport(config: Config) -> NotifySmsTransport | None:

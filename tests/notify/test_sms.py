@@ -101,8 +101,7 @@ def transport(stub: NotifyStub, *, timeout: float = 5.0) -> NotifySmsTransport:
     return NotifySmsTransport(settings, API_KEY)
 
 
-SMS = Sms(phone="07700 900123", text="Reminder from Test MS Clinic", reference="outbox-1-x",
-          retry=False)  # fmt: skip
+SMS = Sms(phone="07700 900123", text="Reminder from Test MS Clinic", reference="outbox-1-x")
 
 
 def test_a_2xx_reply_is_sent_with_the_template_personalisation_reference_and_a_jwt() -> None:
@@ -153,17 +152,17 @@ def test_a_timeout_is_temporary() -> None:
     assert "timeout" in str(raised.value)
 
 
-def test_a_retry_asks_notify_first_and_sends_nothing_when_it_has_the_message() -> None:
+def test_each_send_asks_notify_first_and_sends_nothing_when_it_has_the_message() -> None:
     with notify_server() as stub:
         stub.script = ["hang-kept"]  # Notify took it, but the reply never came
         sender = transport(stub, timeout=1)
         with pytest.raises(DeliveryError):
             sender.send_sms(SMS)
         stub.release.set()
-        sender.send_sms(Sms(SMS.phone, SMS.text, SMS.reference, retry=True))
+        sender.send_sms(SMS)
 
     assert len(stub.posts) == 1
-    assert stub.lookups == ["outbox-1-x"]
+    assert stub.lookups == ["outbox-1-x", "outbox-1-x"]
 
 
 def test_a_retry_sends_when_notify_does_not_have_it() -> None:
@@ -172,10 +171,10 @@ def test_a_retry_sends_when_notify_does_not_have_it() -> None:
         sender = transport(stub)
         with pytest.raises(DeliveryError):
             sender.send_sms(SMS)
-        sender.send_sms(Sms(SMS.phone, SMS.text, SMS.reference, retry=True))
+        sender.send_sms(SMS)
 
     assert len(stub.posts) == 2
-    assert stub.lookups == ["outbox-1-x"]
+    assert stub.lookups == ["outbox-1-x", "outbox-1-x"]
 
 
 def test_a_wrong_key_is_refused_by_notify_for_good() -> None:

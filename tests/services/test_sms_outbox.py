@@ -154,8 +154,27 @@ def test_a_timed_out_sms_that_notify_kept_is_not_sent_again(engine: Engine) -> N
         row = session.get_one(OutboxMessage, row_id)
     assert (first.retried, again.sent) == (1, 1)
     assert len(stub.posts) == 1  # asked, found, not sent twice
-    assert stub.lookups == [f"outbox-{row_id}-sms-abc"]
+    assert stub.lookups == [f"outbox-{row_id}-sms-abc"] * 2
     assert (row.status, row.attempts, row.sent_at) == (OutboxStatus.SENT, 2, later)
+
+
+def test_an_sms_whose_sender_died_after_notify_took_it_is_not_sent_again(engine: Engine) -> None:
+    """The claim ran out with the row still `sending` and no attempt recorded: the next drain
+    takes it over, finds it at Notify and records it sent."""
+    row_id = queue_one_sms(engine)
+    with unit_of_work(engine) as session:
+        row = session.get_one(OutboxMessage, row_id)
+        row.status, row.claimed_by = OutboxStatus.SENDING, "died"
+        row.claimed_until = NOW - timedelta(minutes=1)
+        reference = f"outbox-{row.id}-{row.message_id}"
+
+    with notify_server() as stub:
+        stub.kept.append({"id": "c4f1", "reference": reference, "type": "sms"})
+        counts = drain_outbox(engine, Recording(), now_fn=lambda: NOW, sms=sms_transport(stub))
+
+    with unit_of_work(engine) as session:
+        row = session.get_one(OutboxMessage, row_id)
+    assert (counts.sent, row.status, stub.posts) == (1, OutboxStatus.SENT, [])
 
 
 def test_a_retried_sms_waits_for_its_backoff(engine: Engine) -> None:

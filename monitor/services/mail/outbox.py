@@ -20,7 +20,7 @@ written: the row's claim expires and it is sent again with the same Message-ID.
 
 Rows carry a `channel`. A drain claims email, and SMS when it is given an SMS transport
 (`drained_channels`); an SMS row goes through `notify.sms` with the same claims, backoff and
-outcomes, and is looked up at Notify before any re-send, so it has no duplicate window. Letters
+outcomes, and is looked up at Notify before each send, so it has no duplicate window. Letters
 are never drained: `services.mail.letters` claims them the same way to print them.
 
 Logs carry outbox ids and reply codes only, never addresses, names or bodies.
@@ -386,14 +386,11 @@ def _attempt(row: OutboxMessage, transport: Transport, sender: str) -> DeliveryE
 
 
 def _attempt_sms(row: OutboxMessage, sms: SmsTransport | None) -> DeliveryError | None:
-    """Send one SMS row; a row sent before without success is first looked up (never twice)."""
+    """Send one SMS row (the transport first asks Notify whether it has it: never twice)."""
     if sms is None:
         return DeliveryError("no SMS transport is set up ([sms] enabled)", permanent=False)
     message = Sms(
-        phone=row.recipient,
-        text=row.body_text,
-        reference=notify_reference(row.id, row.message_id),
-        retry=row.attempts > 0,
+        phone=row.recipient, text=row.body_text, reference=notify_reference(row.id, row.message_id)
     )
     try:
         sms.send_sms(message)
