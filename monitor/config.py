@@ -17,6 +17,7 @@ from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -332,6 +333,52 @@ class WebConfig(_Section):
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
 
 
+NOTIFY_URL = "https://api.notifications.service.gov.uk"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+# The clinic's name and phone together in the shortest SMS wording (`notify.sms`): its other
+# words and the longest date ("30 September 2026") take 94 of the 160 characters.
+SMS_NAME_AND_PHONE = 66
+
+
+def _notify_url(value: str) -> str:
+    """An https URL (http only to this machine, for a test double or a local proxy)."""
+    parsed = urlsplit(value)
+    local = parsed.scheme == "http" and parsed.netloc.rsplit(":", 1)[0] in _LOOPBACK
+    if not (parsed.scheme == "https" or local) or not parsed.netloc or len(value) > 300:
+        raise ValueError(f"{value[:80]!r} is not an https:// URL")
+    if parsed.query or parsed.fragment or any(c.isspace() for c in value):
+        raise ValueError(f"{value[:80]!r} must be a plain base URL")
+    return value.rstrip("/")
+
+
+def _template_id(value: str) -> str:
+    if value and not _UUID.fullmatch(value):
+        raise ValueError(f"{value[:60]!r} is not a Notify template id (a UUID)")
+    return value
+
+
+class SmsConfig(_Section):
+    """Text-message reminders through GOV.UK Notify (docs/operations.md, "SMS reminders").
+
+    The API key is never here: only `MONITOR_NOTIFY_API_KEY` in the environment. The template
+    is one the clinic creates in Notify whose whole body is `((message))`; the monitor passes
+    the reminder's text as that personalisation.
+    """
+
+    enabled: bool = False
+    base_url: Annotated[str, AfterValidator(_notify_url)] = NOTIFY_URL
+    template_id: Annotated[str, AfterValidator(_template_id)] = ""
+    # Each request to Notify (the look-up before a retry, then the send) waits this long.
+    timeout_seconds: float = Field(30.0, ge=1, le=120, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _template_when_enabled(self) -> SmsConfig:
+        if self.enabled and not self.template_id:
+            raise ValueError("template_id: set it to the Notify template's id when enabled")
+        return self
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     clinic: ClinicConfig = ClinicConfig()
@@ -344,6 +391,7 @@ class Config(_Section):
     import_: ImportConfig = Field(ImportConfig(), alias="import")
     codes: CodesConfig = CodesConfig()
     web: WebConfig = WebConfig()
+    sms: SmsConfig = SmsConfig()
     rules: dict[str, dict[str, float]] = {}
     sources: dict[Code, SourceConfig] = {}
     # `[protocols.<id>]` as written; `catalogue` builds them with the other layers.
@@ -396,6 +444,22 @@ class Config(_Section):
     @property
     def smtp_password(self) -> str | None:
         return os.environ.get("MONITOR_SMTP_PASSWORD")
+
+    @property
+    def notify_api_key(self) -> str | None:
+        """GOV.UK Notify's API key: from the environment only, never from the file."""
+        return os.environ.get("MONITOR_NOTIFY_API_KEY")
+
+    @model_validator(mode="after")
+    def _sms_fits(self) -> Config:
+        """An SMS names the clinic and its phone and must stay within 160 characters."""
+        given = len(self.clinic.name) + len(self.clinic.phone)
+        if self.sms.enabled and given > SMS_NAME_AND_PHONE:
+            raise ValueError(
+                f"sms.enabled: clinic.name and clinic.phone together are {given} characters; "
+                f"an SMS has room for {SMS_NAME_AND_PHONE} (shorten clinic.name or clinic.phone)"
+            )
+        return self
 
     @property
     def unconfigured_keys(self) -> list[str]:

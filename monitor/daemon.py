@@ -46,9 +46,15 @@ from sqlalchemy.exc import OperationalError
 from monitor import clock
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.notify.sms import SmsTransport
 from monitor.notify.transports import Transport
 from monitor.services.mail.daily import run_daily
-from monitor.services.mail.outbox import claim_batch, default_owner, deliver_claimed
+from monitor.services.mail.outbox import (
+    claim_batch,
+    default_owner,
+    deliver_claimed,
+    drained_channels,
+)
 from monitor.services.mail.readiness import reminders_hold
 from monitor.services.operations import runs
 from monitor.services.schedule.fingerprints import count_stale_patients, rebuild_schedules
@@ -84,8 +90,10 @@ class Daemon:
         *,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
         beside: Sequence[Beside] = (),
+        sms: SmsTransport | None = None,
     ) -> None:
         self.config = config
+        self.sms = sms  # text messages drain beside emails; letters wait for `monitor letters`
         self.beside = beside
         self.engine = engine
         self.transport = transport
@@ -284,7 +292,13 @@ class Daemon:
         """Deliver in small batches, checking the stop flag between them."""
         sender = self.config.email.from_
         while not self.stopping.is_set() and self.holds_lock():
-            ids = claim_batch(self.engine, now=clock.now_utc(), owner=self.owner, limit=DRAIN_BATCH)
+            ids = claim_batch(
+                self.engine,
+                now=clock.now_utc(),
+                owner=self.owner,
+                limit=DRAIN_BATCH,
+                channels=drained_channels(self.sms),
+            )
             if not ids:
                 return
             counts = deliver_claimed(
@@ -294,6 +308,7 @@ class Daemon:
                 now_fn=clock.now_utc,
                 owner=self.owner,
                 sender=sender,
+                sms=self.sms,
             )
             log.info("outbox: %d sent, %d to retry, %d failed", counts.sent, counts.retried,
                      counts.failed)  # fmt: skip

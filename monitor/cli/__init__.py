@@ -10,6 +10,7 @@ import typer
 from monitor.cli import (
     edits,
     imports,
+    letters,
     lists,
     mail,
     notices,
@@ -66,6 +67,7 @@ for module in (
     quarantine,
     web,
     edits,
+    letters,
 ):
     module.register(app)
 

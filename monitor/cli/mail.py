@@ -18,6 +18,7 @@ from monitor.cli.context import (
     state,
     wide_console,
 )
+from monitor.notify.sms import make_sms_transport
 from monitor.notify.transports import make_transport
 from monitor.services.mail.history import Email, outbox_list
 from monitor.services.mail.outbox import DeliveryCounts, drain_outbox
@@ -87,6 +88,7 @@ def outbox_json(row: Email) -> dict[str, Any]:
         "last_error": row.last_error,
         "created_at": row.created_at,
         "sent_at": row.sent_at,
+        "channel": row.channel.value,
     }
 
 
@@ -110,12 +112,16 @@ def resend_unconfirmed(ctx: typer.Context, outbox_id: int) -> None:
 
 @reports_errors
 def send(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Deliver what is pending now through the configured transport."""
+    """Deliver what is pending now: emails, and text messages when [sms] is enabled."""
     app_state = state(ctx)
     config = app_state.config
     transport = make_transport(config)
     counts = drain_outbox(
-        app_state.engine(), transport, now_fn=clock.now_utc, sender=config.email.from_
+        app_state.engine(),
+        transport,
+        now_fn=clock.now_utc,
+        sender=config.email.from_,
+        sms=make_sms_transport(config),  # text messages too, when [sms] is enabled
     )
     if as_json:
         print_json(

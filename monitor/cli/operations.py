@@ -15,6 +15,7 @@ from monitor.cli.context import AppState, print_json, reports_errors, state
 from monitor.config import ConfigError
 from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
 from monitor.log import configure_logging
+from monitor.notify.sms import make_sms_transport
 from monitor.notify.transports import make_transport
 from monitor.services.mail.health import MailHealth
 from monitor.services.operations.runs import LastRun
@@ -31,11 +32,12 @@ def run(ctx: typer.Context) -> None:
     config = app_state.config
     timeout = startup_timeout()
     transport = make_transport(config)  # a transport it cannot build: exit 2 before starting
+    sms = make_sms_transport(config)  # [sms] enabled without its API key: exit 2 too
     configure_logging(config.logging)
     engine = make_engine(app_state.url)
     beside = [hl7_listener(engine, app_state)] if config.hl7.listen else []
     try:
-        Daemon(config, engine, transport, startup_timeout=timeout, beside=beside).run()
+        Daemon(config, engine, transport, startup_timeout=timeout, beside=beside, sms=sms).run()
     finally:
         engine.dispose()
 

@@ -4,7 +4,8 @@ Sample data by default (no database needed); with `--mrn`, a patient message use
 first name and the tests the daily cycle for the `--as-of` date would remind them of: the same
 candidate slots and rules (`services.mail.daily.patient_decisions`), as if no earlier cycle had
 reminded them yet. The subject and text go to the terminal, the HTML to a file that can be
-opened in a browser.
+opened in a browser. `--channel letter` writes the letter as it prints (a PDF with its address
+page); `--channel sms` shows the text message and its length.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from sqlalchemy.orm import Session
 from monitor.cli.context import as_of, reports_errors, state
 from monitor.domain.catalogue import Catalogue
 from monitor.domain.reminders import TESTS_OVERDUE, Decision, first_name
+from monitor.domain.vocabulary import Channel
 from monitor.errors import InvalidInput
+from monitor.notify.letters import Letter, letters_pdf, render_letter
 from monitor.notify.messages import (
     Clinic,
     DigestAlert,
@@ -40,11 +43,13 @@ from monitor.notify.registry import (
     registered,
 )
 from monitor.notify.render import render_email
+from monitor.notify.sms import SMS_LIMIT, render_sms
 from monitor.services.mail.daily import patient_decisions, tests_due
 from monitor.services.people.record import patient_ref
 from monitor.services.schedule.view import next_due_on
 
 SAMPLE_FIRST_NAME = "Alex"
+SAMPLE_ADDRESS = "Alex Sample\n1 Example Street\nExampletown\nEX1 2MP"  # a preview's envelope page
 
 
 @reports_errors
@@ -58,6 +63,9 @@ def preview(
         Path | None, typer.Option("--out", help="HTML file (default ./preview-MESSAGE.html)")
     ] = None,
     as_of_date: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
+    channel: Annotated[
+        Channel, typer.Option("--channel", help="a patient reminder as a letter (PDF) or an SMS")
+    ] = Channel.EMAIL,
 ) -> None:
     """Render a message with sample data (or a patient's) and write its HTML to a file."""
     try:
@@ -66,11 +74,13 @@ def preview(
         raise InvalidInput(str(error)) from None
     if mrn is not None and entry.audience is not Audience.PATIENT:
         raise InvalidInput(f"--mrn applies to {' and '.join(PATIENT_MESSAGES)} only")
+    if channel is not Channel.EMAIL and entry.audience is not Audience.PATIENT:
+        raise InvalidInput(f"--channel applies to {' and '.join(PATIENT_MESSAGES)} only")
     app_state = state(ctx)
     on = as_of(ctx, as_of_date)
     clinic = Clinic(app_state.config.clinic.name, app_state.config.clinic.phone)
     if mrn is None:
-        context = sample_context(message, clinic, on)
+        draft = _SAMPLES[message](clinic, on)
     else:
         with app_state.session(current_schedules=True) as session:
             patient = patient_ref(session, mrn)
@@ -78,8 +88,11 @@ def preview(
             tests = _reminded(decisions, message, app_state.config.catalogue)
             if not tests:
                 raise InvalidInput(_nothing_sent(session, patient.id, patient.mrn, message, on))
-        context = entry.draft(first_name(patient.name), clinic, tests).context()
-    rendered = render_email(message, context)
+        draft = entry.draft(first_name(patient.name), clinic, tests)
+    if channel is not Channel.EMAIL:
+        preview_other(draft, channel, on, out)
+        return
+    rendered = render_email(message, draft.context())
     path = out if out is not None else Path(f"preview-{message}.html")
     try:
         path.write_text(rendered.html, encoding="utf-8")
@@ -88,6 +101,22 @@ def preview(
     typer.echo(f"Subject: {rendered.subject}\n")
     typer.echo(rendered.text)
     typer.echo(f"HTML written to {path}")
+
+
+def preview_other(draft: Draft, channel: Channel, on: date, out: Path | None) -> None:
+    """The SMS text (and its length) on the terminal, or the letter as the PDF it prints as."""
+    message = draft.message.name
+    if channel is Channel.SMS:
+        text = render_sms(message, draft.sms_context())
+        typer.echo(f"{text}\n({len(text)} of {SMS_LIMIT} characters)")
+        return
+    letter = Letter(SAMPLE_ADDRESS, render_letter(message, draft.context(), on=on))
+    path = out if out is not None else Path(f"preview-{message}.pdf")
+    try:
+        path.write_bytes(letters_pdf([letter]))
+    except OSError as error:
+        raise InvalidInput(f"--out {path}: cannot write it ({error.strerror or error})") from None
+    typer.echo(f"Letter (address page, then the letter) written to {path}")
 
 
 def _reminded(decisions: list[Decision], message: str, catalogue: Catalogue) -> list[TestDue]:

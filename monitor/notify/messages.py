@@ -111,6 +111,11 @@ def long_date(day: date) -> str:
     return f"{_DAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
 
 
+def day_month_year(day: date) -> str:
+    """A date in few characters but still plain words, "12 March 2026" (an SMS's)."""
+    return f"{day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
+
+
 def describe_panels(panels: Iterable[str]) -> list[str]:
     """Alemtuzumab's panel names in plain words (`order_words`)."""
     return order_words(_PLAIN_WORDS.get(panel, BLOOD_AND_URINE) for panel in panels)
@@ -163,6 +168,24 @@ def _patient_context(first_name: str, clinic: Clinic, tests: Sequence[TestDue]) 
         "clinic_phone": clinic.phone,
         "items": items,
         "it_or_them": it_or_them([item["what"] for item in items]),
+    }
+
+
+def patient_sms_context(
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+) -> dict[str, Any]:
+    """A patient reminder as one line for an SMS (`notify.sms`): every test in plain words and
+    the first due-by date. It takes the email builders' values and drops the first name: an SMS
+    is read on a lock screen (docs/decisions.md, "Reminder channels")."""
+    if not tests:
+        raise ValueError("a patient reminder needs at least one test")
+    every_what = order_words(test.what for test in sorted(tests, key=lambda t: t.due_on))
+    return {
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.phone,
+        "what": join_words(every_what),
+        "it_or_them": it_or_them(every_what),
+        "due_by": day_month_year(min(test.due_on for test in tests)),
     }
 
 

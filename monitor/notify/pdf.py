@@ -27,12 +27,29 @@ def render_print_html(template: str, context: Mapping[str, Any]) -> str:
     return environment().get_template(f"print/{template}").render(context)
 
 
+def _fetcher() -> Any:
+    """What WeasyPrint calls for a URL: since version 70 a `URLFetcher` (it reads the fetcher's
+    own attributes when a fetch fails), before that any function. Both refuse every URL."""
+    import weasyprint
+
+    base = getattr(weasyprint, "URLFetcher", None)
+    if base is None:
+        return _refuse
+
+    class Refusing(base):  # type: ignore[misc, valid-type]
+        def fetch(self, url: str, headers: object = None) -> Any:
+            return _refuse(url)
+
+    return Refusing()
+
+
 def print_pdf(pages: Sequence[str]) -> bytes:
     """One PDF of every HTML document in `pages`, in order, each starting on a new page."""
     import weasyprint  # here: it takes a second to load and only printing needs it
 
     if not pages:
         raise ValueError("nothing to print")
-    documents = [weasyprint.HTML(string=page, url_fetcher=_refuse).render() for page in pages]
+    fetcher = _fetcher()
+    documents = [weasyprint.HTML(string=page, url_fetcher=fetcher).render() for page in pages]
     every_page = [page for document in documents for page in document.pages]
     return bytes(documents[0].copy(every_page).write_pdf())

@@ -28,6 +28,7 @@ from monitor.notify.calendar import build_calendar, build_overdue_calendar
 from monitor.notify.messages import (
     Clinic,
     TestDue,
+    patient_sms_context,
     patient_tests_due_context,
     patient_tests_overdue_context,
     staff_daily_digest_context,
@@ -53,6 +54,7 @@ class Message(Generic[P]):
     context: Callable[P, dict[str, Any]]
     key: tuple[str, ...]
     calendar: Callable[Concatenate[date, datetime, P], str] | None = None
+    sms: Callable[P, dict[str, Any]] | None = None  # a patient reminder's SMS (`notify.sms`)
 
     def draft(self, *args: P.args, **kwargs: P.kwargs) -> Draft:
         """This message with its builders' values, built only when it is queued."""
@@ -82,6 +84,13 @@ class Draft:
 
     def context(self) -> dict[str, Any]:
         return self.message.context(*self.args, **self.kwargs)
+
+    def sms_context(self) -> dict[str, Any]:
+        """The context of this message's SMS; ValueError for a message that has none."""
+        build = self.message.sms
+        if build is None:
+            raise ValueError(f"{self.message.name}: only patient reminders go by SMS")
+        return build(*self.args, **self.kwargs)
 
     def calendar(self, on: date | None, stamp: datetime) -> str | None:
         """The .ics for a message queued by the cycle of `on`; None for a message without one."""
@@ -128,6 +137,7 @@ PATIENT_TESTS_DUE = _register(
         patient_tests_due_context,
         PER_PATIENT_CYCLE,
         _due_calendar,
+        patient_sms_context,
     )
 )
 PATIENT_TESTS_OVERDUE = _register(
@@ -137,6 +147,7 @@ PATIENT_TESTS_OVERDUE = _register(
         patient_tests_overdue_context,
         PER_PATIENT_CYCLE,
         _overdue_calendar,
+        patient_sms_context,
     )
 )
 STAFF_DAILY_DIGEST = _register(

@@ -87,6 +87,7 @@ def test_outbox_json_lists_rows_newest_first_with_the_spec_keys(cli, engine: Eng
         "last_error": None,
         "created_at": "2026-11-27T07:00:00+00:00",
         "sent_at": None,
+        "channel": "email",
     }
     assert (data[0]["status"], data[0]["reason"]) == ("skipped", "no email address")
 

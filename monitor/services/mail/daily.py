@@ -5,10 +5,12 @@ commit together or not at all. Idempotent: notices and dedupe keys make a second
 same D queue nothing new; an earlier D after a later one is allowed and dedupes the same way.
 Delivery happens later (`services.mail.outbox`).
 
-Every decision not to send leaves an outbox row `skipped` with its reason (SPEC §5, §9): a
-patient with no address, opted out or stopped; a lower overdue step superseded by a higher one;
-a due reminder whose date passed before any cycle could send it. While the configuration still
-holds the shipped placeholders nothing is decided for patients (`services.mail.readiness`).
+Each reminder goes by the patient's channel (email, letter or SMS; `reminder_route`, with the
+letter fallback of `domain.channels`). Every decision not to send leaves an outbox row `skipped`
+with its reason (SPEC §5, §9): a patient with no address for their channel, opted out or
+stopped; a lower overdue step superseded by a higher one; a due reminder whose date passed
+before any cycle could send it. While the configuration still holds the shipped placeholders
+nothing is decided for patients (`services.mail.readiness`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config, RemindersConfig
 from monitor.domain.catalogue import Catalogue
+from monitor.domain.channels import Route, route_reminder
 from monitor.domain.reminders import (
     Decision,
     NoticeKey,
@@ -230,10 +233,13 @@ def _queue_for_patient(
             by_message[decision.message].append(decision)
         else:
             not_sent[(decision.message, decision.reason or "not sent")].append(decision)
-    skipped = _record_not_sent(session, patient, not_sent, on, now)
+    route = reminder_route(patient, on, config)
+    skipped = _record_not_sent(session, patient, route, not_sent, on, now)
     for message, group in by_message.items():
         tests = tests_due(group, config.catalogue)
-        row_id, why = _queue_patient_email(session, patient, message, tests, on, config, now)
+        row_id, why = _queue_patient_reminder(
+            session, patient, route, message, tests, on, config, now
+        )
         for decision in group:
             _record_notice(session, patient.id, decision, on, row_id, why)
         queued, skipped = (queued + 1, skipped) if why is None else (queued, skipped + 1)
@@ -252,6 +258,7 @@ def tests_due(decisions: Sequence[Decision], catalogue: Catalogue) -> list[TestD
 def _record_not_sent(
     session: Session,
     patient: Patient,
+    route: Route,
     not_sent: dict[tuple[str, str], list[Decision]],
     on: date,
     now: datetime,
@@ -261,7 +268,7 @@ def _record_not_sent(
         row = queue_message(
             session,
             registry.registered(message),
-            to=_envelope(patient, on),
+            to=_envelope(patient, route, on),
             now=now,
             skip=reason,
             tag=_slug(reason),
@@ -271,43 +278,50 @@ def _record_not_sent(
     return len(not_sent)
 
 
-def _queue_patient_email(
+def _queue_patient_reminder(
     session: Session,
     patient: Patient,
+    route: Route,
     message: str,
     tests: list[TestDue],
     on: date,
     config: Config,
     now: datetime,
 ) -> tuple[int | None, str | None]:
-    """Queue the email, or record why it cannot be sent; returns (outbox id, skip reason)."""
-    reason = unreachable_reason(patient, on)
+    """Queue the reminder by its route (email, letter, SMS), or record why it cannot be sent;
+    returns (outbox id, skip reason)."""
     clinic = Clinic(config.clinic.name, config.clinic.phone)
     row = queue_message(
         session,
         registry.registered(message).draft(first_name(patient.name), clinic, tests),
-        to=_envelope(patient, on),
+        to=_envelope(patient, route, on),
         now=now,
         mail_domain=config.mail_domain,
-        skip=reason,
+        skip=route.reason,
     )
-    return (row.id if row else None), reason
+    return (row.id if row else None), route.reason
 
 
-def _envelope(patient: Patient, on: date) -> Envelope:
-    return Envelope(patient.email or "", patient_id=patient.id, site=patient.site, run_on=on)
+def _envelope(patient: Patient, route: Route, on: date) -> Envelope:
+    return Envelope(
+        route.recipient, patient_id=patient.id, site=patient.site, run_on=on, channel=route.channel
+    )
 
 
-def unreachable_reason(patient: Patient, on: date) -> str | None:
-    """Why a patient cannot be emailed on `on`, or None (SPEC §5)."""
+def reminder_route(patient: Patient, on: date, config: Config) -> Route:
+    """How a patient is reminded on `on` (`domain.channels.route_reminder`), or why not: a
+    stopped patient is reminded by no channel."""
     stopped_on = patient.stopped_on
     if stopped_on is not None and stopped_on <= on:
-        return f"patient {patient.status.value}"
-    if not patient.email:
-        return "no email address"
-    if patient.email_opted_out:
-        return "opted out of email"
-    return None
+        return Route(patient.channel, "", f"patient {patient.status.value}")
+    return route_reminder(
+        patient.channel,
+        email=patient.email,
+        email_opted_out=patient.email_opted_out,
+        address=patient.address,
+        phone=patient.phone,
+        sms_enabled=config.sms.enabled,
+    )
 
 
 def _slug(reason: str) -> str:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from monitor.domain.vocabulary import OutboxStatus
+from monitor.domain.vocabulary import Channel, OutboxStatus
 from monitor.services.mail.unconfirmed import count_unconfirmed
 from monitor.store.models import OutboxMessage
 
@@ -43,7 +43,10 @@ class MailHealth:
 
 def mail_health(session: Session, now: datetime) -> MailHealth:
     """Count the outbox as of `now` (see the module docstring for what each number means)."""
-    pending = OutboxMessage.status == OutboxStatus.PENDING
+    # A letter waits for `monitor letters`, not for a transport: it says nothing about delivery.
+    pending = and_(
+        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.channel != Channel.LETTER
+    )
     retrying = (pending, OutboxMessage.attempts > 0)
     first_failure = func.coalesce(OutboxMessage.first_failed_at, OutboxMessage.created_at)
     oldest = session.scalar(select(func.min(OutboxMessage.created_at)).where(pending))

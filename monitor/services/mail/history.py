@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from monitor.domain.vocabulary import OutboxStatus
+from monitor.domain.vocabulary import Channel, OutboxStatus
 from monitor.services.listing import LIMIT, where_equal
 from monitor.store.models import OutboxMessage
 
@@ -29,6 +29,7 @@ class Email:
     attempts: int
     created_at: datetime
     sent_at: datetime | None
+    channel: Channel = Channel.EMAIL  # a letter's recipient is its postal address, an SMS's a phone
 
 
 def outbox_list(
@@ -75,6 +76,7 @@ def _emails(session: Session, query: Select[OutboxMessage], limit: int | None) -
             attempts=row.attempts,
             created_at=row.created_at,
             sent_at=row.sent_at,
+            channel=row.channel,
         )
         for row in session.scalars(query.limit(limit))
     ]

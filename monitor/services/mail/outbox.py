@@ -18,6 +18,11 @@ Delivery is claim, send, record:
 The one duplicate window is a crash after the server accepted a message and before `sent` was
 written: the row's claim expires and it is sent again with the same Message-ID.
 
+Rows carry a `channel`. A drain claims email, and SMS when it is given an SMS transport
+(`drained_channels`); an SMS row goes through `notify.sms` with the same claims, backoff and
+outcomes, and is looked up at Notify before each send, so it has no duplicate window. Letters
+are never drained: `services.mail.letters` claims them the same way to print them.
+
 Logs carry outbox ids and reply codes only, never addresses, names or bodies.
 """
 
@@ -38,8 +43,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.config import EmailConfig
-from monitor.domain.vocabulary import OutboxStatus
+from monitor.domain.vocabulary import Channel, OutboxStatus
 from monitor.notify.mime import build_message, new_message_id
+from monitor.notify.sms import Sms, SmsTransport, notify_reference
 from monitor.notify.transports import DeliveryError, DeliveryUnconfirmed, Transport
 from monitor.store.models import OutboxMessage
 
@@ -121,10 +127,12 @@ def record_skipped(
     run_on: date | None = None,
     subject: str = "",
     body_text: str = "",
+    channel: Channel = Channel.EMAIL,
 ) -> OutboxMessage | None:
-    """Record an email that was decided but not sent, with the reason (SPEC §5, §9)."""
+    """Record an email (letter, SMS) that was decided but not sent, with the reason (SPEC §5)."""
     return _insert_once(
         session,
+        channel=channel,
         message=message,
         recipient=recipient,
         subject=subject,
@@ -135,6 +143,46 @@ def record_skipped(
         dedupe_key=dedupe_key,
         status=OutboxStatus.SKIPPED,
         reason=reason,
+        created_at=now,
+        patient_id=patient_id,
+        site=site,
+        run_on=run_on,
+    )
+
+
+def queue_other_channel(
+    session: Session,
+    *,
+    channel: Channel,
+    message: str,
+    recipient: str,
+    subject: str,
+    body_text: str,
+    body_html: str | None,
+    message_id: str,
+    dedupe_key: str,
+    now: datetime,
+    patient_id: int | None = None,
+    site: str | None = None,
+    run_on: date | None = None,
+) -> OutboxMessage | None:
+    """Queue a letter (printed by `monitor letters`) or an SMS (sent by the drain); None if
+    `dedupe_key` exists. `message_id` is the SMS's reference token, "" for a letter."""
+    if channel is Channel.EMAIL:
+        raise ValueError("an email is queued by queue_email")
+    return _insert_once(
+        session,
+        channel=channel,
+        message=message,
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        calendar=None,
+        message_id=message_id,
+        dedupe_key=dedupe_key,
+        status=OutboxStatus.PENDING,
+        reason=None,
         created_at=now,
         patient_id=patient_id,
         site=site,
@@ -188,14 +236,23 @@ def claim_batch(
     owner: str,
     limit: int = 50,
     lease: timedelta = DEFAULT_LEASE,
+    channels: Sequence[Channel] = (Channel.EMAIL,),
+    also: ColumnElement[bool] | None = None,
 ) -> list[int]:
-    """Claim up to `limit` rows for `owner` until `now + lease`; returns their ids, oldest first."""
+    """Claim up to `limit` rows for `owner` until `now + lease`; returns their ids, oldest first.
+
+    Only rows of `channels` (the drain: email, and SMS when it can send them; `monitor
+    letters`: letters) and, with `also`, rows meeting it too.
+    """
     until = now + lease
+    wanted: ColumnElement[bool] = OutboxMessage.channel.in_(list(channels))
+    if also is not None:
+        wanted = and_(wanted, also)
     with engine.begin() as connection:
         candidates = (
             connection.execute(
                 select(OutboxMessage.id)
-                .where(_claimable(now))
+                .where(_claimable(now), wanted)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -257,7 +314,7 @@ def _renew_claims(
         return session.get(OutboxMessage, row_id)
 
 
-def claim_span(transport: Transport, lease: timedelta) -> timedelta:
+def claim_span(transport: Transport | SmsTransport | None, lease: timedelta) -> timedelta:
     """How long a claim renewed before a send must last: `lease`, or the transport's longest send.
 
     `longest_send` is optional on a transport (only SMTP can take minutes), hence the lookup.
@@ -280,19 +337,24 @@ def deliver_claimed(
     owner: str,
     sender: str = DEFAULT_SENDER,
     lease: timedelta = DEFAULT_LEASE,
+    sms: SmsTransport | None = None,
 ) -> DeliveryCounts:
     """Send each claimed row (outside any transaction) and record the outcome.
 
     `sender` is the From address: pass `config.email.from_` (the default is the embedded one).
+    An SMS row goes through `sms` (claimed only when there is one: `drained_channels`).
     """
     counts = DeliveryCounts()
-    span = claim_span(transport, lease)
+    span = max(claim_span(transport, lease), claim_span(sms, lease))
     for index, row_id in enumerate(ids):
         row = _renew_claims(engine, ids[index:], owner, now_fn() + span)
         if row is None:
             log.warning("outbox %d: claim lost before sending; left alone", row_id)
             continue
-        outcome = _attempt(row, transport, sender)
+        if row.channel is Channel.SMS:
+            outcome = _attempt_sms(row, sms)
+        else:
+            outcome = _attempt(row, transport, sender)
         _record(engine, row, outcome, now_fn(), owner, counts)
     return counts
 
@@ -321,6 +383,28 @@ def _attempt(row: OutboxMessage, transport: Transport, sender: str) -> DeliveryE
         log.exception("outbox %d: unexpected error from the transport", row.id)
         return DeliveryError(f"unexpected error: {type(error).__name__}", permanent=False)
     return None
+
+
+def _attempt_sms(row: OutboxMessage, sms: SmsTransport | None) -> DeliveryError | None:
+    """Send one SMS row (the transport first asks Notify whether it has it: never twice)."""
+    if sms is None:
+        return DeliveryError("no SMS transport is set up ([sms] enabled)", permanent=False)
+    message = Sms(
+        phone=row.recipient, text=row.body_text, reference=notify_reference(row.id, row.message_id)
+    )
+    try:
+        sms.send_sms(message)
+    except DeliveryError as error:
+        return error
+    except Exception as error:
+        log.exception("outbox %d: unexpected error from the SMS transport", row.id)
+        return DeliveryError(f"unexpected error: {type(error).__name__}", permanent=False)
+    return None
+
+
+def drained_channels(sms: SmsTransport | None) -> tuple[Channel, ...]:
+    """What a drain claims: email, and SMS when it has an SMS transport; never letters."""
+    return (Channel.EMAIL, Channel.SMS) if sms is not None else (Channel.EMAIL,)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -398,12 +482,21 @@ def drain_outbox(
     sender: str = DEFAULT_SENDER,
     batch: int = 50,
     lease: timedelta = DEFAULT_LEASE,
+    sms: SmsTransport | None = None,
 ) -> DeliveryCounts:
-    """Claim and deliver until nothing is claimable now; returns what happened."""
+    """Claim and deliver until nothing is claimable now; returns what happened.
+
+    Emails go through `transport`, text messages through `sms` (left pending without one);
+    letters wait for `monitor letters`.
+    """
     owner = owner or default_owner()
     counts = DeliveryCounts()
-    while ids := claim_batch(engine, now=now_fn(), owner=owner, limit=batch, lease=lease):
+    channels = drained_channels(sms)
+    while ids := claim_batch(
+        engine, now=now_fn(), owner=owner, limit=batch, lease=lease, channels=channels
+    ):
         counts += deliver_claimed(
-            engine, ids, transport, now_fn=now_fn, owner=owner, sender=sender, lease=lease
-        )
+            engine, ids, transport, now_fn=now_fn, owner=owner, sender=sender, lease=lease,
+            sms=sms,
+        )  # fmt: skip
     return counts

@@ -14,20 +14,26 @@ from typing import overload
 
 from sqlalchemy.orm import Session
 
+from monitor.domain.vocabulary import Channel
+from monitor.notify.letters import LETTER_SUBJECT, render_letter
 from monitor.notify.registry import Draft, Message
 from monitor.notify.render import render_email
-from monitor.services.mail.outbox import queue_email, record_skipped
+from monitor.notify.sms import new_sms_reference, render_sms
+from monitor.services.mail.outbox import queue_email, queue_other_channel, record_skipped
 from monitor.store.models import OutboxMessage
 
 
 @dataclass(frozen=True)
 class Envelope:
-    """Who a message goes to and what its outbox row is filed under."""
+    """Who a message goes to, by which channel, and what its outbox row is filed under."""
 
     recipient: str  # one address, or the staff list joined with ", "; "" when there is none
     patient_id: int | None = None
     site: str | None = None
     run_on: date | None = None  # the daily cycle that decided it
+    # A patient reminder may go as a letter (recipient: the postal address) or an SMS (a phone
+    # number); the same dedupe key either way, so one cycle reminds a patient once.
+    channel: Channel = Channel.EMAIL
 
     def key_parts(self, extra: Mapping[str, object]) -> dict[str, object]:
         parts = {"patient_id": self.patient_id, "site": self.site, "run_on": self.run_on}
@@ -98,6 +104,8 @@ def _queue_draft(
     mail_domain: str,
 ) -> OutboxMessage | None:
     name = draft.message.name
+    if to.channel is not Channel.EMAIL:
+        return _queue_other(session, draft, to, dedupe_key, now)
     rendered = render_email(name, draft.context())
     return queue_email(
         session,
@@ -110,6 +118,36 @@ def _queue_draft(
         dedupe_key=dedupe_key,
         now=now,
         mail_domain=mail_domain,
+        patient_id=to.patient_id,
+        site=to.site,
+        run_on=to.run_on,
+    )
+
+
+def _queue_other(
+    session: Session, draft: Draft, to: Envelope, dedupe_key: str, now: datetime
+) -> OutboxMessage | None:
+    """A letter, rendered now and dated by its cycle; or an SMS, its text and reference."""
+    name = draft.message.name
+    if to.channel is Channel.LETTER:
+        if to.run_on is None:
+            raise ValueError(f"{name}: a letter is dated by the cycle that decided it")
+        html = render_letter(name, draft.context(), on=to.run_on)
+        subject, text, message_id = LETTER_SUBJECT, "", ""
+    else:
+        subject, text, html = "", render_sms(name, draft.sms_context()), None
+        message_id = new_sms_reference()
+    return queue_other_channel(
+        session,
+        channel=to.channel,
+        message=name,
+        recipient=to.recipient,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        message_id=message_id,
+        dedupe_key=dedupe_key,
+        now=now,
         patient_id=to.patient_id,
         site=to.site,
         run_on=to.run_on,
@@ -129,4 +167,5 @@ def _record_skip(
         patient_id=to.patient_id,
         site=to.site,
         run_on=to.run_on,
+        channel=to.channel,
     )

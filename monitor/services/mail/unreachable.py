@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.domain.reminders import is_timing_skip
-from monitor.domain.vocabulary import OutboxStatus
+from monitor.domain.vocabulary import Channel, OutboxStatus
 from monitor.notify.registry import PATIENT_MESSAGES
 from monitor.services.listing import where_equal
 from monitor.store.models import OutboxMessage, Patient
@@ -62,6 +62,8 @@ def unreachable(session: Session, on: date, site: str | None) -> list[Unreachabl
 
 
 def why_not_sent(message: OutboxMessage) -> str:
+    """The skip's reason ("no postal address", ...), or the failure and its channel's word."""
     if message.status is OutboxStatus.SKIPPED:
         return message.reason or "skipped"
-    return f"delivery failed: {message.last_error or 'unknown error'}"
+    what = "SMS delivery" if message.channel is Channel.SMS else "delivery"
+    return f"{what} failed: {message.last_error or 'unknown error'}"
