@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli import (
+    forms,
     imports,
     lists,
     mail,
@@ -64,6 +65,7 @@ for module in (
     imports,
     quarantine,
     web,
+    forms,
 ):
     module.register(app)
 
