@@ -6,7 +6,8 @@ rebuild it by hand, and a writer that forgot would have left a stale schedule wi
 now no service rebuilds anything. After every flush the session's new, changed and deleted rows
 are looked at (with their attribute history): a treatment, a course or an infusion; a result
 added or deleted, or its status, collection date, analyte or patient changed; a waiver; a
-patient's status, status date or sex. Each patient they belong to is *pending*. Before the
+patient's status, status date or sex; a flag that asks for a repeat, added, deleted or with its
+status or repeat date changed. Each patient they belong to is *pending*. Before the
 outermost commit every pending patient is locked, read again and rebuilt once, in id order (two
 transactions lock patients in the same order), from the protocols the unit of work was opened
 with (`store.db.session_catalogue`). A transaction with pending patients and no catalogue
@@ -50,6 +51,7 @@ from monitor.services.schedule.slots import lock_patient, replace_slots
 from monitor.store.db import session_catalogue
 from monitor.store.models import (
     Course,
+    Flag,
     Infusion,
     Patient,
     Result,
@@ -71,6 +73,7 @@ TREATMENT_FIELDS = ("protocol", "started_on", "stopped_on", "patient_id")
 COURSE_FIELDS = ("first_on", "last_on", "patient_id", "treatment_id")
 PATIENT_FIELDS = ("status", "status_on", "sex")
 LISTED_FIELDS = ("mrn", "site")  # shown on the lists' lines: recorded, nothing to rebuild
+FLAG_FIELDS = ("status", "repeat_due_on")  # a flag's repeat slot (`domain.repeats`)
 
 
 class MissingProtocol(RuntimeError):
@@ -251,6 +254,8 @@ def _collect_whole(upkeep: Upkeep, row: object, *, is_new: bool) -> None:
         upkeep.courses.update(_values(row, "course_id"))
     elif isinstance(row, Patient) and is_new:
         upkeep.listed.add(row.id)
+    elif isinstance(row, Flag) and _values(row, "repeat_due_on"):
+        upkeep.pending.update(_values(row, "patient_id"))
 
 
 def _collect_changed(upkeep: Upkeep, row: object) -> None:
@@ -271,6 +276,9 @@ def _collect_changed(upkeep: Upkeep, row: object) -> None:
             upkeep.pending.update(_values(row, "patient_id"))
     elif isinstance(row, Patient):
         _collect_patient(upkeep, row)
+    elif isinstance(row, Flag):
+        if _changed(row, FLAG_FIELDS) and _values(row, "repeat_due_on"):
+            upkeep.pending.update(_values(row, "patient_id"))
 
 
 def _collect_patient(upkeep: Upkeep, patient: Patient) -> None:
@@ -280,7 +288,7 @@ def _collect_patient(upkeep: Upkeep, patient: Patient) -> None:
         upkeep.listed.add(patient.id)
 
 
-WATCHED = (Treatment, Course, Infusion, Result, Waiver, Patient)
+WATCHED = (Treatment, Course, Infusion, Result, Waiver, Patient, Flag)
 
 
 def _unflushed(session: Session) -> Iterator[object]:
