@@ -18,6 +18,8 @@ from monitor.services.mail.daily import run_daily
 from monitor.services.results.corrections import withdraw_result
 from monitor.services.results.intake import record_results
 from monitor.services.schedule.view import patient_schedule
+from monitor.services.schedule.waivers import waive_slot
+from monitor.services.schedule.worklist import overdue_lines
 from monitor.store.db import unit_of_work
 from monitor.store.models import Flag, Notice, OutboxMessage, Result, Slot
 from tests.conftest import clinic_config
@@ -236,3 +238,25 @@ def test_the_daily_cycle_reminds_about_a_repeat_due_and_then_overdue(engine: Eng
         assert "19 February 2025" in body
         for never in ("platelet", "90", "repeat", "alemtuzumab", "flag"):
             assert never not in body.lower()
+
+
+def test_an_overdue_repeat_is_on_the_overdue_list_and_a_nurse_may_waive_it(
+    engine: Engine,
+) -> None:
+    enrol(engine)
+    record(engine, date(2025, 2, 12), platelets("90"), *CBC)
+    on = date(2025, 2, 21)
+    with unit_of_work(engine, PROTOCOL) as session:
+        lines = overdue_lines(session, on, PROTOCOL)
+    (line,) = lines
+    assert ("cbc", date(2025, 2, 19), 2) in {
+        (i.panel, i.due_on, i.days_overdue) for i in line.items
+    }
+    with unit_of_work(engine, PROTOCOL) as session:
+        waive_slot(
+            session, mrn=MRN, panel="cbc", due_on=date(2025, 2, 19), by="Nurse Jo",
+            reason="haematology repeated it", now=NOW,
+        )  # fmt: skip
+    record(engine, date(2025, 2, 20), ("lymphocytes", "1.0", "10^9/L"))  # a rebuild
+    (found,) = repeat_slots(engine)
+    assert found.is_waived and stored_status(found, on) is SlotStatus.WAIVED

@@ -6,8 +6,8 @@ rebuild it by hand, and a writer that forgot would have left a stale schedule wi
 now no service rebuilds anything. After every flush the session's new, changed and deleted rows
 are looked at (with their attribute history): a treatment, a course or an infusion; a result
 added or deleted, or its status, collection date, analyte or patient changed; a waiver; a
-patient's status, status date or sex; a flag that asks for a repeat, added, deleted or with its
-status or repeat date changed. Each patient they belong to is *pending*. Before the
+patient's status, status date or sex; a flag that asks for a repeat, added, deleted,
+superseded or with its repeat date changed. Each patient they belong to is *pending*. Before the
 outermost commit every pending patient is locked, read again and rebuilt once, in id order (two
 transactions lock patients in the same order), from the protocols the unit of work was opened
 with (`store.db.session_catalogue`). A transaction with pending patients and no catalogue
@@ -47,6 +47,7 @@ from sqlalchemy.sql.util import find_tables
 
 from monitor import clock
 from monitor.domain.catalogue import Catalogue
+from monitor.domain.vocabulary import FlagStatus
 from monitor.services.schedule.slots import lock_patient, replace_slots
 from monitor.store.db import session_catalogue
 from monitor.store.models import (
@@ -73,7 +74,6 @@ TREATMENT_FIELDS = ("protocol", "started_on", "stopped_on", "patient_id")
 COURSE_FIELDS = ("first_on", "last_on", "patient_id", "treatment_id")
 PATIENT_FIELDS = ("status", "status_on", "sex")
 LISTED_FIELDS = ("mrn", "site")  # shown on the lists' lines: recorded, nothing to rebuild
-FLAG_FIELDS = ("status", "repeat_due_on")  # a flag's repeat slot (`domain.repeats`)
 
 
 class MissingProtocol(RuntimeError):
@@ -277,8 +277,18 @@ def _collect_changed(upkeep: Upkeep, row: object) -> None:
     elif isinstance(row, Patient):
         _collect_patient(upkeep, row)
     elif isinstance(row, Flag):
-        if _changed(row, FLAG_FIELDS) and _values(row, "repeat_due_on"):
+        if _moves_repeat(row):
             upkeep.pending.update(_values(row, "patient_id"))
+
+
+def _moves_repeat(flag: Flag) -> bool:
+    """A flag asking for a repeat whose date changed, or that was superseded (or restored).
+    Acknowledging one moves nothing: the repeat is still asked for."""
+    if not _values(flag, "repeat_due_on"):
+        return False
+    if _changed(flag, ("repeat_due_on",)):
+        return True
+    return _changed(flag, ("status",)) and FlagStatus.SUPERSEDED in _values(flag, "status")
 
 
 def _collect_patient(upkeep: Upkeep, patient: Patient) -> None:
