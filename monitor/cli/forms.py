@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.context import parse_date, reports_errors, state
+from monitor.cli.context import parse_date, reports_errors, state, warn
+from monitor.config import ClinicConfig, holds_placeholder
 from monitor.errors import InvalidInput
-from monitor.services.schedule.request_form_print import request_forms_pdf
+from monitor.services.schedule.request_form_print import form_filename, request_forms_pdf
 from monitor.services.schedule.request_forms import (
     DEFAULT_DUE_WITHIN,
     request_form,
@@ -40,7 +41,8 @@ def request_form_command(
     config = app_state.config
     with app_state.session(current_schedules=True) as session:
         form = request_form(session, mrn, on, config.catalogue, config.code_map.loinc, due_within)
-    path = out if out is not None else Path(f"request-form-{form.mrn}.pdf")
+    path = out if out is not None else Path(form_filename(form.mrn))
+    warn_placeholders(config.clinic)
     write_pdf(path, request_forms_pdf([form], config.clinic))
     typer.echo(f"request form for {form.mrn} ({len(form.tests)} tests) written to {path}")
 
@@ -68,8 +70,16 @@ def request_forms_command(
         typer.echo(f"no patient has lab tests overdue or due within {due_within} days of {on}")
         return
     path = out if out is not None else Path(f"request-forms-{on}.pdf")
+    warn_placeholders(config.clinic)
     write_pdf(path, request_forms_pdf(forms, config.clinic))
     typer.echo(f"{len(forms)} request forms written to {path}")
+
+
+def warn_placeholders(clinic: ClinicConfig) -> None:
+    """A form sends the lab back to the clinic: say so when its name or phone is unset."""
+    for key, value in (("clinic.name", clinic.name), ("clinic.phone", clinic.phone)):
+        if holds_placeholder(key, [value]):
+            warn(f"{key} is the shipped placeholder {value!r}: the form prints it; set it")
 
 
 def write_pdf(path: Path, pdf: bytes) -> None:

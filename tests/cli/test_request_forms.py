@@ -101,3 +101,11 @@ def test_bulk_forms_for_one_site_and_for_nobody(clinic, tmp_path) -> None:
     assert not (tmp_path / "x.pdf").exists()
     clinic.ok("request-forms", "--site", "main", "--on", ON)
     assert page_count((tmp_path / f"request-forms-{ON}.pdf").read_bytes(), tmp_path) == 2
+
+
+def test_an_unset_clinic_name_or_phone_is_warned_about(cli, engine: Engine) -> None:
+    enrol(engine, "M1")
+    result = cli("request-form", "M1", "--on", ON, "--out", "m1.pdf")
+    assert result.code == 0
+    assert "clinic.name is the shipped placeholder" in result.err
+    assert "clinic.phone is the shipped placeholder" in result.err

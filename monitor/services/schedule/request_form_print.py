@@ -3,6 +3,7 @@ printed by `notify.pdf`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,12 @@ from monitor.notify.pdf import print_pdf, render_print_html
 from monitor.services.schedule.request_forms import RequestForm
 
 TEMPLATE = "request-form.html"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def form_filename(mrn: str) -> str:
+    """`request-form-<MRN>.pdf`, any character a file name or a header cannot hold as `_`."""
+    return _UNSAFE.sub("_", f"request-form-{mrn}.pdf")
 
 
 def request_forms_pdf(forms: Sequence[RequestForm], clinic: ClinicConfig) -> bytes:

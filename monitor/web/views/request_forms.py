@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,11 +9,9 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.errors import InvalidInput, NotFound
 from monitor.services.schedule.fingerprints import require_current_schedules
-from monitor.services.schedule.request_form_print import request_forms_pdf
+from monitor.services.schedule.request_form_print import form_filename, request_forms_pdf
 from monitor.services.schedule.request_forms import request_form
 from monitor.web.deps import deps
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def request_form_pdf(request: Request) -> Response:
@@ -35,7 +31,7 @@ def request_form_pdf(request: Request) -> Response:
         except InvalidInput as error:
             raise HTTPException(404, str(error)) from None
     pdf = request_forms_pdf([form], config.clinic)
-    filename = _UNSAFE.sub("_", f"request-form-{form.mrn}.pdf")
+    filename = form_filename(form.mrn)
     return Response(
         pdf,
         media_type="application/pdf",
