@@ -65,4 +65,6 @@ def test_the_schedule_shows_the_repeat_and_a_clinic_setting_moves_or_removes_it(
     assert add_platelets(cli, "85").code == 0  # a second sample, judged under the new setting
     flags = json.loads(cli.ok("flags", "--json"))
     assert len(repeats(cli)) == 1, "the setting applies to results stored after it"
-    assert {f["rule"] for f in flags} >= {"platelets.low"}
+    asked = {(f["value"], f["rule"]): f["repeat_due_on"] for f in flags}
+    assert asked[90.0, "platelets.low"] == "2025-02-15"
+    assert asked[85.0, "platelets.low"] is None
