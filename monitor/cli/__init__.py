@@ -9,6 +9,7 @@ import typer
 
 from monitor.cli import (
     edits,
+    forms,
     imports,
     letters,
     lists,
@@ -68,6 +69,7 @@ for module in (
     web,
     edits,
     letters,
+    forms,
 ):
     module.register(app)
 

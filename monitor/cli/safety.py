@@ -106,6 +106,7 @@ def flag_json(flag: FlagView, mrn: str) -> dict[str, Any]:
         "status": flag.status.value,
         "acknowledged_by": flag.acknowledged_by,
         "acknowledged_at": flag.acknowledged_at.isoformat() if flag.acknowledged_at else None,
+        "repeat_due_on": flag.repeat_due_on,
     }
 
 

@@ -132,3 +132,12 @@ def _toml_char(ch: str) -> str:
     if ord(ch) < 0x20 or ord(ch) == 0x7F:
         return f"\\u{ord(ch):04X}"
     return ch
+
+
+def codes_by_analyte(loinc: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """The inverse of a `CodeMap.loinc` (code -> analyte): each analyte's LOINC codes, in the
+    map's order (a lab request form prints them beside the analyte)."""
+    found: dict[str, list[str]] = {}
+    for code, analyte in loinc.items():
+        found.setdefault(analyte, []).append(code)
+    return {analyte: tuple(codes) for analyte, codes in found.items()}

@@ -32,6 +32,7 @@ from enum import StrEnum
 class SlotKind(StrEnum):
     BASELINE = "baseline"
     RECURRING = "recurring"
+    REPEAT = "repeat"  # asked for by a flag (`domain.repeats`)
 
 
 @dataclass(frozen=True)

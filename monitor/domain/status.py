@@ -18,7 +18,7 @@ from datetime import date
 from enum import StrEnum
 
 from monitor.domain.catalogue import Catalogue
-from monitor.domain.schedule import PlannedSlot
+from monitor.domain.schedule import PlannedSlot, SlotKind
 
 
 class SlotStatus(StrEnum):
@@ -118,10 +118,16 @@ def match_results(
     return progress
 
 
-def _by_series(slots: Iterable[PlannedSlot]) -> dict[tuple[str, int, str], list[PlannedSlot]]:
-    grouped: dict[tuple[str, int, str], list[PlannedSlot]] = defaultdict(list)
+SeriesKey = tuple[str, int, str, date | None]
+
+
+def _by_series(slots: Iterable[PlannedSlot]) -> dict[SeriesKey, list[PlannedSlot]]:
+    """Slots by (protocol, treatment, panel); a repeat slot is a series of its own (its due
+    date in the key), so it moves no regular slot's next window and none moves its own."""
+    grouped: dict[SeriesKey, list[PlannedSlot]] = defaultdict(list)
     for slot in slots:
-        grouped[slot.protocol, slot.treatment, slot.panel].append(slot)
+        alone = slot.due_on if slot.kind is SlotKind.REPEAT else None
+        grouped[slot.protocol, slot.treatment, slot.panel, alone].append(slot)
     for panel_slots in grouped.values():
         panel_slots.sort(key=lambda s: s.due_on)
     return grouped

@@ -212,8 +212,13 @@ def active_plans_on(
         plan = catalogue.plan(treatment.protocol)
         if plan.kind is Kind.COURSES and not treatment.courses:
             continue
-        opens = treatment.started_on - timedelta(days=plan.baseline_window_days)
-        end = treatment_end(treatment, plan)
-        if opens <= on and (end is None or on <= end):
+        if is_monitored_on(treatment, plan, on):
             found.setdefault(plan.id, plan)
     return list(found.values())
+
+
+def is_monitored_on(treatment: Treatment, plan: ProtocolPlan, on: date) -> bool:
+    """From the baseline window before the start to the monitoring end (open: no end)."""
+    opens = treatment.started_on - timedelta(days=plan.baseline_window_days)
+    end = treatment_end(treatment, plan)
+    return opens <= on and (end is None or on <= end)

@@ -34,7 +34,17 @@ from monitor.web.deps import WebDeps
 from monitor.web.render import templates
 from monitor.web.secret import session_secret
 from monitor.web.security import SignInGate
-from monitor.web.views import actions, auth, edits, lists, patient, patients, protocols, today
+from monitor.web.views import (
+    actions,
+    auth,
+    edits,
+    lists,
+    patient,
+    patients,
+    protocols,
+    request_forms,
+    today,
+)
 
 SESSION_COOKIE = "monitor_session"
 log = logging.getLogger("monitor.web")
@@ -61,6 +71,7 @@ def create_app(
         *lists.routes(),
         *protocols.routes(),
         *edits.routes(),
+        *request_forms.routes(),
         Mount("/static", StaticFiles(directory=resource_path("templates") / "web" / "static")),
     ]
     middleware = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .context import Context, at_least, below, fmt
-from .model import Finding, Severity
+from .model import Finding, Severity, asking_repeat
 from .settings import LymphocyteSettings, NeutrophilSettings, PlateletSettings
 
 COUNT_UNIT = "x10^9/L"  # platelets and neutrophils, as the messages write it
@@ -30,8 +30,14 @@ def platelet_findings(ctx: Context) -> list[Finding]:
 
 
 def _platelets_low(ctx: Context, value: float) -> Finding | None:
-    """< 50 emergency, < 100 urgent, < 150 (or the lab's lower limit) review."""
-    return _below_tiers(ctx, value, ctx.settings.platelets, "platelets.low", "Platelets")
+    """< 50 emergency, < 100 urgent, < 150 (or the lab's lower limit) review. Below the urgent
+    cut-off it asks for a repeat count (also when the dip caps its severity: the capped message
+    itself asks to confirm with a repeat)."""
+    s = ctx.settings.platelets
+    finding = _below_tiers(ctx, value, s, "platelets.low", "Platelets")
+    if finding is not None and below(value, s.urgent_below):
+        return asking_repeat(finding, s.repeat_within_days)
+    return finding
 
 
 def _below_tiers(
@@ -61,13 +67,14 @@ def _platelets_fall(ctx: Context, value: float) -> Finding | None:
     before = previous.canonical_value
     if not at_least(before - value, before * fraction):
         return None
-    return Finding(
+    finding = Finding(
         ctx.subject.key,
         "platelets.fall",
         Severity.REVIEW,
         f"Platelets fell from {fmt(before)} on {previous.collected_on} to {fmt(value)} "
         f"{COUNT_UNIT} ({fmt(100 * fraction)}% or more); repeat to rule out clumping.",
     )
+    return asking_repeat(finding, ctx.settings.platelets.repeat_within_days)
 
 
 def _in_dip(finding: Finding, value: float, course: int, ctx: Context) -> Finding:

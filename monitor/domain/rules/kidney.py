@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .context import Context, above, at_least, fmt, ordinal_rank
-from .model import Finding, ResultFact, Severity
+from .model import Finding, ResultFact, Severity, asking_repeat
 
 URINE_ANALYTES = ("urine_rbc", "urine_blood")
 _ONE_PLUS = 2  # rank of "1+" on the dipstick scale (negative, trace, 1+, ...)
@@ -79,7 +79,8 @@ def _creatinine_rise(ctx: Context, value: float) -> Finding | None:
     if not reasons:
         return None
     message = f"Creatinine {fmt(value)} umol/L is " + " and ".join(reasons) + "."
-    return Finding(ctx.subject.key, "creatinine.rise", Severity.URGENT, message)
+    finding = Finding(ctx.subject.key, "creatinine.rise", Severity.URGENT, message)
+    return asking_repeat(finding, ctx.settings.creatinine.repeat_within_days)
 
 
 def creatinine_combined(ctx: Context) -> Finding | None:
@@ -95,13 +96,14 @@ def creatinine_combined(ctx: Context) -> Finding | None:
     if not partners:
         return None
     names = ", ".join(sorted({_urine_words(u) for u in partners}))
-    return Finding(
+    finding = Finding(
         ctx.subject.key,
         "creatinine.rise_with_haematuria",
         Severity.EMERGENCY,
         f"Creatinine {fmt(value)} umol/L has risen and urine collected the same day shows "
         f"blood ({names}): possible anti-GBM disease.",
     )
+    return asking_repeat(finding, ctx.settings.creatinine.repeat_within_days)
 
 
 def _urine_words(fact: ResultFact) -> str:

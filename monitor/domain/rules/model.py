@@ -7,8 +7,8 @@ know how a value arrived (CLI, HL7, FHIR) or in which unit; the caller keeps the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from enum import StrEnum
 
 from monitor.domain.courses import Course
@@ -73,10 +73,26 @@ class Finding:
     `result_key` is usually the new result's key; for a combined rule re-checked because a
     same-day partner arrived later, it is the key of the result the rule belongs to (the
     creatinine, or the ALT/AST). `message` is for nurses: plain words, values and thresholds in
-    canonical units, never a patient's name.
+    canonical units, never a patient's name. `repeat_within_days` is set by the rules that ask
+    for a repeat (`rules.repeats`).
     """
 
     result_key: int | str
     rule: str
     severity: Severity
     message: str
+    # Days after the sample by which the analyte's panel should be measured again (None: no
+    # repeat asked; `[rules.<analyte>] repeat_within_days`).
+    repeat_within_days: int | None = None
+
+    def repeat_due_on(self, collected_on: date) -> date | None:
+        """The day the repeat is due by, for a sample collected on `collected_on` (None: the
+        finding asks for no repeat)."""
+        days = self.repeat_within_days
+        return collected_on + timedelta(days=days) if days else None
+
+
+def asking_repeat(finding: Finding, days: int) -> Finding:
+    """The finding asking for its panel again within `days` of the sample (0: asking nothing).
+    Issue 14's product defaults; sources in docs/decisions.md, "Results that ask for a repeat"."""
+    return replace(finding, repeat_within_days=days or None)

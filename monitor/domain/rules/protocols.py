@@ -9,6 +9,7 @@ a patient on two drugs is never judged more leniently than either drug's label a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .engine import evaluate
@@ -27,8 +28,9 @@ def evaluate_for_protocols(
     protocols: Sequence[ProtocolPlan],
 ) -> list[Finding]:
     """`evaluate` under each protocol's overrides of `base`; one finding per (result, rule), the
-    most severe (the first protocol's on a tie, in the order given). `protocols` are those whose
-    treatment is active on the result's collection date; with none, `base` alone judges it."""
+    most severe (the first protocol's on a tie, in the order given), asking for the soonest
+    repeat any protocol asks for. `protocols` are those whose treatment is active on the
+    result's collection date; with none, `base` alone judges it."""
     if not protocols:
         return evaluate(new, history, patient, base)
     kept: dict[tuple[int | str, str], Finding] = {}
@@ -38,5 +40,13 @@ def evaluate_for_protocols(
             key = (finding.result_key, finding.rule)
             held = kept.get(key)
             if held is None or finding.severity.rank > held.severity.rank:
-                kept[key] = finding
+                kept[key] = _sooner_repeat(finding, held)
+            else:
+                kept[key] = _sooner_repeat(held, finding)
     return list(kept.values())
+
+
+def _sooner_repeat(kept: Finding, other: Finding | None) -> Finding:
+    """`kept`, asking for the sooner of the two repeats (either protocol's)."""
+    asked = [f.repeat_within_days for f in (kept, other) if f and f.repeat_within_days]
+    return replace(kept, repeat_within_days=min(asked, default=None))

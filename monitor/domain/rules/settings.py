@@ -19,6 +19,20 @@ from typing import Any
 
 # A sanity bound (docs/decisions.md), not a clinical claim: the dip window is days, not years.
 MAX_DIP_DAYS = 365
+# A sanity bound too: a repeat asked for further out than a quarter is a routine test, not a
+# repeat. `repeat_within_days = 0` asks for no repeat (docs/decisions.md, "Results that ask for
+# a repeat").
+MAX_REPEAT_DAYS = 92
+# The product defaults for a repeat: issue 14's, for the clinic's clinicians to confirm (the
+# sources in clinical.md §3a and §3c ask for sooner; docs/decisions.md says how they differ).
+DEFAULT_REPEAT_DAYS = 7
+
+
+def _check_repeat(days: int) -> None:
+    if days > MAX_REPEAT_DAYS:
+        raise ValueError(
+            f"repeat_within_days must be at most {MAX_REPEAT_DAYS} days (0: no repeat)"
+        )
 
 
 def _check(settings: Any) -> None:
@@ -46,6 +60,9 @@ class PlateletSettings:
     emergency_below: float = 50.0
     fall_fraction: float = 0.5
     dip_days_after_course: int = 7
+    # A count below `urgent_below`, or a fall of `fall_fraction`, asks for a repeat this many
+    # days after the sample (0: no repeat).
+    repeat_within_days: int = DEFAULT_REPEAT_DAYS
 
     def __post_init__(self) -> None:
         _check(self)
@@ -54,6 +71,7 @@ class PlateletSettings:
             raise ValueError("fall_fraction must be in (0, 1]")
         if self.dip_days_after_course > MAX_DIP_DAYS:
             raise ValueError(f"dip_days_after_course must be at most {MAX_DIP_DAYS} days")
+        _check_repeat(self.repeat_within_days)
 
 
 @dataclass(frozen=True)
@@ -115,9 +133,13 @@ class CreatinineSettings:
     high_x: float = 110.0
     baseline_ratio_urgent: float = 1.5
     rise_urgent: float = 26.5
+    # An urgent (or emergency) creatinine finding asks for a repeat this many days after the
+    # sample (0: no repeat).
+    repeat_within_days: int = DEFAULT_REPEAT_DAYS
 
     def __post_init__(self) -> None:
         _check(self)
+        _check_repeat(self.repeat_within_days)
 
 
 @dataclass(frozen=True)

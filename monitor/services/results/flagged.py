@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ class FlagView:
     acknowledged_at: datetime | None
     acknowledged_note: str | None
     result: ResultView
+    repeat_due_on: date | None = None  # the repeat the flag asks for (None: none)
 
 
 def flag_view(row: Flag, result: Result) -> FlagView:
@@ -55,6 +56,7 @@ def flag_view(row: Flag, result: Result) -> FlagView:
         acknowledged_at=row.acknowledged_at,
         acknowledged_note=row.acknowledged_note,
         result=result_view(result),
+        repeat_due_on=row.repeat_due_on,
     )
 
 

@@ -8,8 +8,8 @@ same-day partner arrives only ever adds a new, higher flag (SPEC §9).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,6 +51,7 @@ def raise_flags(
     treatments = domain_treatments(patient)
     facts = [result_fact(row, analytes) for row in _patient_results(session, patient.id)]
     position = {fact.key: index for index, fact in enumerate(facts)}
+    collected = {fact.key: fact.collected_on for fact in facts}
     created: list[Flag] = []
     for row in sorted(new_results, key=lambda r: (r.collected_on, r.id)):
         if row.id not in position:  # preliminary: stored and shown, not judged yet
@@ -59,13 +60,19 @@ def raise_flags(
         history = facts[:index] + facts[index + 1 :]
         plans = active_plans_on(treatments, catalogue, row.collected_on) if catalogue else []
         findings = evaluate_for_protocols(facts[index], history, context, settings, plans)
-        created.extend(_store_new(session, patient.id, findings, now))
+        created.extend(_store_new(session, patient.id, findings, now, collected))
     return created
 
 
 def _store_new(
-    session: Session, patient_id: int, findings: Iterable[Finding], now: datetime
+    session: Session,
+    patient_id: int,
+    findings: Iterable[Finding],
+    now: datetime,
+    collected: Mapping[int | str, date],
 ) -> list[Flag]:
+    """Store each finding not already stored as high; one that asks for a repeat records the
+    day it is due by (collection date + days), which puts a repeat slot on the schedule."""
     created = []
     for finding in findings:
         existing = session.scalars(
@@ -83,6 +90,7 @@ def _store_new(
             message=finding.message,
             status=FlagStatus.OPEN,
             created_at=now,
+            repeat_due_on=finding.repeat_due_on(collected[finding.result_key]),
         )
         session.add(flag)
         created.append(flag)

@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID, Catalogue
 from monitor.domain.courses import Course
+from monitor.domain.repeats import RepeatRequest, repeat_slots
 from monitor.domain.schedule import add_months
 from monitor.domain.status import CountedResult, SlotProgress, is_cancelled_by_stop, match_results
 from monitor.domain.treatments import Treatment, build_slots, has_open_series, order_treatments
-from monitor.domain.vocabulary import COUNTING_STATUSES
+from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
 from monitor.store import models
 
 PLAN_AHEAD_MONTHS = 24
@@ -45,11 +46,15 @@ def plan_slots(
     sex: str | None = None,
     stopped_on: date | None = None,
     horizon_on: date,
+    repeats: Sequence[RepeatRequest] = (),
 ) -> list[SlotProgress]:
-    """The pure schedule with the patient's results matched to it."""
+    """The pure schedule, with the repeats the patient's flags ask for, and the patient's
+    results matched to it."""
     slots = build_slots(
         treatments, catalogue, sex=sex, stopped_on=stopped_on, horizon_on=horizon_on
     )
+    if repeats:
+        slots += repeat_slots(repeats, treatments, catalogue, sex=sex, planned=slots)
     return match_results(slots, results, catalogue)
 
 
@@ -122,6 +127,27 @@ def counted_results(session: Session, patient_id: int) -> list[CountedResult]:
     return [CountedResult(analyte, collected_on) for analyte, collected_on in rows]
 
 
+def repeat_requests(session: Session, patient_id: int) -> list[RepeatRequest]:
+    """The repeats the patient's flags ask for: every flag with a `repeat_due_on` that is not
+    superseded (acknowledging a flag is not doing the repeat; a nurse who decides it is not
+    needed waives the slot), on a result that still counts."""
+    rows = session.execute(
+        select(models.Result.analyte, models.Result.collected_on, models.Flag.repeat_due_on)
+        .join(models.Result, models.Result.id == models.Flag.result_id)
+        .where(
+            models.Flag.patient_id == patient_id,
+            models.Flag.repeat_due_on.is_not(None),
+            models.Flag.status != FlagStatus.SUPERSEDED,
+            models.Result.status.in_(COUNTING_STATUSES),
+        )
+    )
+    return [
+        RepeatRequest(analyte, asked_on, due_on)
+        for analyte, asked_on, due_on in rows
+        if due_on is not None  # the query's condition; for the type checker
+    ]
+
+
 def waived_keys(session: Session, patient_id: int) -> set[WaivedKey]:
     waiver = models.Waiver
     rows = session.execute(
@@ -145,6 +171,7 @@ def replace_slots(
         sex=patient.sex,
         stopped_on=patient.stopped_on,
         horizon_on=horizon_on,
+        repeats=repeat_requests(session, patient.id),
     )
     rows = slot_rows(patient.id, progress, waived_keys(session, patient.id), patient.stopped_on)
     session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))

@@ -6,7 +6,8 @@ rebuild it by hand, and a writer that forgot would have left a stale schedule wi
 now no service rebuilds anything. After every flush the session's new, changed and deleted rows
 are looked at (with their attribute history): a treatment, a course or an infusion; a result
 added or deleted, or its status, collection date, analyte or patient changed; a waiver; a
-patient's status, status date or sex. Each patient they belong to is *pending*. Before the
+patient's status, status date or sex; a flag that asks for a repeat, added, deleted,
+superseded or with its repeat date changed. Each patient they belong to is *pending*. Before the
 outermost commit every pending patient is locked, read again and rebuilt once, in id order (two
 transactions lock patients in the same order), from the protocols the unit of work was opened
 with (`store.db.session_catalogue`). A transaction with pending patients and no catalogue
@@ -46,10 +47,12 @@ from sqlalchemy.sql.util import find_tables
 
 from monitor import clock
 from monitor.domain.catalogue import Catalogue
+from monitor.domain.vocabulary import FlagStatus
 from monitor.services.schedule.slots import lock_patient, replace_slots
 from monitor.store.db import session_catalogue
 from monitor.store.models import (
     Course,
+    Flag,
     Infusion,
     Patient,
     Result,
@@ -251,6 +254,8 @@ def _collect_whole(upkeep: Upkeep, row: object, *, is_new: bool) -> None:
         upkeep.courses.update(_values(row, "course_id"))
     elif isinstance(row, Patient) and is_new:
         upkeep.listed.add(row.id)
+    elif isinstance(row, Flag) and _values(row, "repeat_due_on"):
+        upkeep.pending.update(_values(row, "patient_id"))
 
 
 def _collect_changed(upkeep: Upkeep, row: object) -> None:
@@ -271,6 +276,19 @@ def _collect_changed(upkeep: Upkeep, row: object) -> None:
             upkeep.pending.update(_values(row, "patient_id"))
     elif isinstance(row, Patient):
         _collect_patient(upkeep, row)
+    elif isinstance(row, Flag):
+        if _moves_repeat(row):
+            upkeep.pending.update(_values(row, "patient_id"))
+
+
+def _moves_repeat(flag: Flag) -> bool:
+    """A flag asking for a repeat whose date changed, or that was superseded (or restored).
+    Acknowledging one moves nothing: the repeat is still asked for."""
+    if not _values(flag, "repeat_due_on"):
+        return False
+    if _changed(flag, ("repeat_due_on",)):
+        return True
+    return _changed(flag, ("status",)) and FlagStatus.SUPERSEDED in _values(flag, "status")
 
 
 def _collect_patient(upkeep: Upkeep, patient: Patient) -> None:
@@ -280,7 +298,7 @@ def _collect_patient(upkeep: Upkeep, patient: Patient) -> None:
         upkeep.listed.add(patient.id)
 
 
-WATCHED = (Treatment, Course, Infusion, Result, Waiver, Patient)
+WATCHED = (Treatment, Course, Infusion, Result, Waiver, Patient, Flag)
 
 
 def _unflushed(session: Session) -> Iterator[object]:
