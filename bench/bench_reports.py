@@ -1,0 +1,223 @@
+"""Benchmark: the adherence report and the REMS list for a large clinic (issue 16).
+
+    python bench/bench_reports.py --database sqlite --keep /tmp/bench-reports-10k.db
+    python bench/bench_reports.py --database postgresql
+
+Builds a synthetic clinic once with bench_web.py's `build_clinic` (bench_schedule.py's generator,
+`--mix mixed` by default so the report has several protocols and panels), keeps it (a SQLite file
+with `--keep PATH`; the PostgreSQL database `--pg-database`, reused while it holds the finished
+clinic, `--rebuild` to start again), then times:
+
+- the service in one process (`services.reports.adherence.adherence_report`, by month and by
+  patient, and `rems_list`), median of `--repeat` runs, first run apart;
+- `monitor report adherence --json` as a new process (start-up, configuration, the freshness
+  check, the query, the JSON);
+- `GET /reports` against a running `monitor serve`, signed in over HTTP (the page: the table,
+  both charts).
+
+Target: the Reports page under 1 s at 10,000 patients. A script, not a test: nothing fails on a
+slow machine; the load average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a source checkout
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_web import PG_ADMIN_URL, build_clinic, server, signed_in, timed_get  # noqa: E402
+
+from monitor.config import load_config  # noqa: E402
+from monitor.store import models  # noqa: E402
+from monitor.store.db import make_engine, unit_of_work  # noqa: E402
+
+TODAY = date(2026, 11, 27)  # bench_schedule's default "today": the clinic is built around it
+
+
+def clinic_url(args: argparse.Namespace) -> tuple[str, bool]:
+    """(URL, already built?) of the kept clinic."""
+    if args.database == "postgresql":
+        import psycopg
+
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + args.pg_database
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            exists = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (args.pg_database,)
+            ).fetchone()
+            if exists and (args.rebuild or not finished(url)):
+                admin.execute(f"DROP DATABASE {args.pg_database} WITH (FORCE)")
+                exists = None
+            if not exists:
+                admin.execute(f"CREATE DATABASE {args.pg_database}")
+        return url, bool(exists)
+    path = Path(args.keep).resolve()
+    url = f"sqlite:///{path}"
+    if path.exists() and (args.rebuild or not finished(url)):
+        for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            stale.unlink(missing_ok=True)  # an interrupted build: start again
+    return url, path.exists()
+
+
+def finished(url: str) -> bool:
+    """A kept clinic is reused only if its build got as far as adding the nurse (the last step)."""
+    engine = make_engine(url)
+    try:
+        with unit_of_work(engine) as session:
+            return session.scalar(select(models.User.id).where(models.User.name == "nina")) is not None
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with unit_of_work(engine) as session:
+            return {
+                name: session.scalar(select(func.count()).select_from(table)) or 0
+                for name, table in (
+                    ("patients", models.Patient),
+                    ("results", models.Result),
+                    ("slots", models.Slot),
+                )
+            }
+    finally:
+        engine.dispose()
+
+
+def timed(action: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
+    """(first run, the following runs, the last answer), in seconds."""
+    started = time.perf_counter()
+    answer = action()
+    first = time.perf_counter() - started
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        answer = action()
+        runs.append(time.perf_counter() - started)
+    return first, runs, answer
+
+
+def measure_service(url: str, args: argparse.Namespace) -> list[tuple[str, float, list[float]]]:
+    from monitor.services.reports.adherence import ReportFilter, adherence_report, rems_list
+
+    config = load_config(ROOT / "config.toml")
+    engine = make_engine(url)
+    wanted = ReportFilter(first_on=args.first, last_on=args.last)
+    rows = []
+    try:
+        for label, call in (
+            ("adherence_report by month", lambda s: adherence_report(s, wanted, TODAY, "month")),
+            ("adherence_report by patient", lambda s: adherence_report(s, wanted, TODAY, "patient")),
+            ("rems_list", lambda s: rems_list(s, wanted)),
+        ):
+
+            def once(call: Callable[[Any], Any] = call) -> Any:
+                with unit_of_work(engine, config.catalogue) as session:
+                    return call(session)
+
+            first, runs, answer = timed(once, args.repeat)
+            size = len(answer.rows) if hasattr(answer, "rows") else len(answer)
+            rows.append((f"{label} ({size:,} rows)", first, runs))
+    finally:
+        engine.dispose()
+    return rows
+
+
+def measure_command(url: str, args: argparse.Namespace) -> tuple[str, float, list[float]]:
+    command = [
+        sys.executable, "-m", "monitor", "--database", url, "report", "adherence",
+        "--from", args.first.isoformat(), "--to", args.last.isoformat(), "--json",
+    ]  # fmt: skip
+    env = {**os.environ, "MONITOR_CONFIG": str(ROOT / "config.toml")}
+
+    def once() -> None:
+        subprocess.run(command, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+    first, runs, _ = timed(once, args.repeat)
+    return ("`monitor report adherence --json` (a new process)", first, runs)
+
+
+def measure_page(url: str, args: argparse.Namespace) -> list[tuple[str, float, list[float]]]:
+    query = f"/reports?from={args.first.isoformat()}&to={args.last.isoformat()}"
+    rows = []
+    with server(url) as base:
+        client = signed_in(base)
+        for label, path in (
+            ("GET /reports (12 months, every site)", query),
+            ("GET /reports?site=north", query + "&site=north"),
+            ("GET /reports/rems.csv", query.replace("/reports?", "/reports/rems.csv?")),
+        ):
+            first, runs, _ = timed(lambda path=path: timed_get(client, path), args.repeat)
+            rows.append((label, first, runs))
+        size = len(client.get(query).content)
+    rows[0] = (f"{rows[0][0]}, {size / 1024:.0f} KiB", rows[0][1], rows[0][2])
+    return rows
+
+
+def report(args: argparse.Namespace, data: dict[str, int], rows: list[Any]) -> str:
+    def ms(value: float) -> str:
+        return f"{value * 1000:,.0f} ms"
+
+    lines = [
+        f"### {args.database}, {data['patients']:,} patients, {args.first} to {args.last}",
+        "",
+        f"Data: {', '.join(f'{v:,} {k}' for k, v in data.items())}. Load average at the end: "
+        f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs.",
+        "",
+        f"| measure | first | median of {args.repeat} | max | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for label, first, runs in rows:
+        target = "< 1 s" if label.startswith("GET /reports (") else ""
+        lines.append(
+            f"| {label} | {ms(first)} | {ms(statistics.median(runs))} | {ms(max(runs))} | {target} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--keep", default="/tmp/bench-reports-10k.db", help="the SQLite file")
+    parser.add_argument("--pg-database", default="monitor_bench_reports")
+    parser.add_argument("--rebuild", action="store_true", help="build the clinic again")
+    parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--chunk", type=int, default=250)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--mix", choices=("alemtuzumab", "mixed"), default="mixed")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--from", dest="first", type=date.fromisoformat, default=date(2025, 12, 1))
+    parser.add_argument("--to", dest="last", type=date.fromisoformat, default=date(2026, 11, 30))
+    args = parser.parse_args(argv)
+    args.today = TODAY
+    url, built = clinic_url(args)
+    if not built:
+        engine = make_engine(url)
+        started = time.perf_counter()
+        build_clinic(engine, args)
+        engine.dispose()
+        print(f"setup {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    if args.build_only:
+        return
+    rows = [*measure_service(url, args), measure_command(url, args), *measure_page(url, args)]
+    print(report(args, counts(url), rows))
+
+
+if __name__ == "__main__":
+    main()
