@@ -22,14 +22,12 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     case,
-    extract,
     func,
     literal,
     literal_column,
     or_,
     select,
 )
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import Catalogue
@@ -241,99 +239,110 @@ def adherence_report(
     """The report for the slots due in `wanted`'s period, each as of `on` (InvalidInput for a
     period ending before it starts, an unknown site or protocol)."""
     checked_filter(session, catalogue, wanted)
-    if by is ReportBy.MONTH:
-        rows = _month_rows(session, wanted, on)
-    else:
-        rows = _patient_rows(session, wanted, on)
+    groups = _groups(session, wanted, on, by)
     ranks = catalogue.panel_ranks()
 
     def order(row: AdherenceRow) -> tuple[Any, ...]:
         rank = ranks.get((row.protocol, row.panel), len(ranks))
         return (row.month or "", row.mrn or "", row.site, rank, row.protocol, row.panel)
 
-    return AdherenceReport(
-        wanted,
-        on,
-        by,
-        tuple(sorted(rows, key=order)),
-        tuple(_lateness(session, wanted, on)),
-        ranks,
+    rows = sorted(_rows(groups, by), key=order)
+    return AdherenceReport(wanted, on, by, tuple(rows), tuple(_lateness(groups)), ranks)
+
+
+OUTCOMES = tuple(Outcome)
+NOT_ON_TIME = (Outcome.LATE, Outcome.OVERDUE, Outcome.MISSED)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One row of the grouped query: the report's key, an outcome, days past due (for the
+    outcomes not on time), a count."""
+
+    key: tuple[str, str, str, str]  # (month or MRN, site, protocol, panel)
+    outcome: Outcome
+    days: int | None
+    count: int
+
+
+def _groups(session: Session, wanted: ReportFilter, on: date, by: ReportBy) -> list[_Group]:
+    """One pass over the slots due in the period (an index range on `due_on`): each slot's
+    outcome (the one of the disjoint `outcome_conditions` that holds, as a CASE) and, if it was
+    not on time, its days past due, counted by the report's key. Months are grouped as due
+    days (plain columns; Python adds the days of a month up). The inner query computes per
+    slot, so the outer `GROUP BY` names plain columns on both databases (PostgreSQL would not
+    match bound parameters otherwise)."""
+    conditions = outcome_conditions(on)
+    outcome = case(
+        *(
+            (condition, literal_column(str(index)))
+            for index, condition in enumerate(conditions.values())
+        )
     )
-
-
-def _counted(on: date) -> list[Any]:
-    """`count(CASE WHEN <outcome> THEN 1 END)` per outcome, and the slots due."""
-    one: ColumnElement[int] = literal_column("1")
-    return [func.count().label("due")] + [
-        func.count(case((condition, one))).label(outcome.value)
-        for outcome, condition in outcome_conditions(on).items()
+    # Late: counted to the completion day; overdue and missed: to `on`.
+    ended = case((conditions[Outcome.LATE], Slot.completed_on), else_=literal(on, Date))
+    not_on_time = or_(*(conditions[o] for o in NOT_ON_TIME))
+    days = case((not_on_time, days_between(ended, Slot.due_on)))
+    head = Slot.due_on if by is ReportBy.MONTH else Patient.mrn
+    per_slot = (
+        select(
+            head.label("head"),
+            Patient.site.label("site"),
+            Slot.protocol.label("protocol"),
+            Slot.panel.label("panel"),
+            outcome.label("outcome"),
+            days.label("days"),
+        )
+        .join(Patient, Patient.id == Slot.patient_id)
+        .where(in_report(wanted))
+        .subquery()
+    )
+    keys = list(per_slot.c)
+    found: Iterable[Any] = session.execute(select(*keys, func.count()).group_by(*keys))
+    return [
+        _Group(
+            (_month(first) if by is ReportBy.MONTH else first, site, protocol, panel),
+            OUTCOMES[int(index)],
+            None if days_past is None else int(days_past),
+            count,
+        )
+        for first, site, protocol, panel, index, days_past, count in found
     ]
 
 
-def _counts(row: RowMapping) -> Counts:
-    return Counts(**{f.name: int(row[f.name]) for f in fields(Counts)})
+def _month(due_on: date) -> str:
+    return due_on.strftime("%Y-%m")
 
 
-def _month_rows(session: Session, wanted: ReportFilter, on: date) -> Iterable[AdherenceRow]:
-    year = extract("year", Slot.due_on).label("year")
-    month = extract("month", Slot.due_on).label("month")
-    keys = (year, month, Patient.site, Slot.protocol, Slot.panel)
-    query = (
-        select(*keys, *_counted(on))
-        .join(Patient, Patient.id == Slot.patient_id)
-        .where(in_report(wanted))
-        .group_by(*keys)
-    )
-    for row in session.execute(query).mappings():
-        yield AdherenceRow(
-            row["site"],
-            row["protocol"],
-            row["panel"],
-            _counts(row),
-            month=f"{int(row['year']):04d}-{int(row['month']):02d}",
+def _rows(groups: Iterable[_Group], by: ReportBy) -> list[AdherenceRow]:
+    """The groups added up per key (the bins only matter to the histogram)."""
+    tally: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for group in groups:
+        counted = tally[group.key]
+        counted["due"] += group.count
+        counted[group.outcome.value] += group.count
+    rows = []
+    for (first, site, protocol, panel), counted in tally.items():
+        counts = Counts(**counted)
+        if by is ReportBy.MONTH:
+            rows.append(AdherenceRow(site, protocol, panel, counts, month=first))
+        else:
+            rows.append(AdherenceRow(site, protocol, panel, counts, mrn=first))
+    return rows
+
+
+def _lateness(groups: Iterable[_Group]) -> list[LatenessBin]:
+    """The histogram of days past due of the slots not done on time."""
+    late = [0] * len(LATENESS_BINS)
+    not_done = [0] * len(LATENESS_BINS)
+    for group in groups:
+        if group.days is None:
+            continue
+        index = next(
+            i for i, (_, high) in enumerate(LATENESS_BINS) if high is None or group.days <= high
         )
-
-
-def _patient_rows(session: Session, wanted: ReportFilter, on: date) -> Iterable[AdherenceRow]:
-    keys = (Patient.mrn, Patient.site, Slot.protocol, Slot.panel)
-    query = (
-        select(*keys, *_counted(on))
-        .join(Patient, Patient.id == Slot.patient_id)
-        .where(in_report(wanted))
-        .group_by(*keys)
-    )
-    for row in session.execute(query).mappings():
-        yield AdherenceRow(row["site"], row["protocol"], row["panel"], _counts(row), mrn=row["mrn"])
-
-
-def _lateness(session: Session, wanted: ReportFilter, on: date) -> list[LatenessBin]:
-    """The histogram of days past due, grouped in SQL (the bin is computed per slot in an inner
-    query, so the outer `GROUP BY` names plain columns on both databases)."""
-    is_late = late_by(Slot, on)
-    ended = case((is_late, Slot.completed_on), else_=literal(on, Date))
-    days = days_between(ended, Slot.due_on)
-    one: ColumnElement[int] = literal_column("1")
-    bins = case(
-        *(
-            (days <= literal_column(str(high)), literal_column(str(index)))
-            for index, (_, high) in enumerate(LATENESS_BINS)
-            if high is not None
-        ),
-        else_=literal_column(str(len(LATENESS_BINS) - 1)),
-    )
-    per_slot = (
-        select(bins.label("bin"), case((is_late, one), else_=literal_column("0")).label("late"))
-        .join(Patient, Patient.id == Slot.patient_id)
-        .where(in_report(wanted), or_(is_late, overdue_on(Slot, on), missed_on(Slot, on)))
-        .subquery()
-    )
-    query = select(per_slot.c.bin, per_slot.c.late, func.count()).group_by(
-        per_slot.c.bin, per_slot.c.late
-    )
-    found: dict[tuple[int, bool], int] = {
-        (int(index), bool(late)): count for index, late, count in session.execute(query)
-    }
+        (late if group.outcome is Outcome.LATE else not_done)[index] += group.count
     return [
-        LatenessBin(low, high, found.get((index, True), 0), found.get((index, False), 0))
+        LatenessBin(low, high, late[index], not_done[index])
         for index, (low, high) in enumerate(LATENESS_BINS)
     ]
