@@ -55,7 +55,9 @@ def draw_patient(rng: random.Random, number: int) -> DrawnPatient:
     if kind in ("alem", "both"):
         courses, first = [], start
         for index in range(rng.randint(1, 3)):
-            courses.append(Course(tuple(first + timedelta(days=d) for d in range(rng.randint(3, 5)))))
+            courses.append(
+                Course(tuple(first + timedelta(days=d) for d in range(rng.randint(3, 5))))
+            )
             first += timedelta(days=rng.randint(330, 420) + index)
         treatments.append(Treatment("alemtuzumab", courses[0].first_on, None, tuple(courses)))
         start = courses[-1].last_on + timedelta(days=rng.randint(180, 700))
@@ -136,7 +138,9 @@ def store_clinic(engine: Engine, seed: int, size: int) -> list[DrawnPatient]:
                 horizon_on=HORIZON,
             )
             waived = {
-                (p.slot.protocol, p.slot.panel, p.slot.due_on) for p in progress if rng.random() < 0.05
+                (p.slot.protocol, p.slot.panel, p.slot.due_on)
+                for p in progress
+                if rng.random() < 0.05
             }
             rows = slot_rows(patient.number, progress, waived, patient.stopped_on)
             if rows:

@@ -17,6 +17,7 @@ from monitor.cli import (
     protocols,
     quarantine,
     records,
+    reports,
     results,
     safety,
     system,
@@ -64,6 +65,7 @@ for module in (
     imports,
     quarantine,
     web,
+    reports,
 ):
     module.register(app)
 
