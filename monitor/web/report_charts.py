@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from monitor.services.reports.adherence import LatenessBin, PanelSeries
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 40, 12, 12, 34
+LEFT, RIGHT, TOP, BOTTOM = 40, 30, 12, 34
 SERIES_CLASSES = 10  # series-0 .. series-9 in worklist.css, then they repeat
 
 
