@@ -68,8 +68,13 @@ def test_the_json_has_the_report_and_its_counts_match_the_pure_statuses(
     assessed = total["done"] + total["late"] + total["overdue"] + total["missed"]
     assert total["assessed"] == assessed
     assert total["on_time_pct"] == round(100 * total["done"] / assessed, 1)
-    assert [b["days"] for b in data["days_past_due"]][0] == "1-7"
-    assert len(data["days_past_due"]) == len(LATENESS_BINS)
+    bins = data["days_past_due"]
+    assert [b["days"] for b in bins] == [
+        "1-7", "8-14", "15-30", "31-60", "61-90", "91-180", "over 180",
+    ]  # fmt: skip
+    assert len(bins) == len(LATENESS_BINS)
+    assert sum(b["late"] for b in bins) == total["late"]
+    assert sum(b["not_done"] for b in bins) == total["overdue"] + total["missed"]
 
 
 def test_by_patient_and_the_csv_say_the_same_as_the_json(cli: Cli, clinic: list[Any]) -> None:

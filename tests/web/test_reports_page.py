@@ -17,9 +17,12 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from monitor.config import parse_config
+from monitor.web.app import create_app
 from tests.conftest import Cli
 from tests.reports_clinic import store_clinic
 from tests.web.clinic import TODAY
+from tests.web.conftest import SECRET, FakeClock, sign_in
 
 PERIOD = "from=2025-07-01&to=2026-06-30"
 COUNTS = ("due", "done", "late", "overdue", "missed", "waived", "cancelled", "open")
@@ -98,7 +101,7 @@ def test_the_table_matches_the_cli_json_and_both_charts_are_svg(
         {
             "month": r["month"], "site": r["site"], "protocol": r["protocol"], "panel": r["panel"],
             **{name: str(r[name]) for name in COUNTS},
-            "on_time_pct": "–" if r["on_time_pct"] is None else f"{r['on_time_pct']:.1f}",
+            "on_time_pct": "\u2013" if r["on_time_pct"] is None else f"{r['on_time_pct']:.1f}",
         }
         for r in data["rows"]
     ]  # fmt: skip
@@ -145,3 +148,17 @@ def test_the_page_prints(nurse: TestClient, generated: None) -> None:
     html = nurse.get(f"/reports?{PERIOD}").text
     assert 'class="print-only report-print-head"' in html
     assert 'class="filters no-print"' in html
+
+
+def test_stale_schedules_are_refused_not_reported(
+    engine: Engine, clock: FakeClock, users: None, generated: None
+) -> None:
+    changed = parse_config({"protocol": {"panels": {"tsh": {"every_months": 2}}}})
+    app = create_app(changed, engine, now=clock, today_fn=lambda: TODAY, secret=SECRET)
+    with TestClient(app, follow_redirects=False) as client:
+        assert sign_in(client).status_code == 303
+        for path in ("/reports", "/reports/adherence.csv", "/reports/rems.csv"):
+            response = client.get(f"{path}?{PERIOD}")
+            assert response.status_code == 503, path
+            assert "monitor db rebuild" in response.text
+            assert "R00" not in response.text
