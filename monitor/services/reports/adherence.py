@@ -60,6 +60,20 @@ class Outcome(StrEnum):
     OPEN = "open"
 
 
+OUTCOMES = tuple(Outcome)  # an outcome's index in SQL is its place here
+
+
+def outcome_index(on: date) -> ColumnElement[int]:
+    """Each slot's outcome as of `on`, as its index in OUTCOMES (a CASE of the conditions)."""
+    conditions = outcome_conditions(on)
+    return case(
+        *(
+            (conditions[outcome], literal_column(str(index)))
+            for index, outcome in enumerate(OUTCOMES)
+        )
+    )
+
+
 def outcome_of(status: SlotStatus) -> Outcome:
     """The report's column for a slot in this status."""
     if status in (SlotStatus.UPCOMING, SlotStatus.DUE):
@@ -250,7 +264,6 @@ def adherence_report(
     return AdherenceReport(wanted, on, by, tuple(rows), tuple(_lateness(groups)), ranks)
 
 
-OUTCOMES = tuple(Outcome)
 NOT_ON_TIME = (Outcome.LATE, Outcome.OVERDUE, Outcome.MISSED)
 
 
@@ -273,12 +286,7 @@ def _groups(session: Session, wanted: ReportFilter, on: date, by: ReportBy) -> l
     slot, so the outer `GROUP BY` names plain columns on both databases (PostgreSQL would not
     match bound parameters otherwise)."""
     conditions = outcome_conditions(on)
-    outcome = case(
-        *(
-            (condition, literal_column(str(index)))
-            for index, condition in enumerate(conditions.values())
-        )
-    )
+    outcome = outcome_index(on)
     # Late: counted to the completion day; overdue and missed: to `on`.
     ended = case((conditions[Outcome.LATE], Slot.completed_on), else_=literal(on, Date))
     not_on_time = or_(*(conditions[o] for o in NOT_ON_TIME))
@@ -311,7 +319,7 @@ def _groups(session: Session, wanted: ReportFilter, on: date, by: ReportBy) -> l
 
 
 def _month(due_on: date) -> str:
-    return due_on.strftime("%Y-%m")
+    return f"{due_on.year:04d}-{due_on.month:02d}"
 
 
 def _rows(groups: Iterable[_Group], by: ReportBy) -> list[AdherenceRow]:

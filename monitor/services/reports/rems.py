@@ -16,11 +16,11 @@ from datetime import date
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID, Catalogue
-from monitor.services.reports.adherence import Outcome, outcome_conditions
+from monitor.services.reports.adherence import OUTCOMES, Outcome, outcome_index
 from monitor.services.reports.period import ReportFilter, checked_filter, in_report
 from monitor.store.models import Patient, Slot
 from monitor.store.queries import panel_rank
@@ -63,7 +63,7 @@ def rems_list(session: Session, catalogue: Catalogue, wanted: ReportFilter, on: 
         ReportFilter(wanted.first_on, wanted.last_on, wanted.site, protocol),
     )
     panels = tuple(panel.name for panel in catalogue.plan(protocol).panels)
-    outcome = case(*((condition, o.value) for o, condition in outcome_conditions(on).items()))
+    outcome = outcome_index(on)
     rank = panel_rank(Slot.protocol, Slot.panel, catalogue.panel_ranks())
     query = (
         select(Patient.mrn, Patient.site, Slot.panel, Slot.due_on, outcome, Slot.completed_on)
@@ -76,16 +76,16 @@ def rems_list(session: Session, catalogue: Catalogue, wanted: ReportFilter, on: 
 
 def _rows(found: Iterable[Any], protocol: str, on: date) -> Iterator[RemsRow]:
     """Fold the slots (ordered by MRN and due day) into one row per patient and month."""
-    by_month = groupby(found, key=lambda row: (row[0], row[1], row[3].strftime("%Y-%m")))
-    for (mrn, site, month), slots in by_month:
+    by_month = groupby(found, key=lambda row: (row[0], row[1], row[3].year, row[3].month))
+    for (mrn, site, year, month), slots in by_month:
         yield RemsRow(
             mrn,
             site,
-            month,
+            f"{year:04d}-{month:02d}",
             protocol,
             tuple(
-                PanelMonth(panel, due_on, Outcome(result), _completed(completed_on, on))
-                for _, _, panel, due_on, result, completed_on in slots
+                PanelMonth(panel, due_on, OUTCOMES[int(index)], _completed(completed_on, on))
+                for _, _, panel, due_on, index, completed_on in slots
             ),
         )
 
