@@ -1,9 +1,8 @@
 """Day arithmetic in SQL, which SQLite and PostgreSQL spell differently.
 
-The adherence report counts days past the due date inside the database (a histogram grouped
-in SQL, not a loop over slots). PostgreSQL subtracts two dates to an integer; SQLite keeps a
-`Date` as ISO text and needs `julianday`. Months need no construct of their own: SQLAlchemy's
-`extract` already compiles for both.
+The adherence report counts days past the due date inside the database (grouped in SQL, not a
+loop over slots). PostgreSQL subtracts two dates to an integer; SQLite keeps a `Date` as ISO
+text and needs `julianday`.
 """
 
 from __future__ import annotations
