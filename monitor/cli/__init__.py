@@ -20,6 +20,7 @@ from monitor.cli import (
     protocols,
     quarantine,
     records,
+    reports,
     results,
     safety,
     system,
@@ -70,6 +71,7 @@ for module in (
     edits,
     letters,
     forms,
+    reports,
 ):
     module.register(app)
 

@@ -175,6 +175,10 @@ MISSED_COUNT_COLUMNS = (
     "patient_id", "protocol", "treatment", "panel", "window_end", "next_window_start",
     "completed_on", "is_waived", "is_cancelled",
 )  # fmt: skip
+REPORT_COLUMNS = (
+    "due_on", "patient_id", "protocol", "panel", "window_end", "next_window_start", "done_on",
+    "completed_on", "is_waived", "is_cancelled",
+)  # fmt: skip
 
 
 class Slot(Base):
@@ -209,6 +213,8 @@ class Slot(Base):
         ),
         # The overdue list's count of missed slots per patient and panel (covering).
         Index("ix_slots_missed", *MISSED_COUNT_COLUMNS),
+        # The adherence reports: every slot due in a period, with what its status needs.
+        Index("ix_slots_due_on", *REPORT_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

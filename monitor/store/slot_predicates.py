@@ -12,6 +12,8 @@ How they map to `slot_status(on=D)` (whose rules are tried in order, "first that
 each condition takes the `Slot` entity or an `aliased(Slot)`:
 
 - `is_open(s)`: neither `waived` nor `cancelled` (rules 1-2 do not apply).
+- `waived(s)`: `waived` (rule 1); `cancelled(s)`: `cancelled` (rule 2).
+- `done_by(s, D)`: `done` (rule 3); `late_by(s, D)`: `late` (rule 4).
 - `not_completed_by(s, D)`, for an open slot: neither `done` nor `late` (rules 3-4 do not
   apply; `completed_on <= done_on`, so "completed by D" covers both).
 - `pending_on(s, D)`: `upcoming` or `due`.
@@ -54,6 +56,30 @@ def active_on(on: date) -> ColumnElement[bool]:
 def is_open(slot: type[Slot]) -> ColumnElement[bool]:
     """Neither waived by a nurse nor cancelled by the patient's stop (rules 1-2)."""
     return and_(slot.is_waived.is_(False), slot.is_cancelled.is_(False))
+
+
+def waived(slot: type[Slot]) -> ColumnElement[bool]:
+    """`waived` (rule 1: a nurse's waiver wins over everything else)."""
+    return slot.is_waived.is_(True)
+
+
+def cancelled(slot: type[Slot]) -> ColumnElement[bool]:
+    """`cancelled` (rule 2: the patient's stop cancelled it, and it was not waived)."""
+    return and_(slot.is_waived.is_(False), slot.is_cancelled.is_(True))
+
+
+def done_by(slot: type[Slot], on: date) -> ColumnElement[bool]:
+    """`done` as of `on` (rule 3): open, every analyte on time, the last by `on`."""
+    return and_(slot.done_on <= on, is_open(slot))
+
+
+def late_by(slot: type[Slot], on: date) -> ColumnElement[bool]:
+    """`late` as of `on` (rule 4): open, completed by `on`, but not done on time by `on`."""
+    return and_(
+        slot.completed_on <= on,
+        or_(slot.done_on.is_(None), slot.done_on > on),
+        is_open(slot),
+    )
 
 
 def never_completed(slot: type[Slot]) -> ColumnElement[bool]:

@@ -42,6 +42,7 @@ from monitor.web.views import (
     patient,
     patients,
     protocols,
+    reports,
     request_forms,
     today,
 )
@@ -72,6 +73,7 @@ def create_app(
         *protocols.routes(),
         *edits.routes(),
         *request_forms.routes(),
+        *reports.routes(),
         Mount("/static", StaticFiles(directory=resource_path("templates") / "web" / "static")),
     ]
     middleware = [

@@ -29,13 +29,17 @@ from monitor.store import models
 from monitor.store.models import Patient, Slot
 from monitor.store.slot_predicates import (
     active_on,
+    cancelled,
+    done_by,
     due_between,
     is_open,
+    late_by,
     missed_on,
     not_completed_by,
     overdue_halves,
     overdue_on,
     pending_on,
+    waived,
 )
 from tests.reference_schedule import build_schedule, plan_course_slots
 
@@ -155,6 +159,10 @@ def conditions(on: date, last: date) -> dict[str, Any]:
         "never_completed_half": never,
         "completed_after_half": after,
         "active": active_on(on),
+        "waived": waived(Slot),
+        "cancelled": cancelled(Slot),
+        "done": done_by(Slot, on),
+        "late": late_by(Slot, on),
     }
 
 
@@ -209,6 +217,10 @@ def expected(row: dict[str, Any], on: date, last: date) -> dict[str, bool]:
         "missed": status is SlotStatus.MISSED,
         "overdue": status is SlotStatus.OVERDUE,
         "active": not is_cancelled_by_stop(on, stopped_on),
+        "waived": status is SlotStatus.WAIVED,
+        "cancelled": status is SlotStatus.CANCELLED,
+        "done": status is SlotStatus.DONE,
+        "late": status is SlotStatus.LATE,
         **({"not_completed": status in STILL_TO_DO} if is_open_ else {}),
     }
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from monitor.adapters.cells import safe_cell
 from monitor.services.mail.unreachable import unreachable
 from monitor.services.people.record import patient_names
 from monitor.services.results.alerts import alert_levels, open_alerts
@@ -143,11 +144,6 @@ def _csv(lines: list[Line], names: dict[int, str], worst: dict[int, str]) -> str
                 ]
             )
     return out.getvalue()
-
-
-def safe_cell(value: str) -> str:
-    """Text a spreadsheet will not run as a formula (CSV injection: =, +, -, @, tab, CR)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def routes() -> list[BaseRoute]:
