@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli import (
+    calendars,
     imports,
     lists,
     mail,
@@ -20,6 +21,7 @@ from monitor.cli import (
     results,
     safety,
     system,
+    tokens,
     treatments,
     web,
 )
@@ -64,6 +66,8 @@ for module in (
     imports,
     quarantine,
     web,
+    tokens,
+    calendars,
 ):
     module.register(app)
 

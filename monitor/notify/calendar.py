@@ -114,3 +114,38 @@ def _serialize(calendar: Calendar) -> str:
 def _uid(clinic: Clinic, day: str, panels: Sequence[str]) -> str:
     key = "\x1f".join([clinic.name, day, *sorted(set(panels))])
     return f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{UID_DOMAIN}"
+
+
+LIVE_UID_DOMAIN = "calendar.invalid"
+REFRESH = timedelta(hours=6)
+
+
+def build_live_calendar(
+    clinic: Clinic, entries: Sequence[tuple[str, TestDue]], *, stamp: datetime
+) -> str:
+    """A patient's subscribed calendar (`/calendar/<token>.ics`): one all-day event per slot
+    still to do, worded like the due reminder's. Each UID comes from the entry's key (the
+    patient and the slot's protocol, panel and due date), so it survives a rebuild; a slot
+    that is done, waived or cancelled is left out, which removes it from a subscribed calendar.
+    May be empty (nothing due)."""
+    if stamp.tzinfo is None or stamp.utcoffset() is None:
+        raise ValueError("stamp must be an aware datetime")
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", f"Tests - {clinic.name}")
+    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", REFRESH)
+    for key, test in entries:
+        event = Event()
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        event.add("uid", f"{digest}@{LIVE_UID_DOMAIN}")
+        event.add("dtstamp", stamp.astimezone(UTC))
+        event.add("dtstart", test.due_on)
+        event.add("dtend", test.due_on + timedelta(days=1))
+        event.add("transp", "TRANSPARENT")
+        event.add("summary", f"Tests due - {clinic.name}")
+        event.add("description", f"{_capital(test.what)}, due by this date.{_call(clinic)}")
+        calendar.add_component(event)
+    return _serialize(calendar)

@@ -31,10 +31,12 @@ from monitor.services.people.users import prepare_sign_in
 from monitor.services.schedule.fingerprints import StaleSchedules
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
+from monitor.web.fhir import create_fhir_app
 from monitor.web.render import templates
 from monitor.web.secret import session_secret
 from monitor.web.security import SignInGate
 from monitor.web.views import actions, auth, lists, patient, protocols, today
+from monitor.web.views import calendar as calendar_views
 
 SESSION_COOKIE = "monitor_session"
 log = logging.getLogger("monitor.web")
@@ -60,6 +62,8 @@ def create_app(
         *lists.routes(),
         *protocols.routes(),
         Mount("/static", StaticFiles(directory=resource_path("templates") / "web" / "static")),
+        *calendar_views.routes(),
+        Mount("/fhir", app=create_fhir_app(deps)),
     ]
     middleware = [
         Middleware(
