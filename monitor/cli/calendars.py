@@ -10,8 +10,12 @@ import typer
 from monitor import clock
 from monitor.cli.context import cli_actor, reports_errors, state
 from monitor.cli.records import patient_app
-from monitor.config import Config
-from monitor.services.access.calendars import calendar_path, issue_calendar, revoke_calendar
+from monitor.services.access.calendars import (
+    calendar_path,
+    issue_calendar,
+    revoke_calendar,
+    site_url,
+)
 
 
 @reports_errors
@@ -33,13 +37,6 @@ def patient_calendar(
         typer.echo(f"calendar link of {mrn.strip()} revoked")
         return
     typer.echo(site_url(app_state.config) + calendar_path(token))
-
-
-def site_url(config: Config) -> str:
-    """`[web] public_url`, else the address `monitor serve` listens on."""
-    if config.web.public_url:
-        return config.web.public_url.rstrip("/")
-    return f"http://{config.web.host}:{config.web.port}"
 
 
 def register(app: typer.Typer) -> None:

@@ -121,13 +121,13 @@ REFRESH = timedelta(hours=6)
 
 
 def build_live_calendar(
-    clinic: Clinic, entries: Sequence[tuple[str, TestDue]], *, stamp: datetime
+    clinic: Clinic, owner: str, tests: Sequence[TestDue], *, stamp: datetime
 ) -> str:
-    """A patient's subscribed calendar (`/calendar/<token>.ics`): one all-day event per slot
-    still to do, worded like the due reminder's. Each UID comes from the entry's key (the
-    patient and the slot's protocol, panel and due date), so it survives a rebuild; a slot
-    that is done, waived or cancelled is left out, which removes it from a subscribed calendar.
-    May be empty (nothing due)."""
+    """A patient's subscribed calendar (`/calendar/<token>.ics`): one all-day event per due
+    date with tests still to do, worded like the due reminder's. Each UID comes from `owner`
+    (whose calendar, never an MRN) and the date, so a rebuild keeps it and a calendar app
+    updates the event in place; a date whose every test is done, waived or cancelled is left
+    out, which removes its event. May be empty (nothing due)."""
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError("stamp must be an aware datetime")
     calendar = Calendar()
@@ -137,15 +137,18 @@ def build_live_calendar(
     calendar.add("x-wr-calname", f"Tests - {clinic.name}")
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", REFRESH)
-    for key, test in entries:
+    for due_on, phrases in group_by_date(tests).items():
         event = Event()
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-        event.add("uid", f"{digest}@{LIVE_UID_DOMAIN}")
+        key = f"{owner}\x1f{due_on.isoformat()}"
+        event.add(
+            "uid", f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{LIVE_UID_DOMAIN}"
+        )
         event.add("dtstamp", stamp.astimezone(UTC))
-        event.add("dtstart", test.due_on)
-        event.add("dtend", test.due_on + timedelta(days=1))
+        event.add("dtstart", due_on)
+        event.add("dtend", due_on + timedelta(days=1))
         event.add("transp", "TRANSPARENT")
         event.add("summary", f"Tests due - {clinic.name}")
-        event.add("description", f"{_capital(test.what)}, due by this date.{_call(clinic)}")
+        words = _capital(join_words(phrases))
+        event.add("description", f"{words}, due by this date.{_call(clinic)}")
         calendar.add_component(event)
     return _serialize(calendar)

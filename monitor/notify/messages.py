@@ -167,17 +167,17 @@ def _patient_context(first_name: str, clinic: Clinic, tests: Sequence[TestDue]) 
 
 
 def patient_tests_due_context(
-    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue], calendar_url: str | None = None
 ) -> dict[str, Any]:
     """`patient-tests-due`: one item per due date ("... and ..., due by Thursday 12 March 2026")."""
-    return _patient_context(first_name, clinic, tests)
+    return {**_patient_context(first_name, clinic, tests), "calendar_url": calendar_url}
 
 
 def patient_tests_overdue_context(
-    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue], calendar_url: str | None = None
 ) -> dict[str, Any]:
     """`patient-tests-overdue`: the same items, for a gentle "we have not received" message."""
-    return _patient_context(first_name, clinic, tests)
+    return {**_patient_context(first_name, clinic, tests), "calendar_url": calendar_url}
 
 
 def _alert_row(alert: DigestAlert) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from monitor.config import Config
 from monitor.domain.catalogue import Catalogue, UnknownProtocol
 from monitor.errors import InvalidInput
 from monitor.notify.messages import TestDue
@@ -35,16 +36,32 @@ REVOKE = "patient.calendar_revoke"
 
 
 @dataclass(frozen=True)
-class CalendarEntry:
-    """One slot on the calendar: its key (whose patient and which slot, for the UID) and what
-    the patient reads (the panel's plain words and the due date: SPEC §5)."""
+class CalendarEntries:
+    """A patient's calendar: `owner` keys its UIDs (the patient's id, never the MRN); `tests`
+    are the slots still to do, each with its panel's plain words and due date (SPEC §5)."""
 
-    key: str
-    test: TestDue
+    owner: str
+    tests: list[TestDue]
 
 
 def calendar_path(token: str) -> str:
     return f"/calendar/{token}.ics"
+
+
+def site_url(config: Config) -> str:
+    """`[web] public_url`, else the address `monitor serve` listens on."""
+    if config.web.public_url:
+        return config.web.public_url.rstrip("/")
+    return f"http://{config.web.host}:{config.web.port}"
+
+
+def calendar_link(session: Session, patient: Patient, config: Config) -> str | None:
+    """The link a reminder offers: only with a `[web] public_url` (a patient cannot reach the
+    address the worklist listens on) and a live calendar."""
+    if not config.web.public_url:
+        return None
+    token = current_token(session, patient)
+    return None if token is None else site_url(config) + calendar_path(token)
 
 
 def issue_calendar(session: Session, mrn: str, *, actor: str, now: datetime) -> str:
@@ -100,7 +117,7 @@ def current_token(session: Session, patient: Patient) -> str | None:
 
 def calendar_entries(
     session: Session, token: str, today: date, catalogue: Catalogue
-) -> list[CalendarEntry] | None:
+) -> CalendarEntries | None:
     """The patient's upcoming and due tests, or None when the token is no live link."""
     patient_id = session.scalar(
         select(Patient.id).where(Patient.calendar_token_hash == _digest(token))
@@ -112,13 +129,11 @@ def calendar_entries(
         .where(Slot.patient_id == patient_id, sp.pending_on(Slot, today))
         .order_by(Slot.due_on, Slot.protocol, Slot.panel)
     )
-    return [
-        CalendarEntry(
-            f"{patient_id}\x1f{protocol}\x1f{panel}\x1f{due_on.isoformat()}",
-            TestDue(panel, due_on, _words(catalogue, protocol, panel)),
-        )
+    tests = [
+        TestDue(panel, due_on, _words(catalogue, protocol, panel))
         for protocol, panel, due_on in rows
     ]
+    return CalendarEntries(f"patient-{patient_id}", tests)
 
 
 def _words(catalogue: Catalogue, protocol: str, panel: str) -> str:

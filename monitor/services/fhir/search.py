@@ -149,9 +149,9 @@ def record_changes(session: Session, patient: int | None) -> dict[int, datetime]
         audited = audited.where(AuditEntry.patient_id == patient)
         arrived = arrived.where(Result.patient_id == patient)
     rows: list[Iterable[tuple[int | None, datetime | None]]] = [
-        session.execute(created).tuples(),
-        session.execute(audited.group_by(AuditEntry.patient_id)).tuples(),
-        session.execute(arrived.group_by(Result.patient_id)).tuples(),
+        session.execute(created),
+        session.execute(audited.group_by(AuditEntry.patient_id)),
+        session.execute(arrived.group_by(Result.patient_id)),
     ]
     for found in rows:
         for pid, at in found:
@@ -288,7 +288,7 @@ def _observations(session: Session, patient: int | None, context: FhirContext) -
     if patient is not None:
         statement = statement.where(Result.patient_id == patient)
         audited = audited.where(AuditEntry.patient_id == patient)
-    grouped = session.execute(audited.group_by(AuditEntry.entity_id)).tuples()
+    grouped = session.execute(audited.group_by(AuditEntry.entity_id))
     changes = {result_id: at for result_id, at in grouped}
     found = []
     for row in session.scalars(statement):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from monitor.adapters.fhir_values import UCUM
 from monitor.domain.codes import CodeMap
 
 LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"  # adapters.fhir_values reads it from here
 MRN_SYSTEM = "urn:monitor:mrn"
 ANALYTE_SYSTEM = "urn:monitor:analyte"
 PANEL_SYSTEM = "urn:monitor:panel"
@@ -37,8 +37,6 @@ UCUM_CODES: dict[str, str] = {
     "mg/mmol": "mg/mmol",
     "/HPF": "/[HPF]",
 }
-
-__all__ = ["UCUM", "UCUM_CODES", "loinc_codes", "loinc_of"]
 
 
 def loinc_codes(code_map: CodeMap) -> dict[str, str]:

@@ -27,12 +27,12 @@ def live_calendar(request: Request) -> Response:
         return _not_found()
     app = deps(request)
     with app.session() as session:
-        entries = calendar_entries(session, token, app.today(), app.config.catalogue)
-        if entries is None:
+        found = calendar_entries(session, token, app.today(), app.config.catalogue)
+        if found is None:
             return _not_found()
         require_current_schedules(session, app.config.catalogue)
     clinic = Clinic(app.config.clinic.name, app.config.clinic.phone)
-    body = build_live_calendar(clinic, [(e.key, e.test) for e in entries], stamp=app.now())
+    body = build_live_calendar(clinic, found.owner, found.tests, stamp=app.now())
     seconds = int(REFRESH.total_seconds())
     headers = {"cache-control": f"private, max-age={seconds}"}
     return Response(body, media_type="text/calendar", headers=headers)
