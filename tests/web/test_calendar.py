@@ -137,13 +137,14 @@ def test_a_new_link_replaces_the_old_and_a_revoked_one_is_404(
     assert client.get(new).status_code == 200
     with unit_of_work(engine) as session:
         revoke_calendar(session, clinic.sam, actor="test", now=NOW)
-        assert session.scalar(
-            select(Patient.calendar_token_hash).where(Patient.mrn == clinic.sam)
-        ) is None
+        assert (
+            session.scalar(select(Patient.calendar_token_hash).where(Patient.mrn == clinic.sam))
+            is None
+        )
         audited = session.scalar(
-            select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.action.in_(["patient.calendar", "patient.calendar_revoke"])
-            )
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action.in_(["patient.calendar", "patient.calendar_revoke"]))
         )
     assert audited == 3
     gone = client.get(new)

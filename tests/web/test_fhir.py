@@ -75,9 +75,7 @@ def test_metadata_needs_no_token_and_is_a_valid_capability_statement(client: Tes
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_resource_of_every_kind_validates(
-    client: TestClient, token: str, kind: str
-) -> None:
+def test_every_resource_of_every_kind_validates(client: TestClient, token: str, kind: str) -> None:
     resources = every_page(client, f"/fhir/{kind}", token, _count="500")
     assert resources, f"no {kind} served"
     assert {resource["resourceType"] for resource in resources} == {kind}
@@ -237,9 +235,7 @@ def test_an_answered_request_is_audited_and_the_token_marked_used(
     pid = patient_id(engine, clinic.alex)
     get(client, "/fhir/Observation", token, patient=str(pid), _count="5")
     with unit_of_work(engine) as session:
-        entry = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "fhir.read")
-        ).one()
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "fhir.read")).one()
         used = session.scalar(select(ApiToken.last_used_at).where(ApiToken.name == "epr"))
         assert entry.actor == "api:epr"
         assert entry.patient_id == pid
@@ -276,9 +272,7 @@ def test_search_by_status(client: TestClient, token: str, engine: Engine, clinic
     statuses = {r["status"] for r in every}
     assert statuses == {"active", "completed", "revoked"}  # done, due/upcoming, missed
     for status in ("active", "completed", "revoked"):
-        found = every_page(
-            client, "/fhir/ServiceRequest", token, patient=str(pid), status=status
-        )
+        found = every_page(client, "/fhir/ServiceRequest", token, patient=str(pid), status=status)
         assert found and {r["status"] for r in found} == {status}
         assert len(found) == sum(1 for r in every if r["status"] == status)
     both = every_page(
@@ -295,11 +289,13 @@ def test_a_waived_slot_is_revoked_and_its_id_survives_the_rebuild(
     active = [r for r in before if r["status"] == "active"]
     target = active[0]
     protocol, panel, due = target["identifier"][0]["value"].split("/")
+    assert protocol == "alemtuzumab"
     with unit_of_work(engine, config.catalogue) as session:
         waive_slot(
             session,
             mrn=clinic.sam,
             panel=panel,
+            protocol=protocol,
             due_on=TODAY.fromisoformat(due),
             by="nina",
             reason="done elsewhere",
@@ -333,9 +329,7 @@ def test_search_by_last_updated(
     assert changed and {r["subject"]["reference"] for r in changed} == {f"Patient/{pid}"}
     patients = get(client, "/fhir/Patient", token, _lastUpdated=mark)
     assert [e["resource"]["id"] for e in patients["entry"]] == [str(pid)]
-    window = get(
-        client, "/fhir/Patient", token, _lastUpdated=["ge2026-06-16", "lt2026-06-17"]
-    )
+    window = get(client, "/fhir/Patient", token, _lastUpdated=["ge2026-06-16", "lt2026-06-17"])
     assert window["total"] == 1
     assert get(client, "/fhir/Patient", token, _lastUpdated="gt2026-06-16")["total"] == 0
 

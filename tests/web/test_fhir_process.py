@@ -18,6 +18,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import Engine
 
+from monitor import clock
 from tests.conftest import CLINIC_TOML, Cli
 from tests.web.conftest import free_port
 from tests.web.fhir_helpers import bearer, validated
@@ -76,7 +77,7 @@ def test_a_hospital_system_reads_the_plan_and_the_patient_subscribes(
 ) -> None:
     base, config = served
     c = ("--config", str(config))
-    today = date.today()
+    today = clock.today_in("Europe/London")  # the server's clinic day (the default zone)
     first = today - timedelta(days=40)
     cli.ok(*c, "patient", "add", MRN, "--name", NAME, "--dob", "1981-02-03", "--sex", "F")
     cli.ok(*c, "course", "add", MRN, "--start", first.isoformat(), "--days", "5")
@@ -99,7 +100,8 @@ def test_a_hospital_system_reads_the_plan_and_the_patient_subscribes(
         # Every ServiceRequest of the patient, page by page through the server's own links.
         page = validated(
             http.get(
-                "/fhir/ServiceRequest", params={"patient": ref, "_count": "10"},
+                "/fhir/ServiceRequest",
+                params={"patient": ref, "_count": "10"},
                 headers=bearer(token),
             ).json()
         )
