@@ -211,17 +211,18 @@ def _base(request: Request) -> str:
 def _bundle(request: Request, query: Query, page: Page) -> dict[str, Any]:
     base = _base(request)
     links = [{"relation": "self", "url": _page_url(request, query, query.offset)}]
-    if query.offset + query.count < page.total:
+    if page.more:
         links.append(
             {"relation": "next", "url": _page_url(request, query, query.offset + query.count)}
         )
     if query.offset > 0:
         previous = max(query.offset - query.count, 0)
         links.append({"relation": "previous", "url": _page_url(request, query, previous)})
+    counted = {} if page.total is None else {"total": page.total}
     return {
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": page.total,
+        **counted,
         "link": links,
         "entry": [
             {

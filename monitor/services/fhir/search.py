@@ -37,6 +37,8 @@ from monitor.store.models import AuditEntry, Flag, Patient, Result, Slot, Treatm
 
 Resource = fr.Resource
 R = TypeVar("R")
+Scope = tuple[int, int] | None  # patients by id, first to last (both included); None: all
+PATIENTS_PER_CHUNK = 25
 _OWNERS: dict[str, Any] = {
     "Patient": Patient.id,
     "CarePlan": Treatment.patient_id,
@@ -83,20 +85,41 @@ class Candidate:
 @dataclass(frozen=True)
 class Page:
     resources: list[Resource]
-    total: int
+    total: int | None  # None: not counted (the search stopped after the page)
     patient_ids: frozenset[int]  # whose records this page showed (for the audit entry)
+    more: bool = False  # another page follows
 
 
 def search(session: Session, query: Query, context: FhirContext) -> Page:
-    """The page of resources the query admits, and how many it admits in all."""
-    kept = [
-        c
-        for c in _candidates(session, query, context)
-        if query.admits(c.status, c.last_updated) and (query.ids is None or c.rid in query.ids)
-    ]
-    page = kept[query.offset : query.offset + query.count]
+    """The page of resources the query admits. Patients are read a chunk at a time, in id
+    order, until the page and one more match are found: the first pages of a large clinic
+    cost a chunk, not the clinic; `total` is known (and given) only when every chunk was read."""
+    wanted = query.offset + query.count
+    kept: list[Candidate] = []
+    scopes = _scopes(session, query)
+    for number, scope in enumerate(scopes, start=1):
+        kept += [
+            c
+            for c in _candidates(session, query, context, scope)
+            if query.admits(c.status, c.last_updated) and (query.ids is None or c.rid in query.ids)
+        ]
+        if len(kept) > wanted and number < len(scopes):
+            break
+    else:
+        number = len(scopes)
+    page = kept[query.offset : wanted]
     patients = frozenset(c.patient_id for c in page if c.patient_id is not None)
-    return Page([c.build() for c in page], len(kept), patients)
+    total = len(kept) if number == len(scopes) else None
+    return Page([c.build() for c in page], total, patients, len(kept) > wanted)
+
+
+def _scopes(session: Session, query: Query) -> list[Scope]:
+    """The id ranges of patients to read, `PATIENTS_PER_CHUNK` at a time."""
+    if query.patient is not None:
+        return [(query.patient, query.patient)]
+    ids = list(session.scalars(select(Patient.id).order_by(Patient.id)))
+    chunks = [ids[i : i + PATIENTS_PER_CHUNK] for i in range(0, len(ids), PATIENTS_PER_CHUNK)]
+    return [(chunk[0], chunk[-1]) for chunk in chunks]
 
 
 def read(session: Session, kind: str, rid: str, context: FhirContext) -> Resource | None:
@@ -121,22 +144,24 @@ def _patient_of_id(session: Session, kind: str, rid: str) -> int | None:
     return owner
 
 
-def _candidates(session: Session, query: Query, context: FhirContext) -> list[Candidate]:
+def _candidates(
+    session: Session, query: Query, context: FhirContext, scope: Scope
+) -> list[Candidate]:
     match query.kind:
         case "Patient":
-            return _patients(session, query)
+            return _patients(session, query, scope)
         case "ServiceRequest":
-            return [c for c, _ in _requests(session, query.patient, context)]
+            return [c for c, _ in _requests(session, scope, context)]
         case "CarePlan":
-            return _care_plans(session, query.patient, context)
+            return _care_plans(session, scope, context)
         case "Observation":
-            return _observations(session, query.patient, context)
+            return _observations(session, scope, context)
         case "Flag":
-            return _flags(session, query.patient)
+            return _flags(session, scope)
     raise ValueError(f"not a served resource type: {query.kind}")
 
 
-def record_changes(session: Session, patient: int | None) -> dict[int, datetime]:
+def record_changes(session: Session, scope: Scope) -> dict[int, datetime]:
     """patient id -> the last change to the patient's record (see the module's docstring)."""
     changed: dict[int, datetime] = {}
     created = select(Patient.id, Patient.created_at)
@@ -144,10 +169,10 @@ def record_changes(session: Session, patient: int | None) -> dict[int, datetime]
         AuditEntry.patient_id.is_not(None)
     )
     arrived = select(Result.patient_id, func.max(Result.received_at))
-    if patient is not None:
-        created = created.where(Patient.id == patient)
-        audited = audited.where(AuditEntry.patient_id == patient)
-        arrived = arrived.where(Result.patient_id == patient)
+    if scope is not None:
+        created = created.where(Patient.id.between(*scope))
+        audited = audited.where(AuditEntry.patient_id.between(*scope))
+        arrived = arrived.where(Result.patient_id.between(*scope))
     rows: list[Iterable[tuple[int | None, datetime | None]]] = [
         session.execute(created),
         session.execute(audited.group_by(AuditEntry.patient_id)),
@@ -160,14 +185,16 @@ def record_changes(session: Session, patient: int | None) -> dict[int, datetime]
     return changed
 
 
-def _patients(session: Session, query: Query) -> list[Candidate]:
+def _patients(session: Session, query: Query, scope: Scope) -> list[Candidate]:
     statement = select(Patient).order_by(Patient.id)
+    if scope is not None:
+        statement = statement.where(Patient.id.between(*scope))
     if query.identifier is not None:
         statement = statement.where(Patient.mrn == query.identifier)
     if query.ids is not None:
         statement = statement.where(Patient.id.in_(_numbers(query.ids)))
     rows = list(session.scalars(statement))
-    changed = record_changes(session, rows[0].id if len(rows) == 1 else None)
+    changed = record_changes(session, (rows[0].id, rows[0].id) if len(rows) == 1 else scope)
     return [
         Candidate(
             str(row.id),
@@ -188,16 +215,14 @@ def _start_of(day: date, zone: str) -> datetime:
     return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC)
 
 
-def _requests(
-    session: Session, patient: int | None, context: FhirContext
-) -> list[tuple[Candidate, Slot]]:
+def _requests(session: Session, scope: Scope, context: FhirContext) -> list[tuple[Candidate, Slot]]:
     """Every slot as a ServiceRequest candidate, with its row (the CarePlans read them)."""
     statement = select(Slot).order_by(Slot.patient_id, Slot.protocol, Slot.panel, Slot.due_on)
-    if patient is not None:
-        statement = statement.where(Slot.patient_id == patient)
+    if scope is not None:
+        statement = statement.where(Slot.patient_id.between(*scope))
     slots = list(session.scalars(statement))
-    changed = record_changes(session, patient)
-    plans = care_plan_ids(session, patient)
+    changed = record_changes(session, scope)
+    plans = care_plan_ids(session, scope)
     found = []
     for row in slots:
         status = _slot_status(row, context.today)
@@ -230,12 +255,12 @@ def _slot_status(row: Slot, on: date) -> SlotStatus:
     )
 
 
-def care_plan_ids(session: Session, patient: int | None) -> dict[tuple[int, str, int], int]:
+def care_plan_ids(session: Session, scope: Scope) -> dict[tuple[int, str, int], int]:
     """(patient id, protocol, treatment number) -> the treatment's row id: a slot's
     `treatment` is its treatment's number in `domain.treatments.order_treatments`."""
     statement = select(Treatment).order_by(Treatment.patient_id, Treatment.id)
-    if patient is not None:
-        statement = statement.where(Treatment.patient_id == patient)
+    if scope is not None:
+        statement = statement.where(Treatment.patient_id.between(*scope))
     by_patient: dict[int, list[Treatment]] = {}
     for row in session.scalars(statement):
         by_patient.setdefault(row.patient_id, []).append(row)
@@ -249,15 +274,15 @@ def care_plan_ids(session: Session, patient: int | None) -> dict[tuple[int, str,
     return found
 
 
-def _care_plans(session: Session, patient: int | None, context: FhirContext) -> list[Candidate]:
+def _care_plans(session: Session, scope: Scope, context: FhirContext) -> list[Candidate]:
     statement = select(Treatment).order_by(Treatment.id)
-    if patient is not None:
-        statement = statement.where(Treatment.patient_id == patient)
+    if scope is not None:
+        statement = statement.where(Treatment.patient_id.between(*scope))
     treatments = list(session.scalars(statement))
-    plans = care_plan_ids(session, patient)
-    changed = record_changes(session, patient)
+    plans = care_plan_ids(session, scope)
+    changed = record_changes(session, scope)
     requests: dict[int, list[Candidate]] = {}
-    for candidate, slot in _requests(session, patient, context):
+    for candidate, slot in _requests(session, scope, context):
         plan = plans.get((slot.patient_id, slot.protocol, slot.treatment))
         if plan is not None:
             requests.setdefault(plan, []).append(candidate)
@@ -279,15 +304,15 @@ def _bind_plan(
     return lambda: fr.care_plan(row, row.patient_id, ids, active, last, terms)
 
 
-def _observations(session: Session, patient: int | None, context: FhirContext) -> list[Candidate]:
+def _observations(session: Session, scope: Scope, context: FhirContext) -> list[Candidate]:
     served = list(fr.OBSERVATION_STATUS)
     statement = select(Result).where(Result.status.in_(served)).order_by(Result.id)
     audited = select(AuditEntry.entity_id, func.max(AuditEntry.at)).where(
         AuditEntry.entity == "result", AuditEntry.entity_id.is_not(None)
     )
-    if patient is not None:
-        statement = statement.where(Result.patient_id == patient)
-        audited = audited.where(AuditEntry.patient_id == patient)
+    if scope is not None:
+        statement = statement.where(Result.patient_id.between(*scope))
+        audited = audited.where(AuditEntry.patient_id.between(*scope))
     grouped = session.execute(audited.group_by(AuditEntry.entity_id))
     changes = {result_id: at for result_id, at in grouped}
     found = []
@@ -299,10 +324,10 @@ def _observations(session: Session, patient: int | None, context: FhirContext) -
     return found
 
 
-def _flags(session: Session, patient: int | None) -> list[Candidate]:
+def _flags(session: Session, scope: Scope) -> list[Candidate]:
     statement = select(Flag).where(Flag.status == FlagStatus.OPEN).order_by(Flag.id)
-    if patient is not None:
-        statement = statement.where(Flag.patient_id == patient)
+    if scope is not None:
+        statement = statement.where(Flag.patient_id.between(*scope))
     return [
         Candidate(
             str(row.id),
