@@ -1,8 +1,9 @@
 """Reading and searching the API's resources: one function for each, one transaction per call.
 
-Each kind lists its candidates in a stable order (by id; slots by patient, protocol, panel and
-due date) with their FHIR status and last-updated instant; the query keeps those it admits and
-the page is built from the kept ones only. Last updated, per kind (docs/decisions.md):
+Each kind lists its candidates in a stable order whatever the chunk size (by patient, then id;
+slots by patient, protocol, panel and due date) with their FHIR status and last-updated
+instant; the query keeps those it admits and the page is built from the kept ones only.
+Last updated, per kind (docs/decisions.md):
 
 - Observation: when the result was received, or its last audited change (entered in error).
 - Flag: when it was raised (only open flags are served; acknowledging one ends it).
@@ -275,7 +276,7 @@ def care_plan_ids(session: Session, scope: Scope) -> dict[tuple[int, str, int], 
 
 
 def _care_plans(session: Session, scope: Scope, context: FhirContext) -> list[Candidate]:
-    statement = select(Treatment).order_by(Treatment.id)
+    statement = select(Treatment).order_by(Treatment.patient_id, Treatment.id)
     if scope is not None:
         statement = statement.where(Treatment.patient_id.between(*scope))
     treatments = list(session.scalars(statement))
@@ -306,7 +307,9 @@ def _bind_plan(
 
 def _observations(session: Session, scope: Scope, context: FhirContext) -> list[Candidate]:
     served = list(fr.OBSERVATION_STATUS)
-    statement = select(Result).where(Result.status.in_(served)).order_by(Result.id)
+    statement = (
+        select(Result).where(Result.status.in_(served)).order_by(Result.patient_id, Result.id)
+    )
     audited = select(AuditEntry.entity_id, func.max(AuditEntry.at)).where(
         AuditEntry.entity == "result", AuditEntry.entity_id.is_not(None)
     )
@@ -325,7 +328,9 @@ def _observations(session: Session, scope: Scope, context: FhirContext) -> list[
 
 
 def _flags(session: Session, scope: Scope) -> list[Candidate]:
-    statement = select(Flag).where(Flag.status == FlagStatus.OPEN).order_by(Flag.id)
+    statement = (
+        select(Flag).where(Flag.status == FlagStatus.OPEN).order_by(Flag.patient_id, Flag.id)
+    )
     if scope is not None:
         statement = statement.where(Flag.patient_id.between(*scope))
     return [
