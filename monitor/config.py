@@ -331,6 +331,11 @@ class WebConfig(_Section):
     session_minutes: int = Field(30, ge=1, le=24 * 60)
     lockout_attempts: int = Field(5, ge=1, le=100)
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    # The worklist's address as patients and other systems reach it (calendar links in
+    # reminders, `monitor patient calendar`); unset: no link in reminders.
+    public_url: str | None = Field(
+        None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=200
+    )
 
 
 NOTIFY_URL = "https://api.notifications.service.gov.uk"

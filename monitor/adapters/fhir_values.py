@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from monitor.adapters.instants import to_utc
 from monitor.domain.codes import Code
 from monitor.domain.vocabulary import ResultStatus
+from monitor.services.fhir.terminology import UCUM
 
-UCUM = "http://unitsofmeasure.org"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 STATUSES = {

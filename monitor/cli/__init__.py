@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli import (
+    calendars,
     edits,
     forms,
     imports,
@@ -24,6 +25,7 @@ from monitor.cli import (
     results,
     safety,
     system,
+    tokens,
     treatments,
     web,
 )
@@ -72,6 +74,8 @@ for module in (
     letters,
     forms,
     reports,
+    tokens,
+    calendars,
 ):
     module.register(app)
 

@@ -114,3 +114,41 @@ def _serialize(calendar: Calendar) -> str:
 def _uid(clinic: Clinic, day: str, panels: Sequence[str]) -> str:
     key = "\x1f".join([clinic.name, day, *sorted(set(panels))])
     return f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{UID_DOMAIN}"
+
+
+LIVE_UID_DOMAIN = "calendar.invalid"
+REFRESH = timedelta(hours=6)
+
+
+def build_live_calendar(
+    clinic: Clinic, owner: str, tests: Sequence[TestDue], *, stamp: datetime
+) -> str:
+    """A patient's subscribed calendar (`/calendar/<token>.ics`): one all-day event per due
+    date with tests still to do, worded like the due reminder's. Each UID comes from `owner`
+    (whose calendar, never an MRN) and the date, so a rebuild keeps it and a calendar app
+    updates the event in place; a date whose every test is done, waived or cancelled is left
+    out, which removes its event. May be empty (nothing due)."""
+    if stamp.tzinfo is None or stamp.utcoffset() is None:
+        raise ValueError("stamp must be an aware datetime")
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", f"Tests - {clinic.name}")
+    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", REFRESH)
+    for due_on, phrases in group_by_date(tests).items():
+        event = Event()
+        key = f"{owner}\x1f{due_on.isoformat()}"
+        event.add(
+            "uid", f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{LIVE_UID_DOMAIN}"
+        )
+        event.add("dtstamp", stamp.astimezone(UTC))
+        event.add("dtstart", due_on)
+        event.add("dtend", due_on + timedelta(days=1))
+        event.add("transp", "TRANSPARENT")
+        event.add("summary", f"Tests due - {clinic.name}")
+        words = _capital(join_words(phrases))
+        event.add("description", f"{words}, due by this date.{_call(clinic)}")
+        calendar.add_component(event)
+    return _serialize(calendar)

@@ -172,11 +172,12 @@ def _patient_context(first_name: str, clinic: Clinic, tests: Sequence[TestDue]) 
 
 
 def patient_sms_context(
-    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue], calendar_url: str | None = None
 ) -> dict[str, Any]:
     """A patient reminder as one line for an SMS (`notify.sms`): every test in plain words and
     the first due-by date. It takes the email builders' values and drops the first name: an SMS
-    is read on a lock screen (docs/decisions.md, "Reminder channels")."""
+    is read on a lock screen (docs/decisions.md, "Reminder channels"); the calendar link too
+    (160 characters hold the reminder, not a URL)."""
     if not tests:
         raise ValueError("a patient reminder needs at least one test")
     every_what = order_words(test.what for test in sorted(tests, key=lambda t: t.due_on))
@@ -190,17 +191,17 @@ def patient_sms_context(
 
 
 def patient_tests_due_context(
-    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue], calendar_url: str | None = None
 ) -> dict[str, Any]:
     """`patient-tests-due`: one item per due date ("... and ..., due by Thursday 12 March 2026")."""
-    return _patient_context(first_name, clinic, tests)
+    return {**_patient_context(first_name, clinic, tests), "calendar_url": calendar_url}
 
 
 def patient_tests_overdue_context(
-    first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+    first_name: str, clinic: Clinic, tests: Sequence[TestDue], calendar_url: str | None = None
 ) -> dict[str, Any]:
     """`patient-tests-overdue`: the same items, for a gentle "we have not received" message."""
-    return _patient_context(first_name, clinic, tests)
+    return {**_patient_context(first_name, clinic, tests), "calendar_url": calendar_url}
 
 
 def _alert_row(alert: DigestAlert) -> dict[str, Any]:

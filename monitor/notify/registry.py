@@ -107,13 +107,23 @@ def _key_part(value: object) -> str:
 
 
 def _due_calendar(
-    on: date, stamp: datetime, first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+    on: date,
+    stamp: datetime,
+    first_name: str,
+    clinic: Clinic,
+    tests: Sequence[TestDue],
+    calendar_url: str | None = None,
 ) -> str:
     return build_calendar(clinic, tests, stamp=stamp)
 
 
 def _overdue_calendar(
-    on: date, stamp: datetime, first_name: str, clinic: Clinic, tests: Sequence[TestDue]
+    on: date,
+    stamp: datetime,
+    first_name: str,
+    clinic: Clinic,
+    tests: Sequence[TestDue],
+    calendar_url: str | None = None,
 ) -> str:
     return build_overdue_calendar(clinic, tests, emailed_on=on, stamp=stamp)
 

@@ -31,6 +31,7 @@ from monitor.services.people.users import prepare_sign_in
 from monitor.services.schedule.fingerprints import StaleSchedules
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
+from monitor.web.fhir import create_fhir_app
 from monitor.web.render import templates
 from monitor.web.secret import session_secret
 from monitor.web.security import SignInGate
@@ -46,6 +47,7 @@ from monitor.web.views import (
     request_forms,
     today,
 )
+from monitor.web.views import calendar as calendar_views
 
 SESSION_COOKIE = "monitor_session"
 log = logging.getLogger("monitor.web")
@@ -75,6 +77,8 @@ def create_app(
         *request_forms.routes(),
         *reports.routes(),
         Mount("/static", StaticFiles(directory=resource_path("templates") / "web" / "static")),
+        *calendar_views.routes(),
+        Mount("/fhir", app=create_fhir_app(deps)),
     ]
     middleware = [
         Middleware(

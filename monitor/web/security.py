@@ -27,6 +27,8 @@ from monitor.web.deps import WebDeps, WebUser
 
 PUBLIC_PATHS = frozenset({"/login"})
 PUBLIC_PREFIX = "/static/"
+# Paths with access control of their own (a bearer token; a private calendar URL).
+OWN_ACCESS_PREFIXES = ("/fhir/", "/calendar/")
 CSRF_FIELD = "csrf"
 
 SECURITY_HEADERS = {
@@ -53,7 +55,9 @@ class SignInGate:
             await self.app(scope, receive, send)
             return
         send = _with_headers(send, scope["path"])
-        if scope["path"] in PUBLIC_PATHS or scope["path"].startswith(PUBLIC_PREFIX):
+        if scope["path"] in PUBLIC_PATHS or scope["path"].startswith(
+            (PUBLIC_PREFIX, *OWN_ACCESS_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         session: dict[str, Any] = scope["session"]
@@ -106,7 +110,7 @@ def _with_headers(send: Send, path: str) -> Send:
             for name, value in SECURITY_HEADERS.items():
                 headers[name] = value
             if not path.startswith(PUBLIC_PREFIX):
-                headers["cache-control"] = "no-store"
+                headers.setdefault("cache-control", "no-store")  # unless the page says
         await send(message)
 
     return wrapped

@@ -39,6 +39,7 @@ from monitor.domain.reminders import (
 from monitor.domain.status import stored_status
 from monitor.notify import registry
 from monitor.notify.messages import Clinic, TestDue
+from monitor.services.access.calendars import calendar_link
 from monitor.services.mail.digest import queue_digests
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import reminders_hold
@@ -293,7 +294,12 @@ def _queue_patient_reminder(
     clinic = Clinic(config.clinic.name, config.clinic.phone)
     row = queue_message(
         session,
-        registry.registered(message).draft(first_name(patient.name), clinic, tests),
+        registry.registered(message).draft(
+            first_name(patient.name),
+            clinic,
+            tests,
+            calendar_url=calendar_link(session, patient, config),
+        ),
         to=_envelope(patient, route, on),
         now=now,
         mail_domain=config.mail_domain,
