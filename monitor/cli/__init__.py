@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli import (
+    contacts,
     imports,
     lists,
     mail,
@@ -64,6 +65,7 @@ for module in (
     imports,
     quarantine,
     web,
+    contacts,
 ):
     module.register(app)
 
