@@ -9,6 +9,7 @@ import typer
 
 from monitor.cli import (
     contacts,
+    exports,
     imports,
     lists,
     mail,
@@ -66,6 +67,7 @@ for module in (
     quarantine,
     web,
     contacts,
+    exports,
 ):
     module.register(app)
 

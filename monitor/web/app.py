@@ -34,7 +34,7 @@ from monitor.web.deps import WebDeps
 from monitor.web.render import templates
 from monitor.web.secret import session_secret
 from monitor.web.security import SignInGate
-from monitor.web.views import actions, auth, lists, patient, protocols, today
+from monitor.web.views import actions, auth, contacts, exports, lists, patient, protocols, today
 
 SESSION_COOKIE = "monitor_session"
 log = logging.getLogger("monitor.web")
@@ -59,6 +59,8 @@ def create_app(
         *actions.routes(),
         *lists.routes(),
         *protocols.routes(),
+        *contacts.routes(),
+        *exports.routes(),
         Mount("/static", StaticFiles(directory=resource_path("templates") / "web" / "static")),
     ]
     middleware = [

@@ -110,7 +110,7 @@ def record_contact(
 def _check_booking(outcome: ContactOutcome, booked_on: date | None, today: date) -> None:
     if outcome is ContactOutcome.BOOKED:
         if booked_on is None:
-            raise FieldError("a booked contact needs the ", Field.BOOKED_ON)
+            raise FieldError(Field.BOOKED_ON, " is required for a booked contact")
         if booked_on < today:
             raise FieldError(
                 Field.BOOKED_ON, f" {booked_on.isoformat()} is in the past (today is {today})"
