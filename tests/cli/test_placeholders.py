@@ -146,7 +146,12 @@ def test_with_no_config_nothing_goes_to_a_patient_and_status_says_why(
         assert cli("daily").err == ""
         status = cli("status", "--json")
     sent = {row.message: row for row in rows(engine) if row.status is OutboxStatus.PENDING}
-    assert set(sent) == {"patient-tests-due", "patient-tests-overdue", "staff-daily-digest"}
+    assert set(sent) == {
+        "patient-tests-due",
+        "patient-tests-overdue",
+        "staff-daily-digest",
+        "staff-escalation",  # held with staff.urgent_to, sent once it is set (issue 14)
+    }
     for message in ("patient-tests-due", "patient-tests-overdue"):
         body = sent[message].body_text + (sent[message].body_html or "")
         assert "Riverside Neurology" in body and "020 7946 0123" in body
