@@ -63,9 +63,7 @@ def test_a_nurse_records_contacts_from_today(
     row = alex_row(page, clinic)
     row.locator("summary", has_text="Record").click()
     row.get_by_label(f"Outcome for {clinic.alex}").select_option("booked")
-    row.get_by_label(f"Booked date for {clinic.alex}").fill(
-        (TODAY + timedelta(days=2)).isoformat()
-    )
+    row.get_by_label(f"Booked date for {clinic.alex}").fill((TODAY + timedelta(days=2)).isoformat())
     row.get_by_role("button", name="Save contact").click()
     expect(page.locator(".flash.ok")).to_contain_text("Contact recorded: booked for")
     expect(alex_row(page, clinic)).to_have_count(0)
