@@ -3,6 +3,10 @@
 Sections, in the order a nurse acts on them: open urgent/emergency flags; the overdue list
 (patients with such a flag first, then most overdue); reminders that could not be sent and why;
 tests due this week. Long lists are paged (50 patients a page); the CSV has everything.
+
+Beside each overdue patient: their phone, their last contact and a form to record one
+(`views.contacts`). Patients booked ahead are left out (`chasing.split_booked`, as `monitor
+overdue` does), counted, and shown with `?booked=show`.
 """
 
 from __future__ import annotations
