@@ -384,6 +384,14 @@ class SmsConfig(_Section):
         return self
 
 
+class ChasingConfig(_Section):
+    """Chasing overdue patients (issue 14): after this many days overdue with no successful
+    contact (`reached` or `booked`), the patient goes to `staff.urgent_to`. A product default
+    for the clinic to confirm, not a clinical threshold (docs/decisions.md)."""
+
+    escalate_after_days: int = Field(21, ge=1, le=365)
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     clinic: ClinicConfig = ClinicConfig()
@@ -397,6 +405,7 @@ class Config(_Section):
     codes: CodesConfig = CodesConfig()
     web: WebConfig = WebConfig()
     sms: SmsConfig = SmsConfig()
+    chasing: ChasingConfig = ChasingConfig()
     rules: dict[str, dict[str, float]] = {}
     sources: dict[Code, SourceConfig] = {}
     # `[protocols.<id>]` as written; `catalogue` builds them with the other layers.

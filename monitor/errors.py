@@ -38,6 +38,9 @@ class Field(StrEnum):
     PREGNANCY_START = "pregnancy start"
     PREGNANCY_END = "pregnancy end"
     ROLE = "role"
+    OUTCOME = "outcome"
+    CONTACT_BY = "who made the contact"
+    BOOKED_ON = "booked date"
 
 
 class InvalidInput(MonitorError):

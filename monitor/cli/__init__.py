@@ -9,7 +9,9 @@ import typer
 
 from monitor.cli import (
     calendars,
+    contacts,
     edits,
+    exports,
     forms,
     imports,
     letters,
@@ -76,6 +78,8 @@ for module in (
     reports,
     tokens,
     calendars,
+    contacts,
+    exports,
 ):
     module.register(app)
 

@@ -27,6 +27,7 @@ from monitor.notify.letters import Letter, letters_pdf, render_letter
 from monitor.notify.messages import (
     Clinic,
     DigestAlert,
+    DigestEscalation,
     DigestOverdue,
     DigestUnreachable,
     TestDue,
@@ -37,6 +38,7 @@ from monitor.notify.registry import (
     PATIENT_TESTS_DUE,
     PATIENT_TESTS_OVERDUE,
     STAFF_DAILY_DIGEST,
+    STAFF_ESCALATION,
     STAFF_URGENT_FLAG,
     Audience,
     Draft,
@@ -187,11 +189,18 @@ def _sample_alert(on: date) -> DigestAlert:
     )
 
 
+def _sample_escalation(clinic: Clinic, on: date) -> Draft:
+    since = on - timedelta(days=30)
+    row = DigestEscalation("S0007", since, 30, ("cbc", "creatinine"), "no-answer", on)
+    return STAFF_ESCALATION.draft(clinic, row, "main", 21)
+
+
 _SAMPLES: dict[str, Callable[[Clinic, date], Draft]] = {
     PATIENT_TESTS_DUE.name: _sample_due,
     PATIENT_TESTS_OVERDUE.name: _sample_overdue,
     STAFF_DAILY_DIGEST.name: _sample_digest,
     STAFF_URGENT_FLAG.name: _sample_urgent_flag,
+    STAFF_ESCALATION.name: _sample_escalation,
 }
 
 

@@ -228,6 +228,8 @@ def staff_daily_digest_context(
     due_soon: Sequence[DigestDueSoon] = (),
     late_feeds: Sequence[str] = (),
     on_hold: str | None = None,
+    escalations: Sequence[DigestEscalation] = (),
+    escalate_after_days: int | None = None,
 ) -> dict[str, Any]:
     """`staff-daily-digest` for one site and day; rows stay in the order given.
 
@@ -238,6 +240,8 @@ def staff_daily_digest_context(
     `on_hold` says why patient reminders are held back (the configuration is not the clinic's
     own yet); while they are, the digest never claims "all clear". When the overdue rows span
     several protocols, each panel is named with its protocol ("lft (natalizumab)").
+    `escalations` are the site's patients overdue more than `escalate_after_days` days with no
+    successful contact (each also goes to `staff.urgent_to` once, as `staff-escalation`).
     """
     several = len({row.protocol for row in overdue}) > 1
     return {
@@ -266,6 +270,8 @@ def staff_daily_digest_context(
         "all_clear": ALL_CLEAR if not (overdue or alerts or unreachable or on_hold) else "",
         "mail_problem": _mail_problem_line(mail_problem),
         "on_hold": on_hold or "",
+        "escalations": [_escalation_row(row) for row in escalations],
+        "escalate_after_days": escalate_after_days,
     }
 
 
@@ -278,3 +284,43 @@ def _mail_problem_line(detail: str | None) -> str:
 def staff_urgent_flag_context(clinic: Clinic, alert: DigestAlert, site: str) -> dict[str, Any]:
     """`staff-urgent-flag`: one new urgent or emergency flag, identified by MRN."""
     return {"clinic_name": clinic.name, "site": site, "alert": _alert_row(alert)}
+
+
+@dataclass(frozen=True)
+class DigestEscalation:
+    """A patient overdue too long with no successful contact (issue 14): by MRN, with the due
+    date of their oldest overdue test, its panels and the last attempt's outcome, if any."""
+
+    mrn: str
+    overdue_since: date
+    days_overdue: int
+    panels: tuple[str, ...]
+    last_outcome: str | None = None
+    last_on: date | None = None
+
+
+def _escalation_row(row: DigestEscalation) -> dict[str, Any]:
+    return {
+        "mrn": row.mrn,
+        "overdue_since": row.overdue_since.isoformat(),
+        "days_overdue": row.days_overdue,
+        "panels": ", ".join(row.panels),
+        "last_contact": (
+            f"{row.last_outcome} on {row.last_on.isoformat()}"
+            if row.last_outcome and row.last_on
+            else "none recorded"
+        ),
+    }
+
+
+def staff_escalation_context(
+    clinic: Clinic, escalation: DigestEscalation, site: str, after_days: int
+) -> dict[str, Any]:
+    """`staff-escalation`: one patient overdue more than `after_days` days without being
+    reached, identified by MRN only (no name, phone, result or flag)."""
+    return {
+        "clinic_name": clinic.name,
+        "site": site,
+        "after_days": after_days,
+        "patient": _escalation_row(escalation),
+    }

@@ -32,6 +32,7 @@ from monitor.notify.messages import (
     patient_tests_due_context,
     patient_tests_overdue_context,
     staff_daily_digest_context,
+    staff_escalation_context,
     staff_urgent_flag_context,
 )
 
@@ -165,6 +166,16 @@ STAFF_DAILY_DIGEST = _register(
 )
 STAFF_URGENT_FLAG = _register(
     Message("staff-urgent-flag", Audience.STAFF, staff_urgent_flag_context, ("flag_id",))
+)
+
+
+STAFF_ESCALATION = _register(
+    Message(
+        "staff-escalation",
+        Audience.STAFF,
+        staff_escalation_context,
+        ("patient_id", "overdue_since"),  # once per patient per overdue episode
+    )
 )
 
 

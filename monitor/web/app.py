@@ -38,7 +38,9 @@ from monitor.web.security import SignInGate
 from monitor.web.views import (
     actions,
     auth,
+    contacts,
     edits,
+    exports,
     lists,
     patient,
     patients,
@@ -76,6 +78,8 @@ def create_app(
         *edits.routes(),
         *request_forms.routes(),
         *reports.routes(),
+        *contacts.routes(),
+        *exports.routes(),
         Mount("/static", StaticFiles(directory=resource_path("templates") / "web" / "static")),
         *calendar_views.routes(),
         Mount("/fhir", app=create_fhir_app(deps)),

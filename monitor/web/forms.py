@@ -27,6 +27,8 @@ FORM_LABELS: dict[Field, str] = {
     Field.PANEL: "The test to waive",
     Field.REF_LOW: "The range's low end",
     Field.REF_HIGH: "The range's high end",
+    Field.OUTCOME: "The outcome",
+    Field.BOOKED_ON: "The booked date",
 }
 
 

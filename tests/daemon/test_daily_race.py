@@ -86,7 +86,8 @@ def test_two_daily_cycles_racing_for_one_date_queue_one_set_and_both_end_cleanly
                 select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
             )
             (run_record,) = session.scalars(select(DailyRun)).all()
-        assert queued == len(PATIENTS) + 1  # one reminder each and one digest, once
+        # one reminder each, one digest and one escalation each (40 days overdue), once
+        assert queued == 2 * len(PATIENTS) + 1
         # (the lower steps each cycle decided not to send are `skipped` rows, also only once)
         assert run_record.run_on == clinic_today()
         assert run_record.finished_at is not None

@@ -22,6 +22,7 @@ from monitor.store.models import OutboxMessage
 from tests.daemon.conftest import (
     DIGEST_TO,
     PATIENTS,
+    URGENT_TO,
     MakeDatabase,
     SmtpServer,
     add_due_patients,
@@ -80,7 +81,11 @@ def test_the_daemon_runs_todays_cycle_delivers_the_mail_and_stops_on_sigterm(
         assert code == 0, daemon.stderr
 
     messages = smtp_server.mailbox.parsed()
-    assert len(messages) == len(expected)  # one email per patient, one digest, nothing twice
+    # one email per patient, one digest, nothing twice; and one staff-escalation per patient
+    # (40 days overdue, never reached: issue 14) to the clinicians
+    escalations = [m for m in messages if m["To"] == URGENT_TO]
+    assert len(escalations) == len(PATIENTS)
+    assert len(messages) == len(expected) + len(escalations)
     assert len({m["Message-ID"] for m in messages}) == len(messages)
     digest = next(m for m in messages if m["To"] == DIGEST_TO)
     body = digest.get_body(preferencelist=("plain",))
@@ -90,7 +95,7 @@ def test_the_daemon_runs_todays_cycle_delivers_the_mail_and_stops_on_sigterm(
     run = report["last_daily_run"]
     assert run["run_on"] == today.isoformat()
     assert run["finished_at"] is not None
-    assert run["queued"] == len(expected)
+    assert run["queued"] == len(expected) + len(escalations)
     assert (run["errors"], run["set_aside"]) == (0, [])
     holder = HOLDER.fullmatch(report["lock_holder"] or "")
     assert holder is not None, report["lock_holder"]

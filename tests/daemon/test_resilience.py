@@ -24,6 +24,7 @@ from monitor.config import Config, LoggingConfig
 from monitor.daemon import guarded
 from monitor.domain.vocabulary import OutboxStatus
 from monitor.log import LIBRARY_LOGGERS, configure_logging
+from monitor.notify.registry import PATIENT_MESSAGES
 from monitor.notify.transports import make_transport
 from monitor.services.mail import daily
 from monitor.services.mail.daily import run_daily
@@ -102,9 +103,11 @@ def test_a_patient_whose_data_breaks_the_cycle_is_set_aside_and_the_others_are_r
     report = run_daily(engine, on=today, config=config, now=clock.now_utc())
 
     assert report.set_aside == [broken]
-    assert report.queued == len(PATIENTS) - 1 + 1  # the others' reminders and the digest
+    # the others' reminders, the digest, and an escalation for each (40 days overdue, never
+    # reached: the patient set aside too, whose escalation does not go through their reminders)
+    assert report.queued == len(PATIENTS) - 1 + 1 + len(PATIENTS)
     rows = outbox(engine)
-    reminded = {row.patient_id for row in rows if row.patient_id is not None}
+    reminded = {row.patient_id for row in rows if row.message in PATIENT_MESSAGES}
     assert reminded == set(ids.values()) - {broken}
     assert any(row.recipient == "nurses@clinic.example" for row in rows)  # the digest went on
     with unit_of_work(engine) as session:
@@ -182,7 +185,7 @@ def test_an_smtp_outage_leaves_mail_pending_retried_reported_and_delivered_once_
         return drain_outbox(engine, transport, now_fn=lambda: at, sender=SENDER)
 
     queued = run_daily(engine, on=DAY, config=config, now=AT_DAILY).queued
-    assert queued == len(PATIENTS) + 1
+    assert queued == 2 * len(PATIENTS) + 1  # reminders, the digest, escalations (issue 14)
 
     # The server is down: every message goes back to pending, to be retried later.
     assert drain(AT_DAILY) == DeliveryCounts(retried=queued)

@@ -93,13 +93,18 @@ def test_a_server_refusing_every_message_with_550_makes_status_page_by_kind(
 
     sent = invoke(database, config, "send")
 
-    assert f"failed {len(PATIENTS) + 1}" in sent  # every reminder and the digest
-    assert len(handler.refused) == len(PATIENTS) + 1
+    # every reminder, the digest, and an escalation per patient (40 days overdue, never reached)
+    assert f"failed {2 * len(PATIENTS) + 1}" in sent
+    assert len(handler.refused) == 2 * len(PATIENTS) + 1
     code, report, text = status(database, config)
     assert code == 1
     kinds = report["outbox"]["failed_last_24h_by_kind"]
-    assert kinds == {"patient-tests-overdue": len(PATIENTS), "staff-daily-digest": 1}
-    assert report["outbox"]["failed_last_24h"] == len(PATIENTS) + 1
+    assert kinds == {
+        "patient-tests-overdue": len(PATIENTS),
+        "staff-daily-digest": 1,
+        "staff-escalation": len(PATIENTS),
+    }
+    assert report["outbox"]["failed_last_24h"] == 2 * len(PATIENTS) + 1
     (problem,) = [p for p in report["problems"] if "failed for good" in p]
     assert f"{len(PATIENTS)} patient-tests-overdue" in problem
     assert "1 staff-daily-digest" in problem
@@ -166,7 +171,8 @@ def test_a_digest_that_cannot_be_built_is_recorded_and_pages(
 
     report = run_daily(engine, on=today, config=config, now=now)
 
-    assert report.queued == len(PATIENTS)  # the patients' reminders still went in
+    # the patients' reminders still went in, and their escalations (40 days overdue)
+    assert report.queued == 2 * len(PATIENTS)
     with unit_of_work(engine) as session:
         (row,) = session.scalars(
             select(OutboxMessage).where(OutboxMessage.message == digest.DIGEST)

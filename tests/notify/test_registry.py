@@ -42,9 +42,15 @@ def test_every_registered_message_has_its_template_folder_and_every_folder_a_mes
 
 
 def test_the_messages_and_their_audiences():
-    assert MESSAGES == (TESTS_DUE, TESTS_OVERDUE, "staff-daily-digest", "staff-urgent-flag")
+    assert MESSAGES == (
+        TESTS_DUE,
+        TESTS_OVERDUE,
+        "staff-daily-digest",
+        "staff-urgent-flag",
+        "staff-escalation",
+    )
     assert PATIENT_MESSAGES == names(Audience.PATIENT) == (TESTS_DUE, TESTS_OVERDUE)
-    assert names(Audience.STAFF) == ("staff-daily-digest", "staff-urgent-flag")
+    assert names(Audience.STAFF) == ("staff-daily-digest", "staff-urgent-flag", "staff-escalation")
     for name in MESSAGES:  # house style: the audience comes first in the name
         assert name.startswith(f"{registered(name).audience.value}-")
 
@@ -64,6 +70,7 @@ def test_a_message_name_is_spelled_once_in_the_package():
         TESTS_OVERDUE: "domain/reminders.py",
         "staff-daily-digest": "notify/registry.py",
         "staff-urgent-flag": "notify/registry.py",
+        "staff-escalation": "notify/registry.py",
     }
     assert set(homes) == set(MESSAGES)
     for name, home in homes.items():

@@ -16,6 +16,7 @@ from monitor.notify.messages import (
     Clinic,
     DigestAlert,
     DigestDueSoon,
+    DigestEscalation,
     DigestOverdue,
     DigestUnreachable,
     TestDue,
@@ -24,6 +25,7 @@ from monitor.notify.messages import (
     patient_tests_due_context,
     patient_tests_overdue_context,
     staff_daily_digest_context,
+    staff_escalation_context,
     staff_urgent_flag_context,
 )
 from monitor.notify.registry import MESSAGES
@@ -62,6 +64,11 @@ ALERT = DigestAlert(
 )
 
 
+ESCALATION = DigestEscalation(
+    "A0005", date(2026, 2, 1), 37, ("cbc", "creatinine"), "no-answer", date(2026, 3, 1)
+)
+
+
 def sample_context(message: str, first_name: str = "Ann") -> dict[str, Any]:
     tests = [TestDue("cbc", DUE_ON), TestDue("tsh", DUE_ON), TestDue("skin", date(2026, 4, 2))]
     if message == "patient-tests-due":
@@ -78,7 +85,11 @@ def sample_context(message: str, first_name: str = "Ann") -> dict[str, Any]:
             [DigestUnreachable("A0003", "no email address")],
             "2 messages are waiting to be retried",
             due_soon=[DigestDueSoon("A0004", "tsh", date(2026, 3, 15))],
+            escalations=[ESCALATION],
+            escalate_after_days=21,
         )
+    if message == "staff-escalation":
+        return staff_escalation_context(CLINIC, ESCALATION, "main", 21)
     assert message == "staff-urgent-flag"
     return staff_urgent_flag_context(CLINIC, ALERT, "main")
 
@@ -161,6 +172,8 @@ def test_the_text_part_carries_what_the_html_shows(message):
     if message in PATIENT_MESSAGES:
         wanted = [item["due_by"] for item in context["items"]]
         wanted += [context["first_name"], CLINIC.phone]
+    elif message == "staff-escalation":
+        wanted = ["A0005", "2026-02-01", "37 days", "cbc, creatinine", "no-answer on 2026-03-01"]
     else:
         wanted = ["A0001", "platelets", "18"]
     for value in wanted:

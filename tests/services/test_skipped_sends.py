@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from monitor.domain.vocabulary import OutboxStatus
+from monitor.notify.registry import PATIENT_MESSAGES
 from monitor.services.mail.daily import run_daily
 from monitor.services.mail.digest import _unreachable
 from monitor.services.mail.unreachable import unreachable
@@ -43,7 +44,8 @@ def patient_rows(engine: Engine) -> list[tuple[str, OutboxStatus, str | None]]:
     with unit_of_work(engine) as session:
         found = session.execute(
             select(OutboxMessage.message, OutboxMessage.status, OutboxMessage.reason).where(
-                OutboxMessage.patient_id.is_not(None)
+                OutboxMessage.patient_id.is_not(None),
+                OutboxMessage.message.in_(PATIENT_MESSAGES),  # not staff-escalation (issue 14)
             )
         ).all()
     return sorted((message, status, reason) for message, status, reason in found)

@@ -41,6 +41,7 @@ from monitor.notify import registry
 from monitor.notify.messages import Clinic, TestDue
 from monitor.services.access.calendars import calendar_link
 from monitor.services.mail.digest import queue_digests
+from monitor.services.mail.escalation import queue_escalations
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import reminders_hold
 from monitor.services.schedule.fingerprints import require_current_schedules
@@ -77,6 +78,7 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
         digests = queue_digests(session, on=on, config=config, now=now, held=tally.held)
         queued = tally.queued + digests
+        queued += queue_escalations(session, on=on, config=config, now=now)
         run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
         run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
         prune_changes(session, now)  # the web cache's record of slot changes: a week is kept

@@ -11,13 +11,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.notify.messages import Clinic, DigestAlert, DigestOverdue, DigestUnreachable
+from monitor.notify.messages import (
+    Clinic,
+    DigestAlert,
+    DigestEscalation,
+    DigestOverdue,
+    DigestUnreachable,
+)
 from monitor.notify.registry import STAFF_DAILY_DIGEST, STAFF_URGENT_FLAG
+from monitor.services.mail.escalation import digest_row, due_escalations
 from monitor.services.mail.health import mail_health
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import held_line, staff_hold
@@ -83,6 +91,8 @@ def _queue_digest(
         mail_problem=mail_problem(session, now),
         late_feeds=[feed.describe() for feed in quiet],
         on_hold=held_line(config, held),
+        escalations=_escalations(session, on, site, config),
+        escalate_after_days=config.chasing.escalate_after_days,
     )
     to = Envelope(", ".join(config.staff.digest_to), site=site, run_on=on)
     row = queue_message(session, draft, to=to, now=now, mail_domain=config.mail_domain)
@@ -113,6 +123,11 @@ def _overdue(
         )
         for r in rows
     ]
+
+
+def _escalations(session: Session, on: date, site: str, config: Config) -> list[DigestEscalation]:
+    zone = ZoneInfo(config.clinic.timezone)
+    return [digest_row(row, zone) for row in due_escalations(session, on, config, site)]
 
 
 def _alerts(session: Session, site: str) -> list[DigestAlert]:

@@ -3,6 +3,10 @@
 Sections, in the order a nurse acts on them: open urgent/emergency flags; the overdue list
 (patients with such a flag first, then most overdue); reminders that could not be sent and why;
 tests due this week. Long lists are paged (50 patients a page); the CSV has everything.
+
+Beside each overdue patient: their phone, their last contact and a form to record one
+(`views.contacts`). Patients booked ahead are left out (`chasing.split_booked`, as `monitor
+overdue` does), counted, and shown with `?booked=show`.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.adapters.cells import safe_cell
 from monitor.services.mail.unreachable import unreachable
+from monitor.services.people.contacts import OUTCOMES, booked_ahead
 from monitor.services.people.record import patient_names
 from monitor.services.results.alerts import alert_levels, open_alerts
+from monitor.services.schedule.chasing import reach, split_booked
 from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.services.schedule.worklist import Line
 from monitor.web.cache import WorklistCache
@@ -76,12 +82,16 @@ def today(request: Request) -> Response:
         wanted = _filters(request, snapshot)
         alerts = open_alerts(session, wanted.site)
         worst = alert_levels(alerts)
-        overdue = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
+        listed = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
+        booked = booked_ahead(session, snapshot.on)
+        shown, hidden = split_booked(listed, booked)
+        show_booked = request.query_params.get("booked") == "show"
+        overdue = listed if show_booked else shown
         overdue_page = paginate(overdue, request.query_params, "page")
         week_page = paginate(
             keep(snapshot.week, wanted.site, wanted.panel), request.query_params, "week"
         )
-        shown = for_display(session, [*overdue_page.items, *week_page.items], worst)
+        on_page = for_display(session, [*overdue_page.items, *week_page.items], worst)
         context = {
             "on": snapshot.on,
             "sites": snapshot.sites,
@@ -89,9 +99,18 @@ def today(request: Request) -> Response:
             "wanted": wanted,
             "alerts": alerts,
             "overdue": overdue_page,
-            "overdue_lines": shown[: len(overdue_page.items)],
+            "overdue_lines": on_page[: len(overdue_page.items)],
             "week": week_page,
-            "week_lines": shown[len(overdue_page.items) :],
+            "week_lines": on_page[len(overdue_page.items) :],
+            "reach": reach(session, [line.patient_id for line in overdue_page.items]),
+            "booked": booked,
+            "hidden_booked": len(hidden),
+            "show_booked": show_booked,
+            "outcomes": OUTCOMES,
+            "booked_query": _query(request, site=wanted.site, panel=wanted.panel)
+            if show_booked
+            else _query(request, keep=True, booked="show", page="1"),
+            "here": request.url.path + ("?" + request.url.query if request.url.query else ""),
             "unreachable": unreachable(session, snapshot.on, wanted.site),
             "overdue_slots": sum(len(line.items) for line in overdue),
             "filter_query": _query(request, site=wanted.site, panel=wanted.panel),
@@ -107,6 +126,8 @@ def today_csv(request: Request) -> Response:
         wanted = _filters(request, snapshot)
         worst = alert_levels(open_alerts(session, wanted.site))
         lines = flagged_first(keep(snapshot.overdue, wanted.site, wanted.panel), worst)
+        if request.query_params.get("booked") != "show":
+            lines, _ = split_booked(lines, booked_ahead(session, snapshot.on))
         names = patient_names(session, [line.patient_id for line in lines])
     body = _csv(lines, names, worst)
     filename = f"overdue-{snapshot.on.isoformat()}.csv"
