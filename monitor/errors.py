@@ -38,6 +38,9 @@ class Field(StrEnum):
     PREGNANCY_START = "pregnancy start"
     PREGNANCY_END = "pregnancy end"
     ROLE = "role"
+    PHONE = "phone number"
+    ADDRESS = "postal address"
+    CHANNEL = "reminder channel"
 
 
 class InvalidInput(MonitorError):

@@ -12,6 +12,7 @@ from monitor.cli import (
     lists,
     mail,
     notices,
+    onboarding,
     operations,
     preview,
     protocols,
@@ -64,6 +65,7 @@ for module in (
     imports,
     quarantine,
     web,
+    onboarding,
 ):
     module.register(app)
 
