@@ -521,12 +521,15 @@ def _new_rows(change: PatientChange, now: datetime) -> models.Patient:
     """The rows `add_patient`, then `add_course` for each course and `start_treatment` (and
     `stop_treatment`) for each treatment, would have added."""
     patient = new_patient(change.details, now)
+    # Set every collection the slots and the audit read: a collection never set on a new row
+    # is loaded from the database when read after the flush (one query per patient).
+    patient.courses, patient.treatments = [], []
     by_protocol: dict[str, models.Treatment] = {}
     for new in sorted(change.courses, key=lambda item: item.course.first_on):
         treatment = by_protocol.get(new.protocol)
         if treatment is None:
             treatment = models.Treatment(
-                protocol=new.protocol, started_on=new.course.first_on, created_at=now
+                protocol=new.protocol, started_on=new.course.first_on, created_at=now, courses=[]
             )
             by_protocol[new.protocol] = treatment
             patient.treatments.append(treatment)
@@ -543,6 +546,7 @@ def _new_rows(change: PatientChange, now: datetime) -> models.Patient:
                 started_on=started.started_on,
                 stopped_on=started.stopped_on,
                 created_at=now,
+                courses=[],
             )
         )
     return patient

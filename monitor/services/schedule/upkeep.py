@@ -54,6 +54,7 @@ from monitor.services.schedule.slots import (
     replace_slots,
     stamp_treatments,
 )
+from monitor.store.bulk import insert_rows
 from monitor.store.db import session_catalogue
 from monitor.store.models import (
     Course,
@@ -183,11 +184,10 @@ def store_new_schedules(session: Session, patients: Sequence[Patient], batch: in
         rows.extend(patient_slot_rows(patient, catalogue, horizon_on, (), set()))
         stamp_treatments(patient, catalogue, horizon_on)
         if len(rows) >= batch:
-            session.execute(insert(SLOTS), rows)
+            insert_rows(session, SLOTS, rows)
             stored, rows = stored + len(rows), []
-    if rows:
-        session.execute(insert(SLOTS), rows)
-        stored += len(rows)
+    insert_rows(session, SLOTS, rows)
+    stored += len(rows)
     ids = {patient.id for patient in patients}
     upkeep.pending -= ids
     upkeep.courses -= {course.id for patient in patients for course in patient.courses}
@@ -274,8 +274,9 @@ def _changed(row: Any, names: Iterable[str]) -> bool:
 
 
 def _collect(session: Session, upkeep: Upkeep) -> None:
-    for row in (*session.new, *session.deleted):
-        _collect_whole(upkeep, row, is_new=row in session.new)
+    new = session.new  # a fresh set on every read: once, not once per row (a bulk flush)
+    for row in (*new, *session.deleted):
+        _collect_whole(upkeep, row, is_new=row in new)
     for row in session.dirty:
         _collect_changed(upkeep, row)
 
