@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from zipfile import BadZipFile
 
 from monitor.domain.dates import checked_date
 from monitor.errors import InvalidInput
@@ -34,6 +35,7 @@ from monitor.services.people.onboarding import ALL_COLUMNS, CaseloadRow, RowErro
 MAX_ROWS = 200_000  # a clinic's caseload is thousands; a bigger file is not one
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ADDRESS_SEPARATOR = "|"
+SUFFIXES = (".csv", ".txt", ".xlsx")
 
 
 @dataclass
@@ -46,16 +48,20 @@ class CaseloadFile:
 
 def read_caseload(path: Path) -> CaseloadFile:
     """Read a .csv or .xlsx caseload; InvalidInput for a file that is not one (its header)."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        return read_rows(_xlsx_rows(path))
-    if suffix in (".csv", ".txt"):
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{path.name} is not UTF-8 text (save the CSV as UTF-8)") from None
-        return read_csv_text(text)
-    raise InvalidInput(f"{path.name}: give a .csv or .xlsx file")
+    if path.suffix.lower() not in SUFFIXES:
+        raise InvalidInput(f"{path.name}: give a .csv or .xlsx file")
+    return read_named(path.name, path.read_bytes())
+
+
+def read_named(name: str, data: bytes) -> CaseloadFile:
+    """A caseload by its file name's suffix (.xlsx, else CSV as UTF-8): an upload's bytes."""
+    if name.lower().endswith(".xlsx"):
+        return read_xlsx_bytes(data)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{name[:80]} is not UTF-8 text (save the CSV as UTF-8)") from None
+    return read_csv_text(text)
 
 
 def read_csv_text(text: str) -> CaseloadFile:
@@ -83,7 +89,7 @@ def _xlsx_rows(source: Path | io.BytesIO) -> Iterator[tuple[int, list[object]]]:
 
     try:
         workbook = load_workbook(source, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError):
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError):
         raise InvalidInput("the file is not an .xlsx workbook") from None
     try:
         sheet = workbook.worksheets[0]

@@ -35,6 +35,7 @@ from monitor.web.render import templates
 from monitor.web.secret import session_secret
 from monitor.web.security import SignInGate
 from monitor.web.views import actions, auth, lists, patient, protocols, today
+from monitor.web.views import onboarding as onboarding_views
 
 SESSION_COOKIE = "monitor_session"
 log = logging.getLogger("monitor.web")
@@ -55,6 +56,7 @@ def create_app(
     routes = [
         *auth.routes(),
         *today.routes(),
+        *onboarding_views.routes(),
         *patient.routes(),
         *actions.routes(),
         *lists.routes(),
