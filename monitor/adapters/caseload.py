@@ -207,4 +207,5 @@ def _course_dates(text: str) -> tuple[date, ...]:
 def _address(text: str | None) -> str | None:
     if text is None:
         return None
-    return "\n".join(text.replace(ADDRESS_SEPARATOR, "\n").splitlines())
+    lines = (line.strip() for line in text.replace(ADDRESS_SEPARATOR, "\n").splitlines())
+    return "\n".join(line for line in lines if line)
