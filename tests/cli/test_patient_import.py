@@ -122,7 +122,10 @@ BAD_ROWS = [
     ("B1,Unknown,1980-01-01,F,main,,,,,fingolimod,2024-01-01,", "unknown protocol 'fingolimod'"),
     ("B1,Courses,1980-01-01,F,main,,,,,alemtuzumab,2024-01-01,", "is given in courses"),
     ("B1,Continuous,1980-01-01,F,main,,,,2024-01-08,natalizumab,,", "is continuous"),
-    ("B1,Backwards,1980-01-01,F,main,,,,,natalizumab,2024-05-01,2024-04-01", "before the treatment"),
+    (
+        "B1,Backwards,1980-01-01,F,main,,,,,natalizumab,2024-05-01,2024-04-01",
+        "before the treatment",
+    ),
     ("B1,No Protocol,1980-01-01,F,main,,,,,,2024-05-01,", "give the protocol"),
     ("B1,Both,1980-01-01,F,main,,,,2024-01-08,,2024-05-01,", "not both"),
     ("B1,,1980-01-01,F,main,,,,2024-01-08,,,", "name must not be empty"),
