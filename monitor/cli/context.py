@@ -136,6 +136,9 @@ OPTION_NAMES: dict[Field, str] = {
     Field.PREGNANCY_START: "--from",
     Field.PREGNANCY_END: "--to",
     Field.ROLE: "--role",
+    Field.PHONE: "--phone",
+    Field.ADDRESS: "--address",
+    Field.CHANNEL: "--channel",
 }
 
 

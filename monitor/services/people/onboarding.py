@@ -42,6 +42,7 @@ from monitor.services.operations.database import describe_fault
 from monitor.services.people.courses import add_course, courses_plan
 from monitor.services.people.patients import PatientDetails, checked_details, new_patient
 from monitor.services.people.treatments import (
+    Span,
     catalogue_of,
     check_start,
     check_stop,
@@ -460,7 +461,7 @@ def _check_treatment(
             f"{same.stopped_on or 'no date (open)'}; the file says "
             f"{row.stopped_on or 'open'}: the import does not overwrite a record"
         )
-    earlier = [*recorded, *(t for t in change.treatments if t.protocol == plan.id)]
+    earlier: list[Span] = [*recorded, *(t for t in change.treatments if t.protocol == plan.id)]
     check_start(change.mrn, plan.id, earlier, row.started_on)
     change.treatments.append(NewTreatment(row.line, plan.id, row.started_on, row.stopped_on))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -31,7 +31,14 @@ def import_page(request: Request) -> Response:
 
 async def import_upload(request: Request) -> Response:
     user = require_admin(request)
-    form = await checked_form(request)
+    parsed = await request.form()  # the upload's temporary file: closed whatever happens
+    try:
+        return await _import(request, user, await checked_form(request))
+    finally:
+        await parsed.close()
+
+
+async def _import(request: Request, user: WebUser, form: FormData) -> Response:
     upload = form.get("file")
     skip_bad = form.get("skip_bad") == "on"
     dry_run = form.get("action") != "import"
