@@ -52,5 +52,6 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 def _processor(table: Table, column: str, dialect: Any) -> Callable[[Any], Any] | None:
-    processor: Callable[[Any], Any] | None = table.c[column].type.bind_processor(dialect)
+    kind = table.c[column].type.dialect_impl(dialect)  # e.g. SQLite's own DATE
+    processor: Callable[[Any], Any] | None = kind.bind_processor(dialect)
     return processor
