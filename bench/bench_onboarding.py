@@ -21,6 +21,7 @@ import argparse
 import csv
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -114,18 +115,23 @@ def fresh_url(kind: str, folder: Path, run: int, pg_url: str) -> str:
     return pg_url
 
 
-def timed_import(url: str, path: Path) -> float:
+def timed_import(url: str, path: Path) -> tuple[float, float]:
+    """Wall seconds of the whole command, and its CPU seconds (user + system; a database
+    server's own CPU is not in it)."""
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     command = [sys.executable, "-m", "monitor", "--database", url, "patient", "import", str(path)]
     environment = {**os.environ, "MONITOR_CONFIG": str(ROOT / "config.toml")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=ROOT)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"import failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def counts(url: str) -> dict[str, int]:
@@ -162,15 +168,20 @@ def main() -> None:
         write_csv(path, rows)
         print(f"{args.patients:,} patients, {len(rows):,} rows ({args.mix}); {uptime()}")
         for kind in kinds:
-            times = []
+            times, cpus = [], []
             found: dict[str, int] = {}
             for run in range(args.repeat):
                 url = fresh_url(kind, Path(folder), run, args.pg_url)
-                times.append(timed_import(url, path))
+                wall, cpu = timed_import(url, path)
+                times.append(wall)
+                cpus.append(cpu)
                 found = counts(url)
-                print(f"  {kind} run {run + 1}: {times[-1]:.1f} s {found}", flush=True)
+                print(f"  {kind} run {run + 1}: {wall:.1f} s, CPU {cpu:.1f} s {found}", flush=True)
             shown = ", ".join(f"{t:.1f}" for t in times)
-            print(f"| {kind} | {statistics.median(times):.1f} s ({shown}) | {found} |")
+            print(
+                f"| {kind} | {statistics.median(times):.1f} s ({shown}) | "
+                f"CPU {statistics.median(cpus):.1f} s | {found} |"
+            )
         print(f"end: {uptime()}")
 
 

@@ -111,9 +111,11 @@ def _print_errors(plan: ImportPlan, *, refused: bool, dry_run: bool, quiet: bool
         mrn = f" (MRN {error.mrn})" if error.mrn else ""
         typer.echo(f"line {error.line}{mrn}: {error.reason}", err=True)
     if refused:
-        bad = plan.counts()["bad_rows"]
+        counts = plan.counts()
+        bad, out = counts["bad_rows"], counts["rows_left_out"] - counts["bad_rows"]
+        also = f" (and {out:,} good rows of the same patients)" if out else ""
         tail = "" if dry_run else "; nothing was written (fix them, or use --skip-bad)"
-        typer.echo(f"error: {bad:,} of {plan.rows:,} rows are bad{tail}", err=True)
+        typer.echo(f"error: {bad:,} of {plan.rows:,} rows are bad{also}{tail}", err=True)
 
 
 def register(app: typer.Typer) -> None:

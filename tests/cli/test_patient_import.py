@@ -184,6 +184,8 @@ def test_rows_of_one_mrn_must_agree_and_the_whole_patient_is_skipped(
     assert code == 0
     assert data["written"] is True
     assert data["patients"] == {"new": 1, "updated": 0, "unchanged": 0, "skipped": 1}
+    assert (data["bad_rows"], data["rows_left_out"]) == (1, 2)
+    assert "1 of 3 rows are bad (and 1 good rows of the same patients)" in refused.err
     reasons = {e["line"]: e["reason"] for e in data["errors"]}
     assert reasons[2] == "not imported: line 4 of the same MRN is bad"
     assert "A1" not in json.dumps(cli.ok("patient", "show", "G1", "--json"))

@@ -25,7 +25,9 @@ a chunk rolls that chunk back and says how many patients the earlier chunks comm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -127,6 +129,7 @@ class RowError:
     line: int
     mrn: str
     reason: str
+    blocked_by: int | None = None  # good itself, left out for this bad line of the same MRN
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,8 @@ class ImportPlan:
             "courses_added": sum(len(change.courses) for change in self.changes),
             "treatments_added": sum(len(change.treatments) for change in self.changes),
             "treatments_stopped": sum(len(change.stops) for change in self.changes),
-            "bad_rows": len({error.line for error in self.errors}),
+            "bad_rows": len({e.line for e in self.errors if e.blocked_by is None}),
+            "rows_left_out": len({error.line for error in self.errors}),
         }
 
 
@@ -278,7 +282,7 @@ def _left_out(
     first_bad = bad_line if bad_line is not None else min(error.line for error in errors)
     bad = {error.line for error in errors} | {first_bad}
     others = [
-        RowError(row.line, mrn, f"not imported: line {first_bad} of the same MRN is bad")
+        RowError(row.line, mrn, f"not imported: line {first_bad} of the same MRN is bad", first_bad)
         for row in group
         if row.line not in bad
     ]
@@ -492,7 +496,7 @@ def write_caseload(
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
         try:
-            with unit_of_work(engine, catalogue) as session:
+            with _collector_paused(), unit_of_work(engine, catalogue) as session:
                 slots = _write_chunk(session, part, actor, now)
         except SQLAlchemyError as error:
             last = max((line for c in todo[:start] for line in c.lines), default=None)
@@ -503,6 +507,20 @@ def write_caseload(
         if progress is not None:
             progress(len(part))
     return outcome
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk is built: each of its passes walks every live
+    ORM object and slot row, none of which is garbage before the chunk commits (a fifth of the
+    import's CPU time when measured). It runs again after the chunk."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _write_chunk(session: Session, part: Sequence[PatientChange], actor: str, now: datetime) -> int:

@@ -16,7 +16,12 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.adapters.caseload import SUFFIXES, read_named
 from monitor.errors import InvalidInput
-from monitor.services.people.onboarding import ImportPlan, check_caseload, write_caseload
+from monitor.services.people.onboarding import (
+    ImportPlan,
+    PartlyWritten,
+    check_caseload,
+    write_caseload,
+)
 from monitor.web.deps import WebDeps, WebUser, deps, require_admin
 from monitor.web.render import page
 from monitor.web.security import checked_form
@@ -52,15 +57,17 @@ async def _import(request: Request, user: WebUser, form: FormData) -> Response:
         return _shown(request, None, "The file is over 20 MB: split it.", 400)
     app = deps(request)
     outcome = await run_in_threadpool(_run, app, user, name, data, dry_run, skip_bad)
+    if isinstance(outcome, PartlyWritten):
+        return _shown(request, None, str(outcome), 500)
     if isinstance(outcome, InvalidInput):
-        return _shown(request, None, str(outcome), 400)
+        return _shown(request, None, f"Not imported: {outcome}", 400)
     result = {**outcome, "file": name, "skip_bad": skip_bad}
     return _shown(request, result, None, 400 if outcome["refused"] else 200)
 
 
 def _run(
     app: WebDeps, user: WebUser, name: str, data: bytes, dry_run: bool, skip_bad: bool
-) -> dict[str, Any] | InvalidInput:
+) -> dict[str, Any] | InvalidInput | PartlyWritten:
     try:
         read = read_named(name, data)
         with app.session() as session:
@@ -70,7 +77,10 @@ def _run(
     refused = bool(plan.errors) and not skip_bad
     written = not refused and not dry_run
     if written:
-        write_caseload(app.engine, app.config.catalogue, plan, actor=user.actor, now=app.now())
+        try:
+            write_caseload(app.engine, app.config.catalogue, plan, actor=user.actor, now=app.now())
+        except PartlyWritten as error:  # some chunks are committed: say so, not "nothing"
+            return error
     return _result(plan, dry_run=dry_run, refused=refused, written=written)
 
 
