@@ -150,3 +150,59 @@ def test_a_fault_mid_way_says_what_was_committed(engine: Engine) -> None:
     again = plan_of(engine, [row for row in caseload(6) if row.mrn != "S003"])
     states = sorted(change.state for change in again.changes)
     assert states == ["new", "new", "unchanged", "unchanged", "unchanged"]
+
+
+def test_add_patient_keeps_the_phone_address_and_channel(engine: Engine) -> None:
+    with unit_of_work(engine, PROTOCOL) as session:
+        add_patient(
+            session,
+            mrn="C1",
+            name="Cal Contact",
+            email=None,
+            born_on=None,
+            sex=None,
+            site="main",
+            actor="test",
+            now=NOW,
+            phone=" +44 (0)100 000-0000 ",
+            address="1 High St\n\n  Town  ",
+            channel="Letter",
+        )
+    with engine.connect() as connection:
+        row = connection.execute(select(Patient).where(Patient.mrn == "C1")).one()
+    assert (row.phone, row.address, row.channel) == (
+        "+44 (0)100 000-0000",
+        "1 High St\nTown",
+        "letter",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"phone": "call me"}, "phone number must be digits"),
+        ({"phone": "0" * 41}, "phone number must have at most 40"),
+        ({"address": "\n".join("line" for _ in range(9))}, "postal address must have at most 8"),
+        ({"address": " \n "}, "postal address must not be empty"),
+        ({"channel": "pigeon"}, "reminder channel must be one of email, letter, sms"),
+    ],
+)
+def test_add_patient_refuses_bad_contact_details(
+    engine: Engine, fields: dict[str, str], message: str
+) -> None:
+    from monitor.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=message), unit_of_work(engine, PROTOCOL) as session:
+        add_patient(
+            session,
+            mrn="C1",
+            name="Cal",
+            email=None,
+            born_on=None,
+            sex=None,
+            site="main",
+            actor="test",
+            now=NOW,
+            **fields,
+        )
+    assert count(engine, Patient) == 0
