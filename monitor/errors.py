@@ -41,6 +41,9 @@ class Field(StrEnum):
     OUTCOME = "outcome"
     CONTACT_BY = "who made the contact"
     BOOKED_ON = "booked date"
+    PHONE = "phone number"
+    ADDRESS = "postal address"
+    CHANNEL = "reminder channel"
 
 
 class InvalidInput(MonitorError):

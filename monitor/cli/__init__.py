@@ -18,6 +18,7 @@ from monitor.cli import (
     lists,
     mail,
     notices,
+    onboarding,
     operations,
     preview,
     protocols,
@@ -80,6 +81,7 @@ for module in (
     calendars,
     contacts,
     exports,
+    onboarding,
 ):
     module.register(app)
 

@@ -139,6 +139,9 @@ OPTION_NAMES: dict[Field, str] = {
     Field.OUTCOME: "--outcome",
     Field.CONTACT_BY: "--by",
     Field.BOOKED_ON: "--booked-on",
+    Field.PHONE: "--phone",
+    Field.ADDRESS: "--address",
+    Field.CHANNEL: "--channel",
 }
 
 

@@ -50,6 +50,7 @@ from monitor.web.views import (
     today,
 )
 from monitor.web.views import calendar as calendar_views
+from monitor.web.views import onboarding as onboarding_views
 
 SESSION_COOKIE = "monitor_session"
 log = logging.getLogger("monitor.web")
@@ -71,6 +72,7 @@ def create_app(
         *auth.routes(),
         *patients.routes(),
         *today.routes(),
+        *onboarding_views.routes(),
         *patient.routes(),
         *actions.routes(),
         *lists.routes(),

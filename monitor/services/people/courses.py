@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID
+from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID, Catalogue
 from monitor.domain.courses import course_warnings, make_course, order_courses
-from monitor.domain.phases import Kind
+from monitor.domain.phases import Kind, ProtocolPlan
 from monitor.errors import InvalidInput
 from monitor.services.audit import record_change
 from monitor.services.people.treatments import catalogue_of
@@ -36,12 +36,7 @@ def add_course(
     date, spans over 14 days or overlaps another of the same treatment; nothing is written then.
     Courses of different protocols may overlap.
     """
-    plan = catalogue_of(session).plan(protocol)
-    if plan.kind is not Kind.COURSES:
-        raise InvalidInput(
-            f"protocol {protocol!r} is continuous: start it with `treatment start`, "
-            "not with a course"
-        )
+    courses_plan(catalogue_of(session), protocol)
     patient = find_patient(session, mrn)
     course = make_course(infused_on)
     treatment = _courses_treatment(patient, protocol, course.first_on, now)
@@ -67,6 +62,18 @@ def add_course(
         return []
     already_shown = set(course_warnings(existing))
     return [line for line in course_warnings(ordered) if line not in already_shown]
+
+
+def courses_plan(catalogue: Catalogue, protocol: str) -> ProtocolPlan:
+    """The `courses` protocol `protocol`; InvalidInput for a continuous one (UnknownProtocol for
+    an id not configured)."""
+    plan = catalogue.plan(protocol)
+    if plan.kind is not Kind.COURSES:
+        raise InvalidInput(
+            f"protocol {protocol!r} is continuous: start it with `treatment start`, "
+            "not with a course"
+        )
+    return plan
 
 
 def _courses_treatment(patient: Patient, protocol: str, first_on: date, now: datetime) -> Treatment:

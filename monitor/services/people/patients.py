@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -15,13 +16,92 @@ from monitor.domain.fields import (
     checked_line,
     checked_note,
 )
-from monitor.domain.vocabulary import PatientStatus
+from monitor.domain.vocabulary import Channel, PatientStatus
 from monitor.errors import Field, FieldError, InvalidInput
 from monitor.services.audit import record_change
 from monitor.store.models import Patient, Pregnancy
 from monitor.store.queries import find_patient
 
 SEXES = ("F", "M", "X")
+PHONE_LENGTH = 40  # the column's width
+PHONE_CHARACTERS = frozenset("0123456789 +()-.")
+ADDRESS_LINES = 8
+ADDRESS_LINE_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    """A new patient's details as they will be stored (stripped, checked)."""
+
+    mrn: str
+    name: str
+    email: str | None
+    born_on: date | None
+    sex: str | None
+    site: str
+    phone: str | None = None
+    address: str | None = None
+    channel: Channel = Channel.EMAIL
+
+
+def checked_details(
+    *,
+    mrn: str,
+    name: str,
+    email: str | None,
+    born_on: date | None,
+    sex: str | None,
+    site: str,
+    phone: str | None,
+    address: str | None,
+    channel: str | None,
+    today: date,
+) -> PatientDetails:
+    """The details `add_patient` stores, or a FieldError naming the first field at fault (the
+    caseload import checks every row of a file with it before writing any)."""
+    mrn = checked_line(mrn, Field.MRN, MRN_LENGTH)
+    name = checked_line(name, Field.NAME, NAME_LENGTH)
+    site = checked_line(site, Field.SITE, SITE_LENGTH)
+    email = checked_address(email, Field.EMAIL) if email is not None else None
+    _check_patient_fields(born_on, sex, today)
+    return PatientDetails(
+        mrn=mrn,
+        name=name,
+        email=email,
+        born_on=born_on,
+        sex=sex,
+        site=site,
+        phone=checked_phone(phone) if phone is not None else None,
+        address=checked_postal_address(address) if address is not None else None,
+        channel=checked_channel(channel) if channel is not None else Channel.EMAIL,
+    )
+
+
+def checked_phone(value: str) -> str:
+    """A phone number as the clinic keeps it: digits, spaces, + ( ) - and dots, with a digit."""
+    phone = checked_line(value, Field.PHONE, PHONE_LENGTH)
+    if not set(phone) <= PHONE_CHARACTERS or not any(c.isdigit() for c in phone):
+        raise FieldError(Field.PHONE, " must be digits, spaces and + ( ) - . only")
+    return phone
+
+
+def checked_postal_address(value: str) -> str:
+    """A postal address: up to `ADDRESS_LINES` non-empty lines (newline-separated) of at most
+    `ADDRESS_LINE_LENGTH` characters each; blank lines are dropped."""
+    lines = [line.strip() for line in value.splitlines() if line.strip()]
+    if not lines:
+        raise FieldError(Field.ADDRESS, " must not be empty")
+    if len(lines) > ADDRESS_LINES:
+        raise FieldError(Field.ADDRESS, f" must have at most {ADDRESS_LINES} lines")
+    return "\n".join(checked_line(line, Field.ADDRESS, ADDRESS_LINE_LENGTH) for line in lines)
+
+
+def checked_channel(value: str) -> Channel:
+    try:
+        return Channel(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(c.value for c in Channel)
+        raise FieldError(Field.CHANNEL, f" must be one of {allowed}, got {value[:20]!r}") from None
 
 
 def add_patient(
@@ -35,18 +115,27 @@ def add_patient(
     site: str,
     actor: str,
     now: datetime,
+    phone: str | None = None,
+    address: str | None = None,
+    channel: str | None = None,
 ) -> Patient:
     """Register a patient; the MRN must be new."""
-    mrn = checked_line(mrn, Field.MRN, MRN_LENGTH)
-    name = checked_line(name, Field.NAME, NAME_LENGTH)
-    site = checked_line(site, Field.SITE, SITE_LENGTH)
-    email = checked_address(email, Field.EMAIL) if email is not None else None
-    _check_patient_fields(born_on, sex, now.date())
+    details = checked_details(
+        mrn=mrn,
+        name=name,
+        email=email,
+        born_on=born_on,
+        sex=sex,
+        site=site,
+        phone=phone,
+        address=address,
+        channel=channel,
+        today=now.date(),
+    )
+    mrn = details.mrn
     if session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None:
         raise InvalidInput(f"a patient with MRN {mrn!r} already exists")
-    patient = Patient(
-        mrn=mrn, name=name, email=email, born_on=born_on, sex=sex, site=site, created_at=now
-    )
+    patient = new_patient(details, now)
     session.add(patient)
     session.flush()
     record_change(
@@ -57,9 +146,25 @@ def add_patient(
         entity="patient",
         entity_id=patient.id,
         patient_id=patient.id,
-        after={"mrn": mrn, "site": site},
+        after={"mrn": mrn, "site": details.site},
     )
     return patient
+
+
+def new_patient(details: PatientDetails, now: datetime) -> Patient:
+    """The row `add_patient` adds (not yet in a session)."""
+    return Patient(
+        mrn=details.mrn,
+        name=details.name,
+        email=details.email,
+        born_on=details.born_on,
+        sex=details.sex,
+        site=details.site,
+        phone=details.phone,
+        address=details.address,
+        channel=details.channel,
+        created_at=now,
+    )
 
 
 def edit_identity(

@@ -4,7 +4,9 @@ the schedule it changes. A `courses` protocol's treatment is made by its first c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -35,20 +37,9 @@ def start_treatment(
     """Start a continuous treatment; its id. Refuses (InvalidInput, nothing written) an unknown
     or `courses` protocol, a second open treatment of the protocol, and a start that is not
     after that protocol's last stop (starting again after a stop is a new treatment)."""
-    plan = _continuous(catalogue_of(session), protocol, "start")
+    plan = continuous_plan(catalogue_of(session), protocol, "start")
     patient = find_patient(session, mrn)
-    earlier = [t for t in patient.treatments if t.protocol == plan.id]
-    for treatment in earlier:
-        if treatment.stopped_on is None:
-            raise InvalidInput(
-                f"{mrn} already has an open {plan.id} treatment (started "
-                f"{treatment.started_on}); stop it first"
-            )
-        if started_on <= treatment.stopped_on:
-            raise InvalidInput(
-                f"a new {plan.id} treatment must start after the last one stopped "
-                f"({treatment.stopped_on})"
-            )
+    check_start(mrn, plan.id, [t for t in patient.treatments if t.protocol == plan.id], started_on)
     treatment = Treatment(protocol=plan.id, started_on=started_on, created_at=now)
     patient.treatments.append(treatment)
     session.flush()
@@ -69,17 +60,14 @@ def stop_treatment(
     """Stop the patient's open treatment of a continuous protocol. Refuses (InvalidInput) an
     unknown or `courses` protocol, no open treatment, and a stop before its start (the start
     day itself is allowed: the baseline only)."""
-    plan = _continuous(catalogue_of(session), protocol, "stop")
+    plan = continuous_plan(catalogue_of(session), protocol, "stop")
     patient = find_patient(session, mrn)
     treatment = next(
         (t for t in patient.treatments if t.protocol == plan.id and t.stopped_on is None), None
     )
     if treatment is None:
         raise InvalidInput(f"{mrn} has no open {plan.id} treatment to stop")
-    if stopped_on < treatment.started_on:
-        raise InvalidInput(
-            f"stop date {stopped_on} is before the treatment's start ({treatment.started_on})"
-        )
+    check_stop(treatment.started_on, stopped_on)
     if reason is not None and len(reason) > REASON_LENGTH:
         raise InvalidInput(f"the reason is over {REASON_LENGTH} characters")
     before = _shown(treatment)
@@ -89,7 +77,41 @@ def stop_treatment(
     _audit(session, patient, treatment, "treatment.stop", actor, now, before)
 
 
-def _continuous(catalogue: Catalogue, protocol: str, verb: str) -> ProtocolPlan:
+class Span(Protocol):
+    """A treatment's dates (a stored row, or one read from a caseload file)."""
+
+    @property
+    def started_on(self) -> date: ...
+
+    @property
+    def stopped_on(self) -> date | None: ...
+
+
+def check_start(mrn: str, protocol: str, earlier: Iterable[Span], started_on: date) -> None:
+    """`start_treatment`'s rule against the patient's `earlier` treatments of the protocol:
+    none still open, and the start after the last one's stop (InvalidInput otherwise)."""
+    for treatment in earlier:
+        if treatment.stopped_on is None:
+            raise InvalidInput(
+                f"{mrn} already has an open {protocol} treatment (started "
+                f"{treatment.started_on}); stop it first"
+            )
+        if started_on <= treatment.stopped_on:
+            raise InvalidInput(
+                f"a new {protocol} treatment must start after the last one stopped "
+                f"({treatment.stopped_on})"
+            )
+
+
+def check_stop(started_on: date, stopped_on: date) -> None:
+    """A stop on or after the start (the start day itself: the baseline only)."""
+    if stopped_on < started_on:
+        raise InvalidInput(f"stop date {stopped_on} is before the treatment's start ({started_on})")
+
+
+def continuous_plan(catalogue: Catalogue, protocol: str, verb: str) -> ProtocolPlan:
+    """The continuous protocol `protocol`; InvalidInput for a `courses` one (UnknownProtocol
+    for an id not configured)."""
     plan = catalogue.plan(protocol)
     if plan.kind is not Kind.CONTINUOUS:
         raise InvalidInput(

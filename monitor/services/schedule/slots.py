@@ -163,20 +163,47 @@ def replace_slots(
     open-ended series `PLAN_AHEAD_MONTHS` after `today`. The caller has locked the patient's row
     (`lock_patient`): the unit of work, never a use case."""
     horizon_on = add_months(today, PLAN_AHEAD_MONTHS)
-    treatments = domain_treatments(patient)
+    results = counted_results(session, patient.id)
+    rows = patient_slot_rows(
+        patient,
+        catalogue,
+        horizon_on,
+        results,
+        waived_keys(session, patient.id),
+        repeat_requests(session, patient.id),
+    )
+    session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))
+    if rows:
+        session.execute(insert(models.Base.metadata.tables["slots"]), rows)
+    stamp_treatments(patient, catalogue, horizon_on)
+
+
+def patient_slot_rows(
+    patient: models.Patient,
+    catalogue: Catalogue,
+    horizon_on: date,
+    results: Iterable[CountedResult],
+    waived: set[WaivedKey],
+    repeats: Sequence[RepeatRequest],
+) -> list[dict[str, Any]]:
+    """The slots table's rows for the patient: their treatments planned up to `horizon_on`
+    with `results` matched and the `repeats` their flags ask for (a rebuild, and the
+    onboarding's bulk store of new patients, who have neither)."""
     progress = plan_slots(
-        treatments,
-        counted_results(session, patient.id),
+        domain_treatments(patient),
+        results,
         catalogue,
         sex=patient.sex,
         stopped_on=patient.stopped_on,
         horizon_on=horizon_on,
-        repeats=repeat_requests(session, patient.id),
+        repeats=repeats,
     )
-    rows = slot_rows(patient.id, progress, waived_keys(session, patient.id), patient.stopped_on)
-    session.execute(delete(models.Slot).where(models.Slot.patient_id == patient.id))
-    if rows:
-        session.execute(insert(models.Base.metadata.tables["slots"]), rows)
+    return slot_rows(patient.id, progress, waived, patient.stopped_on)
+
+
+def stamp_treatments(patient: models.Patient, catalogue: Catalogue, horizon_on: date) -> None:
+    """Record on each treatment the protocol fingerprint its slots came from, and how far an
+    open-ended series is planned."""
     for row in patient.treatments:
         plan = catalogue.plan(row.protocol)
         row.schedule_fingerprint = catalogue.fingerprint(row.protocol)

@@ -35,7 +35,7 @@ keeps the recent past readable for a person and the table small. SQLite never gi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -47,8 +47,16 @@ from sqlalchemy.sql.util import find_tables
 
 from monitor import clock
 from monitor.domain.catalogue import Catalogue
+from monitor.domain.schedule import add_months
 from monitor.domain.vocabulary import FlagStatus
-from monitor.services.schedule.slots import lock_patient, replace_slots
+from monitor.services.schedule.slots import (
+    PLAN_AHEAD_MONTHS,
+    lock_patient,
+    patient_slot_rows,
+    replace_slots,
+    stamp_treatments,
+)
+from monitor.store.bulk import insert_rows
 from monitor.store.db import session_catalogue
 from monitor.store.models import (
     Course,
@@ -163,6 +171,34 @@ def _rebuild_one(
     upkeep.rebuilt.add(patient_id)
 
 
+def store_new_schedules(session: Session, patients: Sequence[Patient], batch: int = 5000) -> int:
+    """Build and store, in a few bulk inserts, the slots of patients added in this transaction
+    (the onboarding of a caseload); how many slot rows. The same plan as a rebuild
+    (`slots.patient_slot_rows`, `stamp_treatments`) without its per-patient reads: a new patient
+    has no results, waivers or slots yet. They count as rebuilt (a `slot_changes` row each), so
+    the commit does not rebuild them again; a later change in the transaction pends them anew."""
+    session.flush()
+    upkeep = upkeep_of(session)
+    catalogue = _catalogue(session, len(patients))
+    horizon_on = add_months(_planning_day(session), PLAN_AHEAD_MONTHS)
+    rows: list[dict[str, Any]] = []
+    stored = 0
+    for patient in patients:
+        rows.extend(patient_slot_rows(patient, catalogue, horizon_on, (), set(), ()))
+        stamp_treatments(patient, catalogue, horizon_on)
+        if len(rows) >= batch:
+            insert_rows(session, SLOTS, rows)
+            stored, rows = stored + len(rows), []
+    insert_rows(session, SLOTS, rows)
+    stored += len(rows)
+    ids = {patient.id for patient in patients}
+    upkeep.pending -= ids
+    upkeep.courses -= {course.id for patient in patients for course in patient.courses}
+    upkeep.rebuilt |= ids
+    session.flush()  # the fingerprints; touches nothing
+    return stored
+
+
 def plan_from(session: Session, day: date) -> None:
     """Plan open-ended series ahead of `day` in this transaction's rebuilds, when it is later
     than today (a daily cycle for a clinic date ahead of the wall clock's, as a catch-up or a
@@ -241,8 +277,9 @@ def _changed(row: Any, names: Iterable[str]) -> bool:
 
 
 def _collect(session: Session, upkeep: Upkeep) -> None:
-    for row in (*session.new, *session.deleted):
-        _collect_whole(upkeep, row, is_new=row in session.new)
+    new = session.new  # a fresh set on every read: once, not once per row (a bulk flush)
+    for row in (*new, *session.deleted):
+        _collect_whole(upkeep, row, is_new=row in new)
     for row in session.dirty:
         _collect_changed(upkeep, row)
 
