@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from monitor.domain.vocabulary import Channel, OutboxStatus
+from monitor.notify.registry import PATIENT_MESSAGES
 from monitor.services.people.courses import add_course
 from monitor.services.people.patients import add_patient
 from monitor.services.results.recording import ResultIn, add_result
@@ -22,8 +23,11 @@ from monitor.store.models import OutboxMessage, Patient
 from tests.conftest import clinic_config
 
 TEMPLATE_ID = "f33517ff-2a88-4f6e-b855-c550268ce08a"
-CONFIG = clinic_config()
-SMS_CONFIG = clinic_config({"sms": {"enabled": True, "template_id": TEMPLATE_ID}})
+# These patients are overdue long enough to be escalated to staff; that message has its own
+# tests (tests/services/test_escalation.py), so here it is pushed out of the way.
+NO_ESCALATION = {"chasing": {"escalate_after_days": 365}}
+CONFIG = clinic_config(NO_ESCALATION)
+SMS_CONFIG = clinic_config({**NO_ESCALATION, "sms": {"enabled": True, "template_id": TEMPLATE_ID}})
 DAY = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 7, tzinfo=UTC)
 COURSE = [date(2026, 2, 1) + timedelta(days=d) for d in range(5)]
@@ -62,12 +66,16 @@ def add(
 
 
 def reminder_rows(engine: Engine, mrn: str) -> list[OutboxMessage]:
-    """The patient's reminders and skips, without the rules' own skips, by message."""
+    """The patient's reminders and skips, without the rules' own skips, by message (staff
+    messages about the patient, such as an escalation, are not reminders)."""
     with unit_of_work(engine) as session:
         patient_id = session.scalars(select(Patient.id).where(Patient.mrn == mrn)).one()
         rows = session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.patient_id == patient_id)
+            .where(
+                OutboxMessage.patient_id == patient_id,
+                OutboxMessage.message.in_(PATIENT_MESSAGES),
+            )
             .order_by(OutboxMessage.message, OutboxMessage.id)
         ).all()
         session.expunge_all()

@@ -21,10 +21,10 @@ from monitor.services.mail.outbox import claim_batch, drain_outbox
 from monitor.store.db import unit_of_work
 from monitor.store.models import AuditEntry, OutboxMessage
 from tests.conftest import clinic_config
-from tests.services.channel_clinic import DAY, NOW, add
+from tests.services.channel_clinic import DAY, NO_ESCALATION, NOW, add
 
 # Overdue reminders off: each patient gets exactly one letter on DAY (their due reminder).
-CONFIG = clinic_config({"reminders": {"overdue_days": []}})
+CONFIG = clinic_config({"reminders": {"overdue_days": []}, **NO_ESCALATION})
 PATIENTS = {"L1": "Ada Lovelace", "L2": "Grace Hopper", "L3": "Alan Turing"}
 PRINTED_AT = NOW + timedelta(hours=3)
 
