@@ -208,7 +208,9 @@ def test_a_full_disk_says_so_keeps_the_database_whole_and_the_cycle_runs_once_sp
         assert counts(url) == {"patients": len(PATIENTS), "daily_runs": 0, "outbox": 0}
         again = run_monitor(url, config, "daily", cwd=tmp_path)
         assert again.code == 0, again.err
-        assert pending(url) == len(PATIENTS) + 1  # one reminder each and the digest
+        # One reminder each, the digest, and an escalation each (overdue for more than
+        # [chasing] escalate_after_days and never reached).
+        assert pending(url) == 2 * len(PATIENTS) + 1
 
 
 def test_a_read_only_mount_says_so(tmp_path: Path) -> None:
