@@ -103,11 +103,12 @@ class NewResults:
 FILE_CHUNK_ITEMS = 800  # items per commit of a file: about 200 lab messages of 4 results
 
 
-def file_chunks(items: Sequence[Parsed], size: int = FILE_CHUNK_ITEMS) -> Iterator[list[Parsed]]:
+def file_chunks(items: Sequence[Parsed], size: int | None = None) -> Iterator[list[Parsed]]:
     """A file's items in runs of about `size`, each committed on its own (`monitor import`), so a
     long file neither holds SQLite's write lock for minutes nor is lost whole by a fault near its
     end. A run is cut only where the patient changes: one patient's items of one message are
     checked against the record (`confirm_identities`) and judged by the rules together."""
+    size = size or FILE_CHUNK_ITEMS
     chunk: list[Parsed] = []
     for item in items:
         if len(chunk) >= size and _patient_key(item) != _patient_key(chunk[-1]):
