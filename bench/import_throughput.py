@@ -94,7 +94,9 @@ def build_postgresql(args: argparse.Namespace) -> Clinic:
     admin_url = args.pg_url
     server = admin_url.rsplit("/", 1)[0]
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_BASE,)).fetchone()
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (PG_BASE,)
+        ).fetchone()
         if not (args.keep and exists):
             admin.execute(f"DROP DATABASE IF EXISTS {PG_RUN} WITH (FORCE)")
             admin.execute(f"DROP DATABASE IF EXISTS {PG_BASE} WITH (FORCE)")

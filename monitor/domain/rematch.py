@@ -80,7 +80,9 @@ def rematch(
         dates.sort()
     changed = []
     for slot in slots:
-        done_on, completed_on = _match_one(slot, required(slot.protocol, slot.panel), dates_by_analyte)
+        done_on, completed_on = _match_one(
+            slot, required(slot.protocol, slot.panel), dates_by_analyte
+        )
         if (done_on, completed_on) != (slot.done_on, slot.completed_on):
             changed.append(Rematched(slot.id, done_on, completed_on))
     return changed

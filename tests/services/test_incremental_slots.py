@@ -161,7 +161,9 @@ def test_an_imported_message_updates_slots_in_place(engine: Engine) -> None:
         rows_before = slots_of(session, patient_id)
     assert due is not None
     day = min(TODAY, due.due_on)
-    items = parse_text(hl7(mrn, day, "777-3", "751-8", "718-7", "2160-0"), "hl7", CONFIG, source=None)
+    items = parse_text(
+        hl7(mrn, day, "777-3", "751-8", "718-7", "2160-0"), "hl7", CONFIG, source=None
+    )
     with unit_of_work(engine, CATALOGUE) as session:
         report = import_items(session, items, ImportContext(CONFIG, TODAY, NOW))
     assert report.stored == 4

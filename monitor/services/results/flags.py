@@ -112,7 +112,7 @@ FACT_COLUMNS = (
 )
 
 
-def _patient_results(session: Session, patient_id: int) -> Sequence[Row[Any]]:
+def _patient_results(session: Session, patient_id: int) -> Sequence[Row[*tuple[Any, ...]]]:
     """The results the rules may look at: final and corrected ones (SPEC §4, issue 5), as rows
     of the columns a fact needs (a patient has hundreds: whole ORM objects cost most of an
     import, issue 15)."""
@@ -124,7 +124,7 @@ def _patient_results(session: Session, patient_id: int) -> Sequence[Row[Any]]:
 
 
 def result_fact(
-    row: Result | Row[Any], analytes: AnalyteCatalogue = DEFAULT_CATALOGUE
+    row: Result | Row[*tuple[Any, ...]], analytes: AnalyteCatalogue = DEFAULT_CATALOGUE
 ) -> ResultFact:
     """A stored result as the rules see it: canonical value, lab range in the canonical unit."""
     has_range = row.ref_low is not None or row.ref_high is not None

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import date
 from functools import cache
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import Catalogue
@@ -34,7 +34,7 @@ from monitor.domain.vocabulary import COUNTING_STATUSES
 from monitor.services.schedule.slots import KEEP_AHEAD_MONTHS
 from monitor.store.models import Result, Slot, Treatment
 
-SLOTS = Slot.__table__
+SLOTS: Table = Slot.__table__  # type: ignore[assignment]
 
 
 def update_for_results(
@@ -77,8 +77,9 @@ def _slots_are_current(
 ) -> bool:
     """Every treatment planned from these protocols, none running out of plan."""
     rows = session.execute(
-        select(Treatment.protocol, Treatment.schedule_fingerprint, Treatment.planned_until_on)
-        .where(Treatment.patient_id == patient_id)
+        select(
+            Treatment.protocol, Treatment.schedule_fingerprint, Treatment.planned_until_on
+        ).where(Treatment.patient_id == patient_id)
     )
     keep_until = add_months(today, KEEP_AHEAD_MONTHS)
     fingerprints = catalogue.fingerprints()
