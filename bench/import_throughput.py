@@ -9,7 +9,8 @@ full rebuild) once, into `--workdir` (SQLite: a file and a pristine copy) and a 
 database with a pristine template; `--keep` reuses them on the next run. For each size it writes
 one HL7 file of N ORU^R01 messages x 4 OBX (platelets, neutrophils, hemoglobin, creatinine; final;
 collected in the last days before the clinic's today), each for a different existing patient,
-then times `monitor import FILE` as a subprocess: wall time and CPU time
+then times `monitor import FILE` as a subprocess (`python -m monitor`, from
+`$MONITOR_BENCH_SOURCE` if set: a checkout of the code before a change): wall time and CPU time
 (`getrusage(RUSAGE_CHILDREN)`), median of 3, restoring the database before each run.
 
 The floor: the same result rows inserted and the same slot columns updated (the difference the
@@ -186,9 +187,11 @@ def run_import(clinic: Clinic, path: Path, config: Path) -> tuple[float, float, 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     env = {**os.environ, "MONITOR_DATABASE_URL": clinic.url, "MONITOR_CONFIG": str(config)}
-    env["PYTHONPATH"] = os.environ.get("MONITOR_BENCH_SOURCE", str(ROOT))  # the code under test
+    source = os.environ.get("MONITOR_BENCH_SOURCE", str(ROOT))  # the code under test
+    env["PYTHONPATH"] = source
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "import", str(path)],
+        cwd=source,  # `-m` puts the working folder first on the path
         env=env,
         capture_output=True,
         text=True,
