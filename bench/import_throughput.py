@@ -85,6 +85,7 @@ def build_sqlite(args: argparse.Namespace) -> Clinic:
         for suffix in ("", "-wal"):  # the log too, if the build's last close left one
             if Path(f"{base}{suffix}").exists():
                 shutil.copyfile(f"{base}{suffix}", f"{run}{suffix}")
+        os.sync()  # else the run's first fsync writes back the whole 1.5 GB copy, timed
 
     return Clinic("sqlite", f"sqlite:///{run}", restore)
 
@@ -205,17 +206,20 @@ def run_import(clinic: Clinic, path: Path, config: Path) -> tuple[float, float, 
     return wall, cpu, done.stdout.strip().splitlines()[-1]
 
 
-def slot_snapshot(url: str, patients: list[int]) -> dict[int, tuple[Any, ...]]:
+SLOT_KEY = ("patient_id", "protocol", "panel", "due_on")  # unique: a rebuild gives new ids
+
+
+def slot_snapshot(url: str, patients: list[int]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     engine = make_engine(url)
     with engine.connect() as connection:
         rows = connection.execute(
             text(
-                f"SELECT id, {', '.join(SLOT_COLUMNS)} FROM slots "
+                f"SELECT {', '.join(SLOT_KEY + SLOT_COLUMNS)} FROM slots "
                 f"WHERE patient_id IN ({', '.join(str(p) for p in patients)})"
             )
         ).all()
     engine.dispose()
-    return {row[0]: tuple(row[1:]) for row in rows}
+    return {tuple(row[:4]): tuple(row[4:]) for row in rows}
 
 
 def floor(clinic: Clinic, chosen: list[int], changes: list[tuple[Any, ...]]) -> float:
@@ -231,7 +235,7 @@ def floor(clinic: Clinic, chosen: list[int], changes: list[tuple[Any, ...]]) -> 
         "received_at, is_menstruating) VALUES ({})"
     )
     update = "UPDATE slots SET next_window_start = {0}, done_on = {0}, completed_on = {0} "
-    update += "WHERE id = {0}"
+    update += "WHERE patient_id = {0} AND protocol = {0} AND panel = {0} AND due_on = {0}"
     record = "INSERT INTO slot_changes (patient_id, changed_at) VALUES ({0}, {0})"
     stamps = [(patient, now) for patient in chosen]
     if clinic.name == "sqlite":
@@ -274,7 +278,7 @@ def measure(clinic: Clinic, args: argparse.Namespace, messages: int) -> dict[str
     before = slot_snapshot(clinic.url, chosen)
     run_import(clinic, path, config)
     after = slot_snapshot(clinic.url, chosen)
-    changes = [(*after[i], i) for i in after if before.get(i) != after[i]]
+    changes = [(*after[key], *key) for key in after if before.get(key) != after[key]]
     floors = [floor(clinic, chosen, changes) for _ in range(args.repeat)]
     return {
         "db": clinic.name,

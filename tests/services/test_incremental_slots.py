@@ -215,3 +215,40 @@ def test_slots_from_another_protocol_are_rebuilt(engine: Engine) -> None:
         given = [result_in(mrn, "platelets", 3, abnormal=False)]
         add_results(session, given, today=TODAY, now=NOW, rules=CONFIG.rule_settings)
     assert not is_marked(engine, patient_id)
+
+
+def test_an_import_reads_results_and_slots_through_indexes(tmp_path: Any) -> None:
+    """Every read of the results and slots tables while a message is imported (the repeat check,
+    the rules' history, the re-match) searches an index: no full scan (SQLite's query plan)."""
+    from sqlalchemy import event
+
+    from monitor.store.db import make_engine
+    from monitor.store.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'plans.db'}")
+    upgrade(engine)
+    mrn, _patient_id = add_clinic_patient(engine, 1, continuous=True)
+    reads: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and (
+            "FROM results" in statement or "FROM slots" in statement
+        ):
+            reads.append((statement, parameters))
+
+    text = hl7(mrn, TODAY, "777-3", "751-8", "718-7", "2160-0")
+    items = parse_text(text, "hl7", CONFIG, source=None)
+    event.listen(engine, "before_cursor_execute", keep)
+    with unit_of_work(engine, CATALOGUE) as session:
+        import_items(session, items, ImportContext(CONFIG, TODAY, NOW))
+    event.remove(engine, "before_cursor_execute", keep)
+    assert reads
+    with engine.connect() as connection:
+        for statement, parameters in reads:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            details = [row[-1] for row in plan]
+            assert not any(d.startswith(("SCAN results", "SCAN slots")) for d in details), (
+                statement,
+                details,
+            )
+    engine.dispose()
