@@ -3,6 +3,7 @@
     python bench/bench_import.py                          # HL7 and FHIR, 1,000 to 20,000 items
     python bench/bench_import.py --sizes 20000 --format hl7 --profile
     python bench/bench_import.py --database postgresql --pg-url postgresql://...
+    python bench/bench_import.py --throughput --database both --keep  # see import_throughput.py
 
 Builds one HL7 ORU^R01 message with N OBX segments (one OBR, each OBX its own observation time,
 so every result is new) and one FHIR Bundle with N Observation entries, for one patient with a
@@ -184,6 +185,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
+    if "--throughput" in sys.argv:  # issue 15: whole `monitor import` processes, big clinic
+        from import_throughput import main as throughput
+
+        throughput([a for a in sys.argv[1:] if a != "--throughput"])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--format", choices=["hl7", "fhir", "both"], default="both")

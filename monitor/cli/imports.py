@@ -26,6 +26,7 @@ from monitor.services.people.record import patient_ref
 from monitor.services.results.imports import (
     ImportContext,
     ImportReport,
+    file_chunks,
     import_items,
     unreadable_document,
 )
@@ -109,7 +110,20 @@ def _import_document(
 def _import_one(
     session: Session, items: list[Parsed], context: ImportContext, *, dry_run: bool
 ) -> ImportReport:
-    """One transaction per file: committed, or rolled back for a dry run."""
+    """A file in chunks of about 200 messages, one transaction each (`file_chunks`); a dry run
+    is one transaction, rolled back."""
+    if dry_run:
+        return _import_chunk(session, items, context, dry_run=True)
+    report = ImportReport()
+    for chunk in file_chunks(items):
+        report.add(_import_chunk(session, chunk, context, dry_run=False))
+    return report
+
+
+def _import_chunk(
+    session: Session, items: list[Parsed], context: ImportContext, *, dry_run: bool
+) -> ImportReport:
+    """One transaction: committed, or rolled back for a dry run."""
     transaction = session.begin()
     try:
         report = import_items(session, items, context)

@@ -112,10 +112,25 @@ def match_results(
                 first = dates[index]
                 if first <= end:
                     on_time[analyte] = counted[analyte] = first
-                elif next_start is None or first < next_start:
+                elif counts_late(first, next_start):
                     counted[analyte] = first
             progress.append(SlotProgress(slot, required, next_start, on_time, counted))
     return progress
+
+
+def counts_late(first: date, next_window_start: date | None) -> bool:
+    """Whether a slot's first result after its window still counts (late): before the series'
+    next window opens, or at any time for its last slot."""
+    return next_window_start is None or first < next_window_start
+
+
+def can_count(
+    day: date, window_start: date, window_end: date, next_window_start: date | None
+) -> bool:
+    """Whether a result collected on `day` can count for the slot (on time or late) if it is
+    the first on or after the window's start: the only slots a new or removed result can
+    change (`domain.rematch`)."""
+    return window_start <= day and (day <= window_end or counts_late(day, next_window_start))
 
 
 SeriesKey = tuple[str, int, str, date | None]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.fields import PERSON_LENGTH, checked_line, checked_note
@@ -98,16 +99,38 @@ def _store_new(
     return created
 
 
-def _patient_results(session: Session, patient_id: int) -> Sequence[Result]:
-    """The results the rules may look at: final and corrected ones (SPEC §4, issue 5)."""
-    return session.scalars(
-        select(Result).where(Result.patient_id == patient_id, Result.status.in_(COUNTING_STATUSES))
+FACT_COLUMNS = (
+    Result.id,
+    Result.analyte,
+    Result.unit,
+    Result.collected_on,
+    Result.canonical_value,
+    Result.ordinal,
+    Result.ref_low,
+    Result.ref_high,
+    Result.is_menstruating,
+)
+
+
+def _patient_results(session: Session, patient_id: int) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The results the rules may look at: final and corrected ones (SPEC §4, issue 5), as rows
+    of the columns a fact needs (a patient has hundreds: whole ORM objects cost most of an
+    import, issue 15)."""
+    return session.execute(
+        select(*FACT_COLUMNS).where(
+            Result.patient_id == patient_id, Result.status.in_(COUNTING_STATUSES)
+        )
     ).all()
 
 
-def result_fact(row: Result, analytes: AnalyteCatalogue = DEFAULT_CATALOGUE) -> ResultFact:
+def result_fact(
+    row: Result | Row[*tuple[Any, ...]], analytes: AnalyteCatalogue = DEFAULT_CATALOGUE
+) -> ResultFact:
     """A stored result as the rules see it: canonical value, lab range in the canonical unit."""
-    factor = 1.0 if row.ordinal is not None else unit_factor(row.analyte, row.unit, analytes)
+    has_range = row.ref_low is not None or row.ref_high is not None
+    factor = 1.0  # only the lab range needs converting: the value is stored canonical
+    if has_range and row.ordinal is None:
+        factor = unit_factor(row.analyte, row.unit, analytes)
     return ResultFact(
         key=row.id,
         analyte=row.analyte,

@@ -15,7 +15,7 @@ names (`services.results.identification`): on a mismatch the message goes to the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -98,6 +98,30 @@ class NewResults:
     def add(self, patient: Patient, result: Result) -> None:
         self.patients.setdefault(patient.id, patient)
         self.results.setdefault(patient.id, []).append(result)
+
+
+FILE_CHUNK_ITEMS = 800  # items per commit of a file: about 200 lab messages of 4 results
+
+
+def file_chunks(items: Sequence[Parsed], size: int | None = None) -> Iterator[list[Parsed]]:
+    """A file's items in runs of about `size`, each committed on its own (`monitor import`), so a
+    long file neither holds SQLite's write lock for minutes nor is lost whole by a fault near its
+    end. A run is cut only where the patient changes: one patient's items of one message are
+    checked against the record (`confirm_identities`) and judged by the rules together."""
+    size = size or FILE_CHUNK_ITEMS
+    chunk: list[Parsed] = []
+    for item in items:
+        if len(chunk) >= size and _patient_key(item) != _patient_key(chunk[-1]):
+            yield chunk
+            chunk = []
+        chunk.append(item)
+    if chunk:
+        yield chunk
+
+
+def _patient_key(item: Parsed) -> object:
+    stated = getattr(item, "stated", None)
+    return stated if stated is not None else getattr(item, "mrns", None)
 
 
 def import_items(

@@ -20,6 +20,11 @@ that it should ask. `settle` does it by hand (for reads that bypass the session)
 that looks a slot up (`waive_slot`). Everything else rebuilds at commit, so a batch of results
 for one patient costs one rebuild.
 
+New results only: a patient whose only change in the transaction is new results (a lab feed's
+message) is not rebuilt; the slots those results can change are re-matched
+(`services.schedule.rematch`, `domain.rematch`), which gives the rebuild's rows at a fraction of
+its cost. A patient with any other change, or whose slots are not today's plan, is rebuilt.
+
 Savepoints: a patient touched in a savepoint that is rolled back stays pending (rebuilding is
 idempotent), and is skipped if their row no longer exists; a patient rebuilt early inside a
 rolled-back savepoint is pending again (the rollback took the rebuild away).
@@ -48,7 +53,9 @@ from sqlalchemy.sql.util import find_tables
 from monitor import clock
 from monitor.domain.catalogue import Catalogue
 from monitor.domain.schedule import add_months
-from monitor.domain.vocabulary import FlagStatus
+from monitor.domain.status import CountedResult
+from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
+from monitor.services.schedule.rematch import update_for_results
 from monitor.services.schedule.slots import (
     PLAN_AHEAD_MONTHS,
     lock_patient,
@@ -100,13 +107,14 @@ class Upkeep:
     """What one transaction has touched (kept in `session.info`)."""
 
     pending: set[int] = field(default_factory=set)  # patients whose slots must be rebuilt
+    fresh: dict[int, list[CountedResult]] = field(default_factory=dict)  # their new results
     courses: set[int] = field(default_factory=set)  # courses whose infusions changed
     rebuilt: set[int] = field(default_factory=set)  # rebuilt in this transaction already
     listed: set[int] = field(default_factory=set)  # lines changed, nothing to rebuild
     settling: bool = False
 
     def waiting(self) -> bool:
-        return bool(self.pending or self.courses)
+        return bool(self.pending or self.courses or self.fresh)
 
 
 def upkeep_of(session: Session) -> Upkeep:
@@ -150,12 +158,17 @@ def _rebuild_pending(session: Session, upkeep: Upkeep) -> None:
         if upkeep.courses:
             courses, upkeep.courses = upkeep.courses, set()
             upkeep.pending.update(_patients_of_courses(session, courses))
-        pending, upkeep.pending = sorted(upkeep.pending), set()
-        if pending:
-            catalogue = _catalogue(session, len(pending))
+        pending, upkeep.pending = upkeep.pending, set()
+        fresh, upkeep.fresh = upkeep.fresh, {}
+        everyone = sorted(pending | fresh.keys())  # locked in id order, as ever
+        if everyone:
+            catalogue = _catalogue(session, len(everyone))
             today = _planning_day(session)
-            for patient_id in pending:
-                _rebuild_one(session, upkeep, patient_id, catalogue, today)
+            for patient_id in everyone:
+                if patient_id in pending or not _update_one(
+                    session, upkeep, patient_id, fresh[patient_id], catalogue, today
+                ):
+                    _rebuild_one(session, upkeep, patient_id, catalogue, today)
         session.flush()  # the fingerprints; touches nothing
 
 
@@ -193,10 +206,31 @@ def store_new_schedules(session: Session, patients: Sequence[Patient], batch: in
     stored += len(rows)
     ids = {patient.id for patient in patients}
     upkeep.pending -= ids
+    for patient_id in ids:
+        upkeep.fresh.pop(patient_id, None)
     upkeep.courses -= {course.id for patient in patients for course in patient.courses}
     upkeep.rebuilt |= ids
     session.flush()  # the fingerprints; touches nothing
     return stored
+
+
+def _update_one(
+    session: Session,
+    upkeep: Upkeep,
+    patient_id: int,
+    results: list[CountedResult],
+    catalogue: Catalogue,
+    today: date,
+) -> bool:
+    """Lock, then re-match only the slots the new results can change (`services.schedule.
+    rematch`); False when the patient's slots are not today's plan and need the rebuild."""
+    lock_patient(session, patient_id)
+    if session.get(Patient, patient_id) is None:  # added in a savepoint that was rolled back
+        return True
+    if not update_for_results(session, patient_id, results, catalogue, today):
+        return False
+    upkeep.rebuilt.add(patient_id)  # recorded like a rebuild; a rolled-back savepoint redoes it
+    return True
 
 
 def plan_from(session: Session, day: date) -> None:
@@ -285,7 +319,9 @@ def _collect(session: Session, upkeep: Upkeep) -> None:
 
 
 def _collect_whole(upkeep: Upkeep, row: object, *, is_new: bool) -> None:
-    if isinstance(row, Treatment | Course | Result | Waiver):
+    if isinstance(row, Result) and is_new:
+        _collect_new_result(upkeep, row)
+    elif isinstance(row, Treatment | Course | Result | Waiver):
         upkeep.pending.update(_values(row, "patient_id"))
     elif isinstance(row, Infusion):
         upkeep.courses.update(_values(row, "course_id"))
@@ -293,6 +329,14 @@ def _collect_whole(upkeep: Upkeep, row: object, *, is_new: bool) -> None:
         upkeep.listed.add(row.id)
     elif isinstance(row, Flag) and _values(row, "repeat_due_on"):
         upkeep.pending.update(_values(row, "patient_id"))
+
+
+def _collect_new_result(upkeep: Upkeep, result: Result) -> None:
+    """A new result re-matches only the slots it can change; one that does not count (yet)
+    changes none (if it comes to count, that is a change, and rebuilds)."""
+    if result.status is None or result.status in COUNTING_STATUSES:  # None: FINAL, the default
+        counted = CountedResult(result.analyte, result.collected_on)
+        upkeep.fresh.setdefault(result.patient_id, []).append(counted)
 
 
 def _collect_changed(upkeep: Upkeep, row: object) -> None:
