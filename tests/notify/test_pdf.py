@@ -1,7 +1,9 @@
 """Printing HTML to PDF with WeasyPrint, read back with poppler's `pdftotext`."""
 
+import http.server
 import shutil
 import subprocess
+import threading
 
 import pytest
 
@@ -35,10 +37,34 @@ def test_every_document_starts_on_its_own_page_in_order(tmp_path):
 
 
 def test_a_page_cannot_make_the_printer_fetch_anything(tmp_path):
-    secret = tmp_path / "secret.css"
-    secret.write_text("body { color: red }")
-    pdf = print_pdf([f'<link rel="stylesheet" href="file://{secret}"><p>Letter</p>'])
+    asked: list[str] = []
+
+    class Recording(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/css")
+            self.end_headers()
+            self.wfile.write(b"p { color: red }")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        page = (
+            f'<link rel="stylesheet" href="{base}/style.css">'
+            f'<img src="{base}/logo.png"><p>Letter</p>'
+        )
+        pdf = print_pdf([page])
+    finally:
+        server.shutdown()
+        server.server_close()
     assert "Letter" in pdf_text(pdf, tmp_path)
+    assert asked == []  # neither the stylesheet nor the image was fetched
 
 
 def test_nothing_to_print_is_an_error():
