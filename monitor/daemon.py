@@ -61,7 +61,7 @@ from monitor.services.schedule.fingerprints import count_stale_patients, rebuild
 from monitor.store.db import unit_of_work
 from monitor.store.faults import describe_database_error, error_summary
 from monitor.store.lock import DaemonLock, LockLost, daemon_lock
-from monitor.store.migrate import is_at_head
+from monitor.store.schema_version import is_at_head
 
 log = logging.getLogger("monitor.daemon")
 

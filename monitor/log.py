@@ -14,21 +14,22 @@ a database error's holds the SQL parameters (an MRN, a value), an SMTP error's t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import os
 import re
 import sys
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TextIO, TypeAlias
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
-import hl7.containers
-import hl7.util
-
-from monitor.config import LoggingConfig
 from monitor.store.faults import error_summary
+
+if TYPE_CHECKING:
+    from monitor.config import LoggingConfig
 
 ExcInfo: TypeAlias = (
     tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
@@ -41,6 +42,19 @@ WITHHELD = "<withheld>"
 _PLACEHOLDER = re.compile(
     r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?[diouxXeEfFgGcrsa]"
 )
+
+
+def hl7_logger_names() -> tuple[str, ...]:
+    """The hl7 package's logger names: the paths of its `util.py` and `containers.py`.
+
+    Found from where the package lies, not by importing it: every command guards the logs, and
+    only the commands that read HL7 should pay for loading it (issue 15).
+    """
+    spec = importlib.util.find_spec("hl7")
+    if spec is None or spec.origin is None:
+        return ()
+    folder = os.path.dirname(spec.origin)
+    return tuple(os.path.join(folder, file) for file in ("util.py", "containers.py"))
 
 
 @dataclass(frozen=True)
@@ -78,9 +92,10 @@ LIBRARY_LOGGERS: tuple[LibraryLogger, ...] = (
     LibraryLogger("asyncio"),
     # The hl7 package names its loggers after its own files (`getLogger(__file__)`) and logs
     # the whole field it could not unescape (`RX00001\Zq\` in PID-3, a value in OBX-5).
-    LibraryLogger(hl7.util.logger.name),
-    LibraryLogger(hl7.containers.logger.name),
+    *(LibraryLogger(name) for name in hl7_logger_names()),
 )
+
+
 # Any other logger, through the root: as strict as the strictest library above.
 OTHER_LIBRARIES = LibraryLogger("")
 

@@ -11,13 +11,13 @@ from rich.text import Text
 from monitor import clock
 from monitor.cli.context import (
     JsonFlag,
-    command_group,
     optional_date,
     print_json,
     reports_errors,
     state,
     wide_console,
 )
+from monitor.cli.root import command_group
 from monitor.services.people.contacts import OUTCOMES, ContactView, contact_list, record_contact
 
 contact_app = command_group("The contact log: calls and letters to patients.", no_args_is_help=True)

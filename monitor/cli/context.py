@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from monitor import clock
+from monitor.cli.root import GlobalOptions
 from monitor.config import Config, ConfigError, load_config
 from monitor.domain.dates import checked_date
 from monitor.errors import Field, InvalidInput, MonitorError
@@ -39,15 +40,6 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Row ids (flags, quarantine items) are PostgreSQL `integer`s: a larger number names no row and
 # would fail in the driver instead, so the option refuses it (exit 2, naming the argument).
 MAX_ROW_ID = 2**31 - 1
-
-
-def command_group(help_text: str, **options: Any) -> typer.Typer:
-    """A group of commands whose `--help` prints the help as written.
-
-    Typer's Rich help reads `[protocol]` or `[hl7]` as markup and drops it, and shows every flag
-    as `<bool>`; the plain help keeps both right (tests/cli/test_help.py).
-    """
-    return typer.Typer(help=help_text, rich_markup_mode=None, **options)
 
 
 @dataclass
@@ -112,10 +104,22 @@ class AppState:
         return clock.today_in(self.config.clinic.timezone)
 
 
+_STATE = "monitor.app_state"  # the key of the AppState in the root context's `meta`
+
+
 def state(ctx: typer.Context) -> AppState:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, AppState)
-    return obj
+    """The command's configuration and database, made from the global options on first use
+    (and closed when the command ends)."""
+    root = ctx.find_root()
+    app_state = root.meta.get(_STATE)
+    if app_state is None:
+        options = root.obj
+        assert isinstance(options, GlobalOptions)
+        app_state = AppState(config_path=options.config_path, database_url=options.database_url)
+        root.meta[_STATE] = app_state
+        root.call_on_close(app_state.close)
+    assert isinstance(app_state, AppState)
+    return app_state
 
 
 # How the CLI names each field a service may refuse: by the option (or argument) it is typed in.
@@ -172,7 +176,8 @@ def _database_url(arguments: list[object]) -> str | None:
     Duck-typed: typer hands commands its own copy of click's Context class.
     """
     find_roots = (getattr(argument, "find_root", None) for argument in arguments)
-    obj = next((find_root().obj for find_root in find_roots if callable(find_root)), None)
+    root = next((find_root() for find_root in find_roots if callable(find_root)), None)
+    obj = None if root is None else root.meta.get(_STATE)
     if not isinstance(obj, AppState):
         return None
     try:

@@ -12,12 +12,12 @@ from monitor.cli.context import (
     MAX_ROW_ID,
     JsonFlag,
     cli_actor,
-    command_group,
     print_json,
     reports_errors,
     state,
     wide_console,
 )
+from monitor.cli.root import command_group
 from monitor.notify.sms import make_sms_transport
 from monitor.notify.transports import make_transport
 from monitor.services.mail.history import Email, outbox_list

@@ -13,11 +13,11 @@ from monitor.cli.context import (
     MAX_ROW_ID,
     JsonFlag,
     cli_actor,
-    command_group,
     print_json,
     reports_errors,
     state,
 )
+from monitor.cli.root import command_group
 from monitor.domain.vocabulary import QuarantineStatus
 from monitor.errors import InvalidInput
 from monitor.services.people.record import patient_ref

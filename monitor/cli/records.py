@@ -13,7 +13,6 @@ from monitor.cli.actors import actor_named
 from monitor.cli.context import (
     JsonFlag,
     cli_actor,
-    command_group,
     optional_date,
     parse_date,
     print_json,
@@ -22,6 +21,7 @@ from monitor.cli.context import (
     warn,
     wide_console,
 )
+from monitor.cli.root import command_group
 from monitor.domain.catalogue import DEFAULT_PROTOCOL_ID
 from monitor.domain.courses import consecutive_dates
 from monitor.errors import InvalidInput

@@ -18,13 +18,13 @@ from monitor.adapters.report_csv import adherence_csv, adherence_json, rems_csv
 from monitor.cli.context import (
     JsonFlag,
     as_of,
-    command_group,
     parse_date,
     print_json,
     reports_errors,
     state,
     wide_console,
 )
+from monitor.cli.root import command_group
 from monitor.domain.fields import SITE_LENGTH, checked_line
 from monitor.errors import InvalidInput
 from monitor.services.reports.adherence import AdherenceReport, ReportBy, adherence_report

@@ -11,13 +11,13 @@ from monitor import clock
 from monitor.cli.context import (
     JsonFlag,
     cli_actor,
-    command_group,
     parse_date,
     print_json,
     reports_errors,
     state,
     wide_console,
 )
+from monitor.cli.root import command_group
 from monitor.domain.fields import SOURCE_LENGTH, checked_line
 from monitor.domain.rules.context import fmt
 from monitor.services.people.record import patient_ref

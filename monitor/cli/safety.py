@@ -13,7 +13,6 @@ from monitor.cli.context import (
     MAX_ROW_ID,
     JsonFlag,
     cli_actor,
-    command_group,
     optional_date,
     parse_date,
     print_json,
@@ -22,6 +21,7 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.cli.records import patient_app
+from monitor.cli.root import command_group
 from monitor.domain.vocabulary import FlagStatus
 from monitor.services.audit import AuditFilter, AuditRow, audit_list
 from monitor.services.people.patients import add_pregnancy

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 
 from monitor import clock
-from monitor.cli.context import command_group, reports_errors, state
+from monitor.cli.context import reports_errors, state
 from monitor.cli.lists import show_overdue
+from monitor.cli.root import command_group
 from monitor.config import WebConfig
 from monitor.demo import DEMO_DATABASE, DEMO_MAIL_DIR, build_demo_clinic, demo_config
 from monitor.notify.transports import FileTransport

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from monitor import clock
-from monitor.cli.context import cli_actor, command_group, print_json, reports_errors, state
+from monitor.cli.context import cli_actor, print_json, reports_errors, state
+from monitor.cli.root import command_group
 from monitor.services.access.tokens import add_token, list_tokens, revoke_token
 
 token_app = command_group("API tokens for the FHIR API.", no_args_is_help=True)

@@ -9,11 +9,11 @@ import typer
 from monitor import clock
 from monitor.cli.context import (
     cli_actor,
-    command_group,
     parse_date,
     reports_errors,
     state,
 )
+from monitor.cli.root import command_group
 from monitor.services.people.treatments import start_treatment, stop_treatment
 
 treatment_app = command_group(

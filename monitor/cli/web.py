@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from monitor import clock
-from monitor.cli.context import cli_actor, command_group, reports_errors, state
+from monitor.cli.context import cli_actor, reports_errors, state
+from monitor.cli.root import command_group
 from monitor.errors import InvalidInput
 from monitor.log import configure_logging
 from monitor.services.people.users import add_user, change_password, set_active

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from monitor.resources import resource_path
+from monitor.store.schema_version import current_revision, is_at_head
+
+__all__ = ["current_revision", "downgrade", "head_revision", "is_at_head", "upgrade"]
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
@@ -26,14 +28,6 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(alembic_config(engine), revision)
 
 
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
 def head_revision(engine: Engine) -> str | None:
+    """The newest revision among the migration scripts (`schema_version.HEAD_REVISION` is it)."""
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-
-
-def is_at_head(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision(engine)

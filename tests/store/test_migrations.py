@@ -27,6 +27,7 @@ from monitor.store.migrate import (
     upgrade,
 )
 from monitor.store.models import Base
+from monitor.store.schema_version import HEAD_REVISION
 
 PG_URL_VARIABLE = "MONITOR_TEST_DATABASE_URL"
 
@@ -83,6 +84,12 @@ def table_names(engine: Engine) -> set[str]:
 
 
 MODEL_TABLES = set(Base.metadata.tables)
+
+
+def test_the_head_written_down_is_the_scripts_head(fresh_engine):
+    """Commands check the revision without reading the scripts (schema_version.HEAD_REVISION):
+    a new migration must move it, or every command would refuse the upgraded database."""
+    assert head_revision(fresh_engine) == HEAD_REVISION
 
 
 def test_a_fresh_database_is_not_at_head(fresh_engine):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.store import faults, health, lock, migrate
+from monitor.store import faults, health, lock, schema_version
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,22 @@ class SchemaRevision:
 
 
 def schema_revision(engine: Engine) -> SchemaRevision:
-    return SchemaRevision(migrate.current_revision(engine), migrate.head_revision(engine))
+    return SchemaRevision(schema_version.current_revision(engine), schema_version.HEAD_REVISION)
 
 
 def schema_is_current(engine: Engine) -> bool:
     """Whether the database is at the newest revision (commands refuse to work otherwise)."""
-    return migrate.is_at_head(engine)
+    return schema_version.is_at_head(engine)
 
 
 def upgrade_schema(engine: Engine) -> str | None:
     """Create or migrate the schema to the newest revision; the revision it is at now."""
+    # Imported here, not above: Alembic and its script directory are a large part of a
+    # command's start-up, and only this command needs them (issue 15).
+    from monitor.store import migrate
+
     migrate.upgrade(engine)
-    return migrate.current_revision(engine)
+    return schema_version.current_revision(engine)
 
 
 def write_problems(engine: Engine) -> list[str]:
