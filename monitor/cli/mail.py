@@ -18,7 +18,7 @@ from monitor.cli.context import (
     wide_console,
 )
 from monitor.cli.root import command_group
-from monitor.notify.sms import make_sms_transport
+from monitor.notify.gov_notify import make_sms_transport
 from monitor.notify.transports import make_transport
 from monitor.services.mail.history import Email, outbox_list
 from monitor.services.mail.outbox import DeliveryCounts, drain_outbox

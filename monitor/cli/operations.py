@@ -15,7 +15,7 @@ from monitor.cli.context import AppState, print_json, reports_errors, state
 from monitor.config import ConfigError
 from monitor.daemon import STARTUP_TIMEOUT_SECONDS, Daemon
 from monitor.log import configure_logging
-from monitor.notify.sms import make_sms_transport
+from monitor.notify.gov_notify import make_sms_transport
 from monitor.notify.transports import make_transport
 from monitor.services.mail.health import MailHealth
 from monitor.services.operations.runs import LastRun

@@ -19,8 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-
-from icalendar import Calendar, Event
+from typing import TYPE_CHECKING
 
 from monitor.notify.messages import (
     Clinic,
@@ -30,6 +29,9 @@ from monitor.notify.messages import (
     join_words,
     long_date,
 )
+
+if TYPE_CHECKING:
+    from icalendar import Calendar, Event
 
 PRODID = "-//monitor//Clinic reminders//EN"
 UID_DOMAIN = "reminders.invalid"
@@ -74,6 +76,14 @@ def _calendar(stamp: datetime, tests: Sequence[TestDue]) -> Calendar:
         raise ValueError("stamp must be an aware datetime")
     if not tests:
         raise ValueError("a calendar needs at least one test")
+    return _new_calendar()
+
+
+def _new_calendar() -> Calendar:
+    """An empty VCALENDAR with our product id. icalendar is imported here, when a calendar is
+    built, not with the module: the message registry imports this module for every command."""
+    from icalendar import Calendar
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -89,13 +99,19 @@ def _panels_on(tests: Sequence[TestDue], due_on: date) -> list[str]:
 def _all_day_event(
     clinic: Clinic, due_on: date, panels: Sequence[str], *, on: date, stamp: datetime
 ) -> Event:
-    event = Event()
+    event = _new_event()
     event.add("uid", _uid(clinic, due_on.isoformat(), panels))
     event.add("dtstamp", stamp.astimezone(UTC))
     event.add("dtstart", on)
     event.add("dtend", on + timedelta(days=1))
     event.add("transp", "TRANSPARENT")
     return event
+
+
+def _new_event() -> Event:
+    from icalendar import Event  # as in `_new_calendar`
+
+    return Event()
 
 
 def _capital(words: str) -> str:
@@ -130,15 +146,12 @@ def build_live_calendar(
     out, which removes its event. May be empty (nothing due)."""
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError("stamp must be an aware datetime")
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar = _new_calendar()
     calendar.add("x-wr-calname", f"Tests - {clinic.name}")
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", REFRESH)
     for due_on, phrases in group_by_date(tests).items():
-        event = Event()
+        event = _new_event()
         key = f"{owner}\x1f{due_on.isoformat()}"
         event.add(
             "uid", f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{LIVE_UID_DOMAIN}"

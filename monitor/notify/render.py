@@ -12,13 +12,14 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from monitor.notify.registry import registered
 from monitor.resources import resource_path
+
+if TYPE_CHECKING:
+    import css_inline
+    from jinja2 import Environment
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
@@ -32,7 +33,13 @@ class RenderedEmail:
 
 @functools.cache
 def environment() -> Environment:
-    """The one template environment (cached: templates are compiled once per process)."""
+    """The one template environment (cached: templates are compiled once per process).
+
+    Jinja2 is imported here, on the first render, not with the module: most commands import
+    the services that queue messages but render none (issue 15).
+    """
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     return Environment(
         loader=FileSystemLoader(resource_path("templates")),
         undefined=StrictUndefined,
@@ -45,6 +52,8 @@ def environment() -> Environment:
 
 @functools.cache
 def _inliner() -> css_inline.CSSInliner:
+    import css_inline  # on the first render, as Jinja2 is (see `environment`)
+
     return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
 
 

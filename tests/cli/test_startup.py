@@ -16,8 +16,6 @@ import pytest
 from typer.core import TyperCommand
 
 from monitor.cli import COMMANDS, LOADER
-from monitor.store.db import make_engine
-from monitor.store.migrate import upgrade
 from tests.conftest import Cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,11 +62,9 @@ def test_help_lists_every_command_and_loads_none_of_them(tmp_path):
     assert "monitor" in packages  # the check looks at the right process
 
 
-def test_overdue_loads_neither_the_web_nor_hl7_nor_the_mail_stack(tmp_path, database_url):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    packages, shown = loaded_modules(tmp_path, "--database", database_url, "overdue", "--json")
+def test_overdue_loads_neither_the_web_nor_hl7_nor_the_mail_stack(tmp_path, engine):
+    url = engine.url.render_as_string(hide_password=False)
+    packages, shown = loaded_modules(tmp_path, "--database", url, "overdue", "--json")
 
     assert json.loads(shown) == []
     assert packages.isdisjoint(NOT_FOR_OVERDUE), sorted(packages & set(NOT_FOR_OVERDUE))

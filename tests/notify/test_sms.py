@@ -10,9 +10,10 @@ import jwt
 import pytest
 
 from monitor.config import SMS_NAME_AND_PHONE, ConfigError, SmsConfig
+from monitor.notify.gov_notify import NotifySmsTransport
 from monitor.notify.messages import Clinic, TestDue
 from monitor.notify.registry import PATIENT_MESSAGES, registered
-from monitor.notify.sms import SMS_LIMIT, NotifySmsTransport, Sms, render_sms
+from monitor.notify.sms import SMS_LIMIT, Sms, render_sms
 from monitor.notify.transports import DeliveryError, TransportError
 from tests.conftest import clinic_config
 from tests.notify.notify_server import API_KEY, SECRET, SERVICE_ID, NotifyStub, notify_server

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from monitor.config import SmsConfig
 from monitor.daemon import Daemon
 from monitor.domain.vocabulary import Channel, OutboxStatus
-from monitor.notify.sms import NotifySmsTransport
+from monitor.notify.gov_notify import NotifySmsTransport
 from monitor.services.mail.daily import run_daily
 from monitor.services.mail.outbox import drain_outbox, queue_other_channel, retry_delay
 from monitor.services.mail.unreachable import unreachable
