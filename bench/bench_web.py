@@ -214,12 +214,18 @@ def database(args: argparse.Namespace) -> Iterator[tuple[str, bool]]:
     if args.database == "postgresql":
         import psycopg
 
+        name = args.keep or PG_DATABASE
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        if args.keep and _finished(url):
+            yield url, True
+            return
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
-            admin.execute(f"CREATE DATABASE {PG_DATABASE}")
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DATABASE, False
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            admin.execute(f"CREATE DATABASE {name}")
+        yield url, False
+        if not args.keep:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         return
     if args.keep:
         path = Path(args.keep).resolve()
@@ -252,7 +258,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--keep", help="SQLite file to build once and reuse on later runs")
+    parser.add_argument(
+        "--keep",
+        help="SQLite file (or, with --database postgresql, database name) to build once and reuse",
+    )
     parser.add_argument("--chunk", type=int, default=250)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
