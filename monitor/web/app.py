@@ -108,7 +108,7 @@ def create_app(
         },
     )
     app.state.deps = deps
-    app.state.worklist = WorklistCache()
+    app.state.worklist = WorklistCache(sessions=deps.session)
     return app
 
 

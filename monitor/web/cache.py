@@ -9,7 +9,8 @@ says whether anything changed, and the records after it say for which patients. 
 patients' lines are recomputed by the very queries that computed the whole lists, restricted to
 their ids (`services.schedule.worklist`), and spliced in. The whole lists are recomputed on a
 new clinic date, after `FULL_EVERY_SECONDS` (a safety net for a change made outside the
-program, e.g. by hand in SQL), or when very many patients changed at once.
+program, e.g. by hand in SQL: in the background when the app gives the cache its own sessions),
+or when very many patients changed at once.
 
 Every process (each `monitor serve`, each of its workers) keeps its own lists and asks the
 database on every page, so all of them show what was committed. One subtlety: PostgreSQL hands
@@ -22,14 +23,18 @@ recompute; SQLite, with one writer at a time, never has one that later appears.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import date
 
 from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import Catalogue
+from monitor.services.operations.database import error_summary
 from monitor.services.people.record import sites
 from monitor.services.schedule.upkeep import latest_change
 from monitor.services.schedule.worklist import (
@@ -42,6 +47,7 @@ from monitor.services.schedule.worklist import (
 )
 from monitor.web.worklist import Snapshot, take_snapshot
 
+log = logging.getLogger("monitor.web")
 FULL_EVERY_SECONDS = 300
 MAX_PATCHED = 200
 # How far below the stamp a full recompute looks for ids not committed yet: more change records
@@ -65,26 +71,73 @@ def unsettled_below(session: Session, stamp: tuple[int, ...]) -> frozenset[int]:
 
 
 class WorklistCache:
-    """One Snapshot per process, shared by all requests (one refresh at a time)."""
+    """One Snapshot per process, shared by all requests (one refresh at a time).
 
-    def __init__(self, full_every_seconds: float = FULL_EVERY_SECONDS) -> None:
+    Given `sessions` (a unit of work for a thread of its own), the five-minute safety-net
+    recompute runs in the background while pages keep being served from the patched lists, so
+    no nurse waits for the whole clinic's lists but on a new clinic day (or without `sessions`).
+    """
+
+    def __init__(
+        self,
+        full_every_seconds: float = FULL_EVERY_SECONDS,
+        sessions: Callable[[], AbstractContextManager[Session]] | None = None,
+    ) -> None:
         self._full_every = full_every_seconds
+        self._sessions = sessions
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._refreshing: threading.Thread | None = None
 
     def get(self, session: Session, on: date, catalogue: Catalogue) -> Snapshot:
         stamp = data_stamp(session)
         with self._lock:
             snap = self._snapshot
-            if snap is None or snap.on != on or self._expired(snap):
+            if snap is None or snap.on != on:
+                snap = recomputed(session, on, catalogue, stamp)
+            elif self._expired(snap) and not self._refresh_later(on, catalogue):
                 snap = recomputed(session, on, catalogue, stamp)
             elif snap.stamp != stamp or snap.unsettled:
                 snap = patched(session, snap, catalogue, stamp)
             self._snapshot = snap
             return snap
 
+    def refreshed(self) -> None:
+        """Wait for a background recompute in progress (tests)."""
+        thread = self._refreshing
+        if thread is not None:
+            thread.join()
+
     def _expired(self, snap: Snapshot) -> bool:
         return time.monotonic() - snap.taken_at >= self._full_every
+
+    def _refresh_later(self, on: date, catalogue: Catalogue) -> bool:
+        """Start the background recompute (unless one runs); False if there is no way to."""
+        if self._sessions is None:
+            return False
+        if self._refreshing is None or not self._refreshing.is_alive():
+            self._refreshing = threading.Thread(
+                target=self._refresh, args=(on, catalogue), name="worklist-refresh", daemon=True
+            )
+            self._refreshing.start()
+        return True
+
+    def _refresh(self, on: date, catalogue: Catalogue) -> None:
+        """The whole lists, swapped in if still for the clinic date in use. The pages patch
+        them from their own stamp on, so the changes made meanwhile are not lost."""
+        assert self._sessions is not None
+        try:
+            with self._sessions() as session:
+                fresh = recomputed(session, on, catalogue, data_stamp(session))
+        except Exception as error:  # the next page tries again; the lists in use stay
+            log.warning("the Today lists could not be recomputed: %s", error_summary(error))
+            with self._lock:
+                if self._snapshot is not None:
+                    self._snapshot = replace(self._snapshot, taken_at=time.monotonic())
+            return
+        with self._lock:
+            if self._snapshot is None or self._snapshot.on == on:
+                self._snapshot = fresh
 
 
 def recomputed(

@@ -134,3 +134,28 @@ def test_a_change_committed_after_a_later_one_is_still_patched(
 
 def _line(snap: Snapshot, mrn: str) -> object:
     return next((line for line in snap.overdue if line.mrn == mrn), None)
+
+
+def test_the_safety_net_recompute_runs_behind_the_pages(
+    engine: Engine, config: Config, clinic: Clinic
+) -> None:
+    """Lists older than `full_every_seconds` are recomputed in a thread of their own while the
+    page is served from the patched ones; the recomputed lists then replace them."""
+    protocol = config.catalogue
+    cache = WorklistCache(full_every_seconds=0, sessions=lambda: unit_of_work(engine))
+    with unit_of_work(engine) as session:
+        first = cache.get(session, TODAY, protocol)
+    with unit_of_work(engine, protocol) as session:
+        result = ResultIn(clinic.alex, "creatinine", "70", "umol/L", TODAY)
+        record_results(session, [result], today=TODAY, now=NOW, config=config)
+    with unit_of_work(engine) as session:
+        served = cache.get(session, TODAY, protocol)
+        full = take_snapshot(session, TODAY, protocol, data_stamp(session))
+    assert served.taken_at == first.taken_at, "patched while the recompute runs"
+    assert served.overdue == full.overdue != first.overdue
+    cache.refreshed()
+    with unit_of_work(engine) as session:
+        later = cache.get(session, TODAY, protocol)
+    cache.refreshed()
+    assert later.taken_at > first.taken_at, "the recomputed lists replaced the patched ones"
+    assert later.overdue == full.overdue and later.week == full.week
