@@ -1,15 +1,20 @@
 """Benchmark: the worklist's Today page for a large clinic, against a running server.
 
-    python bench/bench_web.py --patients 10000 --requests 300
-    python bench/bench_web.py --database postgresql
+    python bench/bench_web.py --patients 10000 --requests 300 --keep /tmp/bw.db --queries
+    python bench/bench_web.py --database postgresql --keep bench_web_10k
+    python bench/bench_web.py --clinic sqlite:////path/clinic-100k.db --workers 2
 
 Builds a synthetic clinic with bench_schedule.py's generator (Core inserts, then every slot
-with the product's `plan_slots` + `slot_rows`), adds a nurse and some open urgent flags, starts
+with the product's `plan_slots` + `slot_rows`), adds a nurse and some open urgent flags (or,
+with `--clinic`, reads a clinic another script built, adding only the nurse), starts
 `monitor serve` in its own process on 127.0.0.1 and a free port, signs in over HTTP, and times
-GET / sequentially. The first request (which computes the overdue list) is reported apart from
-the steady state, and so is the first request after a change (which patches the lists for the
-changed patient). Target:
-p95 under 300 ms for 10,000 patients. A script, not a test: nothing fails on a slow machine.
+GET / sequentially. Reported apart: the server's start to its first answer (it computes the
+lists before it opens the port), the first page, the steady state with the server's CPU per
+page, and the page after a result is recorded for one patient (which patches that patient's
+lines). `--queries` also times the page's queries alone in this process, with their plans;
+`--server-source` runs the server from another checkout (a before/after on one database).
+Target: p95 under 300 ms for 10,000 patients, first page under 1 s. A script, not a test:
+nothing fails on a slow machine.
 """
 
 from __future__ import annotations
@@ -120,13 +125,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int = 1) -> Iterator[Server]:
-    """`monitor serve` in a child process (with `--workers`), ready: it answers /login."""
+def server(url: str, workers: int = 1, source: Path = ROOT) -> Iterator[Server]:
+    """`monitor serve` in a child process (with `--workers`), from the checkout `source`,
+    ready: it answers /login."""
     port = free_port()
     env = {**os.environ, "MONITOR_WEB_SECRET": SECRET, "MONITOR_CONFIG": str(ROOT / "config.toml")}
+    env["PYTHONPATH"] = str(source)
     command = [sys.executable, "-m", "monitor", "--database", url, "serve", "--port", str(port)]
+    if workers != 1:
+        command += ["--workers", str(workers)]
     started = time.perf_counter()
-    child = subprocess.Popen([*command, "--workers", str(workers)], cwd=ROOT, env=env)
+    child = subprocess.Popen(command, cwd=source, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 600
@@ -410,6 +419,9 @@ def main(argv: list[str] | None = None) -> None:
         "--clinic",
         help="URL of a clinic built by another script: read only (the nurse is added once)",
     )
+    parser.add_argument(
+        "--server-source", help="run `monitor serve` from this checkout (a before/after)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="`monitor serve --workers`")
     parser.add_argument(
         "--queries", action="store_true", help="also time the lists' queries alone, with plans"
@@ -427,7 +439,7 @@ def main(argv: list[str] | None = None) -> None:
         engine.dispose()
         if args.queries:
             print(time_queries(url, args), file=sys.stderr)
-        with server(url, args.workers) as served:
+        with server(url, args.workers, Path(args.server_source or ROOT)) as served:
             figures = measure(served, args)
     print(report(args, engine.dialect.name, counts, figures))
 
