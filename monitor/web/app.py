@@ -113,8 +113,9 @@ def create_app(
 
 
 def warm_worklist(app: Starlette) -> bool:
-    """Compute the Today lists before the server takes its first request, so the first nurse
-    of the day (or after a restart) does not wait for the whole clinic's lists; whether it did
+    """Compute the Today lists (and compile the page's templates) before the server takes its
+    first request, so the first nurse of the day (or after a restart) does not wait for the
+    whole clinic's lists; whether it did
     (not when the stored schedules are stale: the page then says so, 503, and nothing is kept).
     """
     deps: WebDeps = app.state.deps
@@ -124,6 +125,7 @@ def warm_worklist(app: Starlette) -> bool:
             return False
         cache: WorklistCache = app.state.worklist
         cache.get(session, deps.today(), catalogue)
+    templates().get_template("today.html")  # compiled once per process: now, not in a page
     return True
 
 
