@@ -125,7 +125,8 @@ def warm_worklist(app: Starlette) -> bool:
             return False
         cache: WorklistCache = app.state.worklist
         cache.get(session, deps.today(), catalogue)
-    templates().get_template("today.html")  # compiled once per process: now, not in a page
+    for name in ("base.html", "_macros.html", "today.html"):  # compiled once per process: now
+        templates().get_template(name)
     return True
 
 
