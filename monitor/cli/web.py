@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from monitor import clock
-from monitor.cli.context import cli_actor, reports_errors, state
+from monitor.cli.context import AppState, cli_actor, reports_errors, state
 from monitor.cli.root import command_group
 from monitor.errors import InvalidInput
 from monitor.log import configure_logging
 from monitor.services.people.users import add_user, change_password, set_active
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from starlette.types import ASGIApp
+
+    from monitor.config import Config
+
+CONFIG_VARIABLE = "MONITOR_CONFIG"
+DATABASE_VARIABLE = "MONITOR_DATABASE_URL"
 
 log = logging.getLogger("monitor.web")
 user_app = command_group("Worklist accounts.", no_args_is_help=True)
@@ -21,6 +31,19 @@ user_app = command_group("Worklist accounts.", no_args_is_help=True)
 
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="read the password from standard input")
+]
+
+
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        metavar="<int>",
+        help="worker processes sharing the port (each keeps its own lists, checked "
+        "against the database on every page)",
+    ),
 ]
 
 
@@ -32,29 +55,60 @@ def serve(
         int | None,
         typer.Option("--port", min=1, max=65535, metavar="<int>", help="default [web] port"),
     ] = None,
+    workers: Workers = 1,
 ) -> None:
     """Serve the nurses' worklist (sign in with an account from `monitor user add`)."""
     import uvicorn
 
-    from monitor.web.app import QuietErrors, create_app
-
     app_state = state(ctx)
     config = app_state.config
     configure_logging(config.logging)
-    app = create_app(config, app_state.engine())
+    engine = app_state.engine()  # refuses an old schema before any worker starts
     bind_host, bind_port = host or config.web.host, port or config.web.port
-    log.info("serving the worklist on http://%s:%d", bind_host, bind_port)
     # No access log: page paths carry MRNs, and log lines never carry patient identifiers.
     # log_config=None: uvicorn's own logging set-up would replace the policy of monitor.log.
-    uvicorn.run(
-        QuietErrors(app),
-        host=bind_host,
-        port=bind_port,
-        access_log=False,
-        log_config=None,
-        log_level=config.logging.level.lower(),
-        proxy_headers=False,
-    )
+    options: dict[str, Any] = {
+        "host": bind_host,
+        "port": bind_port,
+        "access_log": False,
+        "log_config": None,
+        "log_level": config.logging.level.lower(),
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        app = worklist_app(config, engine)
+        log.info("serving the worklist on http://%s:%d", bind_host, bind_port)
+        uvicorn.run(app, **options)
+        return
+    # Workers are fresh processes (uvicorn spawns them) that build the app from an import
+    # string: they find this command's configuration and database in the environment.
+    engine.dispose()
+    if app_state.config_path is not None:
+        os.environ[CONFIG_VARIABLE] = str(app_state.config_path.resolve())
+    os.environ[DATABASE_VARIABLE] = app_state.url
+    log.info("serving the worklist on http://%s:%d, %d workers", bind_host, bind_port, workers)
+    uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
+
+
+def worklist_app(config: Config, engine: Engine) -> ASGIApp:
+    """The app as served: its Today lists computed before it takes a request (so no nurse
+    waits for the first page of the day's whole clinic), wrapped in `QuietErrors`."""
+    from monitor.web.app import QuietErrors, create_app, warm_worklist
+
+    app = create_app(config, engine)
+    warm_worklist(app)
+    return QuietErrors(app)
+
+
+def worker_app() -> ASGIApp:
+    """One worker process's app (`WORKER_APP`): the configuration and database `serve` put in
+    the environment, the same logging policy."""
+    app_state = AppState()
+    configure_logging(app_state.config.logging)
+    return worklist_app(app_state.config, app_state.engine())
+
+
+WORKER_APP = f"{__name__}:worker_app"
 
 
 @user_app.command("add")

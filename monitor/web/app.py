@@ -28,7 +28,7 @@ from monitor.errors import NotFound
 from monitor.resources import resource_path
 from monitor.services.operations.database import error_summary
 from monitor.services.people.users import prepare_sign_in
-from monitor.services.schedule.fingerprints import StaleSchedules
+from monitor.services.schedule.fingerprints import StaleSchedules, schedules_are_current
 from monitor.web.cache import WorklistCache
 from monitor.web.deps import WebDeps
 from monitor.web.fhir import create_fhir_app
@@ -108,8 +108,26 @@ def create_app(
         },
     )
     app.state.deps = deps
-    app.state.worklist = WorklistCache()
+    app.state.worklist = WorklistCache(sessions=deps.session)
     return app
+
+
+def warm_worklist(app: Starlette) -> bool:
+    """Compute the Today lists (and compile the page's templates) before the server takes its
+    first request, so the first nurse of the day (or after a restart) does not wait for the
+    whole clinic's lists; whether it did
+    (not when the stored schedules are stale: the page then says so, 503, and nothing is kept).
+    """
+    deps: WebDeps = app.state.deps
+    catalogue = deps.config.catalogue
+    with deps.session() as session:
+        if not schedules_are_current(session, catalogue):
+            return False
+        cache: WorklistCache = app.state.worklist
+        cache.get(session, deps.today(), catalogue)
+    for name in ("base.html", "_macros.html", "today.html"):  # compiled once per process: now
+        templates().get_template(name)
+    return True
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

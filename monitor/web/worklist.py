@@ -33,6 +33,8 @@ class Snapshot:
     overdue: list[Line]
     week: list[Line]
     sites: list[str]
+    # Change ids below the stamp with no committed record when last looked for (`web.cache`).
+    unsettled: frozenset[int] = frozenset()
 
 
 def take_snapshot(

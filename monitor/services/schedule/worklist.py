@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import Catalogue
 from monitor.services.results.alerts import alert_levels, open_alerts
-from monitor.store.models import Patient, Slot
+from monitor.store.models import Patient, Slot, SlotChange
 from monitor.store.queries import OverdueRow, overdue_list, panel_rank
 from monitor.store.slot_predicates import active_on, due_between
 
@@ -138,3 +138,20 @@ def overdue_order(line: Line) -> tuple[int, str]:
 def week_order(line: Line) -> tuple[date, str]:
     """Soonest due first, then by MRN (the order of the week query)."""
     return (line.first_due, line.mrn)
+
+
+# --- the change records, as a cache of these lists reads them -----------------------------------
+
+
+def change_ids_from(session: Session, first: int) -> set[int]:
+    """The ids of the change records from `first` on (an index-only range scan)."""
+    return set(session.scalars(select(SlotChange.id).where(SlotChange.id >= first)))
+
+
+def changes_after(session: Session, last: int, also: Collection[int] = ()) -> list[tuple[int, int]]:
+    """(id, patient id) of the change records after the id `last`, and of those among `also`
+    (ids below it that were not committed when last looked for)."""
+    after = SlotChange.id > last
+    wanted = after | SlotChange.id.in_(list(also)) if also else after
+    rows = session.execute(select(SlotChange.id, SlotChange.patient_id).where(wanted))
+    return [(change_id, patient_id) for change_id, patient_id in rows]
