@@ -57,8 +57,8 @@ OBX = (  # LOINC, unit, a normal value: four analytes of alemtuzumab's monthly p
     ("718-7", "g/L", "135", "hemoglobin"),
     ("2160-0", "mg/dL", "0.9", "creatinine"),
 )
-PG_BASE = "monitor_import_base"
-PG_RUN = "monitor_import_run"
+PG_BASE = "bench_import_base"
+PG_RUN = "bench_import_run"
 SLOT_COLUMNS = ("next_window_start", "done_on", "completed_on")
 
 
