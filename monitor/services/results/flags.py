@@ -74,7 +74,7 @@ def raise_flags_for(
             courses=alemtuzumab_courses(patient),
             pregnancies=pregnancies.get(patient.id, []),
         )
-        facts = [result_fact(row, analytes) for row in histories.get(patient.id, [])]
+        facts = _facts(histories.get(patient.id, []), analytes)
         findings = _findings(facts, new_results, context, settings, (patient, catalogue))
         found.append((patient.id, findings, {fact.key: fact.collected_on for fact in facts}))
     stored = _stored_flags(session, [f.result_key for _, findings, _ in found for f in findings])
@@ -173,6 +173,23 @@ FACT_COLUMNS = (
 BATCH = 500  # patients (or results) named in one query's IN list
 
 
+def _facts(rows: Sequence[Row[*tuple[Any, ...]]], analytes: AnalyteCatalogue) -> list[ResultFact]:
+    """Stored results as the rules see them: the canonical value, and the lab range in the
+    canonical unit (only the range needs converting: the value is stored canonical). Rows by
+    position, each unit's factor found once: a chunk of a lab file reads some 60,000 (issue 15)."""
+    factors: dict[tuple[str, str], float] = {}
+    facts = []
+    for _patient, key, analyte, unit, collected_on, value, ordinal, low, high, mens in rows:
+        if (low is not None or high is not None) and ordinal is None:
+            factor = factors.get((analyte, unit))
+            if factor is None:
+                factor = factors[analyte, unit] = unit_factor(analyte, unit, analytes)
+            low = None if low is None else low * factor
+            high = None if high is None else high * factor
+        facts.append(ResultFact(key, analyte, collected_on, value, ordinal, low, high, mens))
+    return facts
+
+
 def _patient_results(
     session: Session, patient_ids: Sequence[int]
 ) -> dict[int, list[Row[*tuple[Any, ...]]]]:
@@ -183,7 +200,7 @@ def _patient_results(
     found: dict[int, list[Row[*tuple[Any, ...]]]] = {}
     for start in range(0, len(patient_ids), BATCH):
         part = sorted(set(patient_ids[start : start + BATCH]))
-        rows = session.execute(
+        rows = session.connection().execute(  # plain rows: no ORM bookkeeping per row
             select(Result.patient_id, *FACT_COLUMNS)
             .where(Result.patient_id.in_(part), Result.status.in_(COUNTING_STATUSES))
             .order_by(Result.patient_id, Result.analyte, Result.collected_on, Result.id)
@@ -206,26 +223,6 @@ def _pregnancies(
         for patient_id, from_on, to_on in rows:
             found.setdefault(patient_id, []).append((from_on, to_on))
     return found
-
-
-def result_fact(
-    row: Result | Row[*tuple[Any, ...]], analytes: AnalyteCatalogue = DEFAULT_CATALOGUE
-) -> ResultFact:
-    """A stored result as the rules see it: canonical value, lab range in the canonical unit."""
-    has_range = row.ref_low is not None or row.ref_high is not None
-    factor = 1.0  # only the lab range needs converting: the value is stored canonical
-    if has_range and row.ordinal is None:
-        factor = unit_factor(row.analyte, row.unit, analytes)
-    return ResultFact(
-        key=row.id,
-        analyte=row.analyte,
-        collected_on=row.collected_on,
-        canonical_value=row.canonical_value,
-        ordinal=row.ordinal,
-        ref_low=None if row.ref_low is None else row.ref_low * factor,
-        ref_high=None if row.ref_high is None else row.ref_high * factor,
-        is_menstruating=row.is_menstruating,
-    )
 
 
 def acknowledge_flag(
