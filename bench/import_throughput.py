@@ -2,7 +2,8 @@
 (issue 15 items 2 and 6), beside a hand-written floor.
 
     python bench/bench_import.py --throughput --patients 10000 --messages 200,2000 \
-        --database both --pg-url postgresql://postgres@127.0.0.1:5432/postgres --keep
+        --database both --pg-url postgresql://postgres@127.0.0.1:5432/postgres --keep \
+        --mllp 300 [--profile /tmp/import.prof]
 
 Builds `bench_schedule.py`'s synthetic clinic (alemtuzumab patients, their results, slots from a
 full rebuild) once, into `--workdir` (SQLite: a file and a pristine copy) and a PostgreSQL
@@ -16,7 +17,11 @@ then times `monitor import FILE` as a subprocess (`python -m monitor`, from
 The floor: the same result rows inserted and the same slot columns updated (the difference the
 product's run made to the slots table, read after it, untimed), and one `slot_changes` row per
 patient, written with the DBAPI's `executemany` in one transaction on a restored database.
-A script, not a test: nothing fails on a slow machine.
+`--mllp N` then sends the file's first N messages to `monitor listen-hl7` (a process, on a
+free local port) with the `hl7` package's MLLP client, one after another, each waiting for its
+ACK (one transaction per message), timed from the first send to the last ACK; its floor is the
+same rows written with one transaction per message. `--profile PATH` writes a cProfile of one
+file import first. A script, not a test: nothing fails on a slow machine.
 """
 
 from __future__ import annotations
@@ -225,9 +230,10 @@ def slot_snapshot(url: str, patients: list[int]) -> dict[tuple[Any, ...], tuple[
 
 def floor(
     clinic: Clinic, chosen: list[int], changes: list[tuple[Any, ...]], *, per_message: bool = False
-) -> float:
+) -> tuple[float, float]:
     """The same result rows and slot updates, plain SQL, in one transaction (or one per message,
-    as MLLP commits); seconds."""
+    as MLLP commits); wall and CPU seconds (this process's: all of SQLite's work, PostgreSQL's
+    client side only, as for the product)."""
     clinic.restore()
     now = datetime.now(UTC)
     insert = (
@@ -254,7 +260,7 @@ def floor(
     cursor.fetchall()
     if clinic.name != "sqlite":
         connection.commit()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for patients in batches:
         mine = set(patients)
         results = [
@@ -270,9 +276,9 @@ def floor(
             cursor.executemany(update.format(mark), slot_rows)
         cursor.executemany(record.format(mark), [(patient, now) for patient in patients])
         connection.commit() if clinic.name != "sqlite" else cursor.execute("COMMIT")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     connection.close()
-    return seconds
+    return seconds, cpu
 
 
 def run_mllp(clinic: Clinic, messages: list[str], config: Path) -> tuple[float, float, str]:
@@ -320,6 +326,7 @@ def measure(clinic: Clinic, args: argparse.Namespace, messages: int) -> list[dic
     """The file import, then (with `--mllp`) the same messages over MLLP; each beside its
     floor."""
     folder = Path(args.workdir)
+    folder.mkdir(parents=True, exist_ok=True)
     document, chosen = hl7_file(messages, args.patients, args.seed + messages)
     path = folder / f"oru_{messages}.hl7"
     path.write_text(document)
@@ -357,7 +364,7 @@ def row_of(
     mode: str,
     messages: int,
     runs: list[tuple[float, float, str]],
-    floors: list[float],
+    floors: list[tuple[float, float]],
     changes: list[Any],
 ) -> dict[str, Any]:
     return {
@@ -367,7 +374,8 @@ def row_of(
         "wall": statistics.median(r[0] for r in runs),
         "walls": [r[0] for r in runs],
         "cpu": statistics.median(r[1] for r in runs),
-        "floor": statistics.median(floors),
+        "floor": statistics.median(f[0] for f in floors),
+        "floor_cpu": statistics.median(f[1] for f in floors),
         "changed_slots": len(changes),
         "output": runs[0][2],
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
@@ -404,8 +412,11 @@ def main(argv: list[str]) -> None:
     if "postgresql" in names and not args.pg_url:
         parser.error("PostgreSQL needs --pg-url (any database on the server)")
     print(f"uptime load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    print("| db | mode | messages | wall s (runs) | msg/s | CPU s | floor s | wall/floor | slots |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print(
+        "| db | mode | messages | wall s (runs) | msg/s | CPU s | msg per CPU s | floor s "
+        "(CPU s) | wall / floor | CPU / floor CPU | slots |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for name in names:
         clinic = build_sqlite(args) if name == "sqlite" else build_postgresql(args)
         for messages in (int(m) for m in args.messages.split(",") if m):
@@ -414,8 +425,10 @@ def main(argv: list[str]) -> None:
                 sent = row["messages"]
                 print(
                     f"| {row['db']} | {row['mode']} | {sent:,} | {row['wall']:.2f} ({walls}) | "
-                    f"{sent / row['wall']:.0f} | {row['cpu']:.2f} | {row['floor']:.3f} | "
-                    f"{row['wall'] / row['floor']:.1f}x | {row['changed_slots']} |  "
+                    f"{sent / row['wall']:.0f} | {row['cpu']:.2f} | {sent / row['cpu']:.0f} | "
+                    f"{row['floor']:.3f} ({row['floor_cpu']:.3f}) | "
+                    f"{row['wall'] / row['floor']:.1f}x | "
+                    f"{row['cpu'] / max(row['floor_cpu'], 1e-6):.1f}x | {row['changed_slots']} |  "
                     f"<!-- load {row['load']}; {row['output']} -->",
                     flush=True,
                 )
