@@ -2,7 +2,8 @@
 (issue 15 items 2 and 6), beside a hand-written floor.
 
     python bench/bench_import.py --throughput --patients 10000 --messages 200,2000 \
-        --database both --pg-url postgresql://postgres@127.0.0.1:5432/postgres --keep
+        --database both --pg-url postgresql://postgres@127.0.0.1:5432/postgres --keep \
+        --mllp 300 [--profile /tmp/import.prof]
 
 Builds `bench_schedule.py`'s synthetic clinic (alemtuzumab patients, their results, slots from a
 full rebuild) once, into `--workdir` (SQLite: a file and a pristine copy) and a PostgreSQL
@@ -16,7 +17,11 @@ then times `monitor import FILE` as a subprocess (`python -m monitor`, from
 The floor: the same result rows inserted and the same slot columns updated (the difference the
 product's run made to the slots table, read after it, untimed), and one `slot_changes` row per
 patient, written with the DBAPI's `executemany` in one transaction on a restored database.
-A script, not a test: nothing fails on a slow machine.
+`--mllp N` then sends the file's first N messages to `monitor listen-hl7` (a process, on a
+free local port) with the `hl7` package's MLLP client, one after another, each waiting for its
+ACK (one transaction per message), timed from the first send to the last ACK; its floor is the
+same rows written with one transaction per message. `--profile PATH` writes a cProfile of one
+file import first. A script, not a test: nothing fails on a slow machine.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -57,8 +63,8 @@ OBX = (  # LOINC, unit, a normal value: four analytes of alemtuzumab's monthly p
     ("718-7", "g/L", "135", "hemoglobin"),
     ("2160-0", "mg/dL", "0.9", "creatinine"),
 )
-PG_BASE = "monitor_import_base"
-PG_RUN = "monitor_import_run"
+PG_BASE = "bench_import_base"
+PG_RUN = "bench_import_run"
 SLOT_COLUMNS = ("next_window_start", "done_on", "completed_on")
 
 
@@ -222,14 +228,14 @@ def slot_snapshot(url: str, patients: list[int]) -> dict[tuple[Any, ...], tuple[
     return {tuple(row[:4]): tuple(row[4:]) for row in rows}
 
 
-def floor(clinic: Clinic, chosen: list[int], changes: list[tuple[Any, ...]]) -> float:
-    """The same result rows and slot updates, plain SQL, one transaction; seconds."""
+def floor(
+    clinic: Clinic, chosen: list[int], changes: list[tuple[Any, ...]], *, per_message: bool = False
+) -> tuple[float, float]:
+    """The same result rows and slot updates, plain SQL, in one transaction (or one per message,
+    as MLLP commits); wall and CPU seconds (this process's: all of SQLite's work, PostgreSQL's
+    client side only, as for the product)."""
     clinic.restore()
     now = datetime.now(UTC)
-    results = []
-    for patient in chosen:
-        for _code, unit, value, analyte in OBX:
-            results.append((patient, analyte, value, unit, TODAY, "final", "lab", now, False))
     insert = (
         "INSERT INTO results (patient_id, analyte, value, unit, collected_on, status, source, "
         "received_at, is_menstruating) VALUES ({})"
@@ -237,11 +243,12 @@ def floor(clinic: Clinic, chosen: list[int], changes: list[tuple[Any, ...]]) -> 
     update = "UPDATE slots SET next_window_start = {0}, done_on = {0}, completed_on = {0} "
     update += "WHERE patient_id = {0} AND protocol = {0} AND panel = {0} AND due_on = {0}"
     record = "INSERT INTO slot_changes (patient_id, changed_at) VALUES ({0}, {0})"
-    stamps = [(patient, now) for patient in chosen]
+    batches = [chosen] if not per_message else [[patient] for patient in chosen]
     if clinic.name == "sqlite":
         connection = sqlite3.connect(clinic.url.removeprefix("sqlite:///"), isolation_level=None)
         sqlite3.register_adapter(date, date.isoformat)
         sqlite3.register_adapter(datetime, lambda d: d.isoformat(" "))
+        connection.execute("PRAGMA synchronous=NORMAL")  # the product's pragmas
         mark = "?"
     else:
         import psycopg
@@ -253,43 +260,137 @@ def floor(clinic: Clinic, chosen: list[int], changes: list[tuple[Any, ...]]) -> 
     cursor.fetchall()
     if clinic.name != "sqlite":
         connection.commit()
-    started = time.perf_counter()
-    if clinic.name == "sqlite":
-        cursor.execute("BEGIN IMMEDIATE")
-    cursor.executemany(insert.format(", ".join([mark] * 9)), results)
-    cursor.executemany(update.format(mark), changes)
-    cursor.executemany(record.format(mark), stamps)
-    connection.commit() if clinic.name != "sqlite" else cursor.execute("COMMIT")
-    seconds = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    for patients in batches:
+        mine = set(patients)
+        results = [
+            (patient, analyte, value, unit, TODAY, "final", "lab", now, False)
+            for patient in patients
+            for _code, unit, value, analyte in OBX
+        ]
+        if clinic.name == "sqlite":
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.executemany(insert.format(", ".join([mark] * 9)), results)
+        slot_rows = changes if not per_message else [c for c in changes if c[3] in mine]
+        if slot_rows:
+            cursor.executemany(update.format(mark), slot_rows)
+        cursor.executemany(record.format(mark), [(patient, now) for patient in patients])
+        connection.commit() if clinic.name != "sqlite" else cursor.execute("COMMIT")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     connection.close()
-    return seconds
+    return seconds, cpu
 
 
-def measure(clinic: Clinic, args: argparse.Namespace, messages: int) -> dict[str, Any]:
+def run_mllp(clinic: Clinic, messages: list[str], config: Path) -> tuple[float, float, str]:
+    """`monitor listen-hl7` as a process, fed the messages one after another by the `hl7`
+    package's MLLP client (each waits for its ACK, as a lab's sender does): wall seconds from
+    the first message sent to the last ACK, the listener's CPU seconds (start-up included) and
+    the ACK codes."""
+    from hl7.client import MLLPClient
+
+    clinic.restore()
+    env = {**os.environ, "MONITOR_DATABASE_URL": clinic.url, "MONITOR_CONFIG": str(config)}
+    source = os.environ.get("MONITOR_BENCH_SOURCE", str(ROOT))
+    env["PYTHONPATH"] = source
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "listen-hl7", "--host", "127.0.0.1", "--port", "0"],
+        cwd=source,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert listener.stdout is not None
+    line = listener.stdout.readline()  # "listening for HL7 (MLLP) on 127.0.0.1:PORT"
+    if "listening" not in line:
+        listener.kill()
+        raise SystemExit(f"monitor listen-hl7 did not start: {line!r}")
+    port = int(line.rsplit(":", 1)[1])
+    codes: dict[str, int] = {}
+    started = time.perf_counter()
+    with MLLPClient("127.0.0.1", port) as client:
+        for message in messages:
+            ack = client.send_message(message).decode("utf-8", "replace")
+            code = ack.split("MSA|", 1)[1][:2] if "MSA|" in ack else "none"
+            codes[code] = codes.get(code, 0) + 1
+    wall = time.perf_counter() - started
+    listener.send_signal(signal.SIGTERM)
+    listener.wait(timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, " ".join(f"{code} {n}" for code, n in sorted(codes.items()))
+
+
+def measure(clinic: Clinic, args: argparse.Namespace, messages: int) -> list[dict[str, Any]]:
+    """The file import, then (with `--mllp`) the same messages over MLLP; each beside its
+    floor."""
     folder = Path(args.workdir)
+    folder.mkdir(parents=True, exist_ok=True)
     document, chosen = hl7_file(messages, args.patients, args.seed + messages)
     path = folder / f"oru_{messages}.hl7"
     path.write_text(document)
     config = folder / "config.toml"
     config.write_text((ROOT / "config.toml").read_text())
+    if args.profile:
+        profile(clinic, path, config, Path(args.profile))
     runs = [run_import(clinic, path, config) for _ in range(args.repeat)]
-    walls, cpus = [r[0] for r in runs], [r[1] for r in runs]
     clinic.restore()
     before = slot_snapshot(clinic.url, chosen)
     run_import(clinic, path, config)
     after = slot_snapshot(clinic.url, chosen)
     changes = [(*after[key], *key) for key in after if before.get(key) != after[key]]
-    floors = [floor(clinic, chosen, changes) for _ in range(args.repeat)]
+    rows = [
+        row_of(
+            clinic,
+            "file",
+            messages,
+            runs,
+            [floor(clinic, chosen, changes) for _ in range(args.repeat)],
+            changes,
+        )
+    ]
+    if args.mllp:
+        sent = min(args.mllp, messages)  # the first messages of the file, one by one
+        texts, patients = document.split("\n")[:sent], chosen[:sent]
+        mllp = [run_mllp(clinic, texts, config) for _ in range(args.repeat)]
+        floors = [floor(clinic, patients, changes, per_message=True) for _ in range(args.repeat)]
+        rows.append(row_of(clinic, "mllp", sent, mllp, floors, changes))
+    return rows
+
+
+def row_of(
+    clinic: Clinic,
+    mode: str,
+    messages: int,
+    runs: list[tuple[float, float, str]],
+    floors: list[tuple[float, float]],
+    changes: list[Any],
+) -> dict[str, Any]:
     return {
         "db": clinic.name,
+        "mode": mode,
         "messages": messages,
-        "wall": statistics.median(walls),
-        "cpu": statistics.median(cpus),
-        "floor": statistics.median(floors),
+        "wall": statistics.median(r[0] for r in runs),
+        "walls": [r[0] for r in runs],
+        "cpu": statistics.median(r[1] for r in runs),
+        "floor": statistics.median(f[0] for f in floors),
+        "floor_cpu": statistics.median(f[1] for f in floors),
         "changed_slots": len(changes),
         "output": runs[0][2],
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
+
+
+def profile(clinic: Clinic, path: Path, config: Path, out: Path) -> None:
+    """One file import under cProfile (`python -m cProfile -o OUT -m monitor import FILE`)."""
+    clinic.restore()
+    env = {**os.environ, "MONITOR_DATABASE_URL": clinic.url, "MONITOR_CONFIG": str(config)}
+    source = os.environ.get("MONITOR_BENCH_SOURCE", str(ROOT))
+    env["PYTHONPATH"] = source
+    command = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "monitor", "import"]
+    subprocess.run([*command, str(path)], cwd=source, env=env, check=True, capture_output=True)
+    print(f"  profile of {path.name} written to {out}", flush=True)
 
 
 def main(argv: list[str]) -> None:
@@ -302,21 +403,32 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--keep", action="store_true", help="reuse the clinic built last time")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--mllp", type=int, default=0, help="send the file's first N messages over MLLP too"
+    )
+    parser.add_argument("--profile", help="write a cProfile of one file import to this path")
     args = parser.parse_args(argv)
     names = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     if "postgresql" in names and not args.pg_url:
         parser.error("PostgreSQL needs --pg-url (any database on the server)")
     print(f"uptime load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    print("| db | messages | wall s | msg/s | CPU s | floor s | wall/floor | slots changed |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print(
+        "| db | mode | messages | wall s (runs) | msg/s | CPU s | msg per CPU s | floor s "
+        "(CPU s) | wall / floor | CPU / floor CPU | slots |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     for name in names:
         clinic = build_sqlite(args) if name == "sqlite" else build_postgresql(args)
-        for messages in (int(m) for m in args.messages.split(",")):
-            row = measure(clinic, args, messages)
-            print(
-                f"| {row['db']} | {messages:,} | {row['wall']:.2f} | "
-                f"{messages / row['wall']:.0f} | {row['cpu']:.2f} | {row['floor']:.3f} | "
-                f"{row['wall'] / row['floor']:.0f}x | {row['changed_slots']} |  "
-                f"<!-- load {row['load']}; {row['output']} -->",
-                flush=True,
-            )
+        for messages in (int(m) for m in args.messages.split(",") if m):
+            for row in measure(clinic, args, messages):
+                walls = ", ".join(f"{w:.2f}" for w in row["walls"])
+                sent = row["messages"]
+                print(
+                    f"| {row['db']} | {row['mode']} | {sent:,} | {row['wall']:.2f} ({walls}) | "
+                    f"{sent / row['wall']:.0f} | {row['cpu']:.2f} | {sent / row['cpu']:.0f} | "
+                    f"{row['floor']:.3f} ({row['floor_cpu']:.3f}) | "
+                    f"{row['wall'] / row['floor']:.1f}x | "
+                    f"{row['cpu'] / max(row['floor_cpu'], 1e-6):.1f}x | {row['changed_slots']} |  "
+                    f"<!-- load {row['load']}; {row['output']} -->",
+                    flush=True,
+                )

@@ -15,12 +15,14 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from monitor.domain.catalogue import Catalogue
 from monitor.domain.fields import PERSON_LENGTH, checked_line, checked_note
 from monitor.domain.rules import (
     Finding,
     PatientContext,
     ResultFact,
     RuleSettings,
+    Severity,
     evaluate_for_protocols,
 )
 from monitor.domain.treatments import active_plans_on
@@ -46,23 +48,66 @@ def raise_flags(
     (`analytes` converts the lab ranges of the clinic's own analytes). A result is judged under
     the rule overrides of each protocol being monitored on its collection date, the most severe
     finding kept per rule (`domain.rules.evaluate_for_protocols`)."""
+    return raise_flags_for(session, [(patient, new_results)], settings, now, analytes=analytes)
+
+
+def raise_flags_for(
+    session: Session,
+    batch: Sequence[tuple[Patient, Sequence[Result]]],
+    settings: RuleSettings,
+    now: datetime,
+    *,
+    analytes: AnalyteCatalogue = DEFAULT_CATALOGUE,
+) -> list[Flag]:
+    """`raise_flags` for several patients at once, in their order: their histories, pregnancies
+    and earlier flags read in a few queries for all of them (a lab file's chunk names hundreds
+    of patients, and a query each was most of an import, issue 15)."""
     session.flush()
-    context = patient_context(session, patient)
+    ids = [patient.id for patient, _ in batch]
+    histories = _patient_results(session, ids)
+    pregnancies = _pregnancies(session, ids)
     catalogue = session_catalogue(session)
+    found: list[tuple[int, list[Finding], dict[int | str, date]]] = []
+    for patient, new_results in batch:
+        context = PatientContext(
+            sex=patient.sex,
+            courses=alemtuzumab_courses(patient),
+            pregnancies=pregnancies.get(patient.id, []),
+        )
+        facts = _facts(histories.get(patient.id, []), analytes)
+        findings = _findings(facts, new_results, context, settings, (patient, catalogue))
+        found.append((patient.id, findings, {fact.key: fact.collected_on for fact in facts}))
+    stored = _stored_flags(session, [f.result_key for _, findings, _ in found for f in findings])
+    created = [
+        flag
+        for patient_id, findings, collected in found
+        for flag in _store_new(session, patient_id, findings, now, collected, stored)
+    ]
+    session.flush()
+    return created
+
+
+def _findings(
+    facts: list[ResultFact],
+    new_results: Sequence[Result],
+    context: PatientContext,
+    settings: RuleSettings,
+    whose: tuple[Patient, Catalogue | None],
+) -> list[Finding]:
+    """What the rules find for each new result (in collection order), each judged against all
+    the patient's other results."""
+    patient, catalogue = whose
     treatments = domain_treatments(patient)
-    facts = [result_fact(row, analytes) for row in _patient_results(session, patient.id)]
     position = {fact.key: index for index, fact in enumerate(facts)}
-    collected = {fact.key: fact.collected_on for fact in facts}
-    created: list[Flag] = []
+    findings: list[Finding] = []
     for row in sorted(new_results, key=lambda r: (r.collected_on, r.id)):
         if row.id not in position:  # preliminary: stored and shown, not judged yet
             continue
         index = position[row.id]
         history = facts[:index] + facts[index + 1 :]
         plans = active_plans_on(treatments, catalogue, row.collected_on) if catalogue else []
-        findings = evaluate_for_protocols(facts[index], history, context, settings, plans)
-        created.extend(_store_new(session, patient.id, findings, now, collected))
-    return created
+        findings += evaluate_for_protocols(facts[index], history, context, settings, plans)
+    return findings
 
 
 def _store_new(
@@ -71,16 +116,14 @@ def _store_new(
     findings: Iterable[Finding],
     now: datetime,
     collected: Mapping[int | str, date],
+    stored: dict[tuple[int, str], list[Severity]],
 ) -> list[Flag]:
-    """Store each finding not already stored as high; one that asks for a repeat records the
-    day it is due by (collection date + days), which puts a repeat slot on the schedule."""
+    """Store each finding not already stored as high (`stored`: the severities already stored
+    per result and rule, kept up to date); one that asks for a repeat records the day it is due
+    by (collection date + days), which puts a repeat slot on the schedule."""
     created = []
     for finding in findings:
-        existing = session.scalars(
-            select(Flag.severity).where(
-                Flag.result_id == finding.result_key, Flag.rule == finding.rule
-            )
-        ).all()
+        existing = stored.setdefault((int(finding.result_key), finding.rule), [])
         if any(severity.rank >= finding.severity.rank for severity in existing):
             continue
         flag = Flag(
@@ -94,9 +137,26 @@ def _store_new(
             repeat_due_on=finding.repeat_due_on(collected[finding.result_key]),
         )
         session.add(flag)
+        existing.append(finding.severity)
         created.append(flag)
-    session.flush()
     return created
+
+
+def _stored_flags(
+    session: Session, result_ids: Iterable[int | str]
+) -> dict[tuple[int, str], list[Severity]]:
+    """The severities of the flags stored on these results, by (result, rule)."""
+    stored: dict[tuple[int, str], list[Severity]] = {}
+    ids = sorted({int(key) for key in result_ids})
+    for start in range(0, len(ids), BATCH):
+        rows = session.execute(
+            select(Flag.result_id, Flag.rule, Flag.severity).where(
+                Flag.result_id.in_(ids[start : start + BATCH])
+            )
+        )
+        for result_id, rule, severity in rows:
+            stored.setdefault((result_id, rule), []).append(severity)
+    return stored
 
 
 FACT_COLUMNS = (
@@ -110,48 +170,59 @@ FACT_COLUMNS = (
     Result.ref_high,
     Result.is_menstruating,
 )
+BATCH = 500  # patients (or results) named in one query's IN list
 
 
-def _patient_results(session: Session, patient_id: int) -> Sequence[Row[*tuple[Any, ...]]]:
+def _facts(rows: Sequence[Row[*tuple[Any, ...]]], analytes: AnalyteCatalogue) -> list[ResultFact]:
+    """Stored results as the rules see them: the canonical value, and the lab range in the
+    canonical unit (only the range needs converting: the value is stored canonical). Rows by
+    position, each unit's factor found once: a chunk of a lab file reads some 60,000 (issue 15)."""
+    factors: dict[tuple[str, str], float] = {}
+    facts = []
+    for _patient, key, analyte, unit, collected_on, value, ordinal, low, high, mens in rows:
+        if (low is not None or high is not None) and ordinal is None:
+            factor = factors.get((analyte, unit))
+            if factor is None:
+                factor = factors[analyte, unit] = unit_factor(analyte, unit, analytes)
+            low = None if low is None else low * factor
+            high = None if high is None else high * factor
+        facts.append(ResultFact(key, analyte, collected_on, value, ordinal, low, high, mens))
+    return facts
+
+
+def _patient_results(
+    session: Session, patient_ids: Sequence[int]
+) -> dict[int, list[Row[*tuple[Any, ...]]]]:
     """The results the rules may look at: final and corrected ones (SPEC §4, issue 5), as rows
     of the columns a fact needs (a patient has hundreds: whole ORM objects cost most of an
-    import, issue 15)."""
-    return session.execute(
-        select(*FACT_COLUMNS).where(
-            Result.patient_id == patient_id, Result.status.in_(COUNTING_STATUSES)
+    import, issue 15), by patient, each patient's in (analyte, collection date, id) order (the
+    order of the index they are read through; "several on that date: the last one wins")."""
+    found: dict[int, list[Row[*tuple[Any, ...]]]] = {}
+    for start in range(0, len(patient_ids), BATCH):
+        part = sorted(set(patient_ids[start : start + BATCH]))
+        rows = session.connection().execute(  # plain rows: no ORM bookkeeping per row
+            select(Result.patient_id, *FACT_COLUMNS)
+            .where(Result.patient_id.in_(part), Result.status.in_(COUNTING_STATUSES))
+            .order_by(Result.patient_id, Result.analyte, Result.collected_on, Result.id)
         )
-    ).all()
+        for row in rows:
+            found.setdefault(row.patient_id, []).append(row)
+    return found
 
 
-def result_fact(
-    row: Result | Row[*tuple[Any, ...]], analytes: AnalyteCatalogue = DEFAULT_CATALOGUE
-) -> ResultFact:
-    """A stored result as the rules see it: canonical value, lab range in the canonical unit."""
-    has_range = row.ref_low is not None or row.ref_high is not None
-    factor = 1.0  # only the lab range needs converting: the value is stored canonical
-    if has_range and row.ordinal is None:
-        factor = unit_factor(row.analyte, row.unit, analytes)
-    return ResultFact(
-        key=row.id,
-        analyte=row.analyte,
-        collected_on=row.collected_on,
-        canonical_value=row.canonical_value,
-        ordinal=row.ordinal,
-        ref_low=None if row.ref_low is None else row.ref_low * factor,
-        ref_high=None if row.ref_high is None else row.ref_high * factor,
-        is_menstruating=row.is_menstruating,
-    )
-
-
-def patient_context(session: Session, patient: Patient) -> PatientContext:
-    periods = session.execute(
-        select(Pregnancy.from_on, Pregnancy.to_on).where(Pregnancy.patient_id == patient.id)
-    )
-    return PatientContext(
-        sex=patient.sex,
-        courses=alemtuzumab_courses(patient),
-        pregnancies=[(start, end) for start, end in periods],
-    )
+def _pregnancies(
+    session: Session, patient_ids: Sequence[int]
+) -> dict[int, list[tuple[date, date | None]]]:
+    found: dict[int, list[tuple[date, date | None]]] = {}
+    for start in range(0, len(patient_ids), BATCH):
+        rows = session.execute(
+            select(Pregnancy.patient_id, Pregnancy.from_on, Pregnancy.to_on)
+            .where(Pregnancy.patient_id.in_(patient_ids[start : start + BATCH]))
+            .order_by(Pregnancy.id)
+        )
+        for patient_id, from_on, to_on in rows:
+            found.setdefault(patient_id, []).append((from_on, to_on))
+    return found
 
 
 def acknowledge_flag(

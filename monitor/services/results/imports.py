@@ -29,13 +29,17 @@ from monitor.domain.vocabulary import ResultStatus
 from monitor.errors import InvalidInput
 from monitor.services.mail.digest import queue_flag_alerts
 from monitor.services.results.corrections import replace_result, withdraw_result
-from monitor.services.results.flags import raise_flags
-from monitor.services.results.identification import confirm_identities, resolve_patient
+from monitor.services.results.flags import raise_flags_for
+from monitor.services.results.identification import (
+    PatientDirectory,
+    confirm_identities,
+    resolve_patient,
+)
 from monitor.services.results.incoming import Incoming, Parsed, Problem, Skipped
 from monitor.services.results.intake import record_results
 from monitor.services.results.recording import ResultIn, store_result
-from monitor.services.results.repeats import current_result, is_repeat
-from monitor.store.models import Flag, Patient, QuarantineItem, Result
+from monitor.services.results.repeats import KnownResults, current_result, is_repeat
+from monitor.store.models import Patient, QuarantineItem, Result
 
 
 class Outcome(StrEnum):
@@ -128,7 +132,53 @@ def import_items(
     session: Session, items: Iterable[Parsed], context: ImportContext, *, quarantine: bool = True
 ) -> ImportReport:
     """Take every parsed item in; problems are quarantined (or held in the report, for a retry
-    to decide)."""
+    to decide). The items are taken in together (`_import_together`); should the database
+    refuse one of their rows when they are written, they are taken in again one by one, each
+    in its own savepoint, so only that item is refused."""
+    items = list(items)
+    try:
+        with session.begin_nested():
+            return _import_together(session, items, context, quarantine=quarantine)
+    except _Refused:
+        return _import_one_by_one(session, items, context, quarantine=quarantine)
+
+
+def _import_together(
+    session: Session, items: list[Parsed], context: ImportContext, *, quarantine: bool
+) -> ImportReport:
+    """The items' patients and the stored results they may repeat are read up front
+    (`ChunkLookups`), each item is judged from memory, and the new results are written
+    together: a few queries for the whole chunk instead of several an item (issue 15). The
+    answers, rows, quarantine and report are those of `_import_one_by_one`."""
+    report = ImportReport()
+    new = NewResults()
+    lookups = ChunkLookups(session, items, context)
+    checked = context.config.import_.identity_check
+    problems: list[Problem] = []
+    for item in confirm_identities(
+        session, items, checked, _fallback(context), lookups.patients.resolve
+    ):
+        if isinstance(item, Skipped):
+            report.skipped += 1
+            continue
+        outcome = (
+            item if isinstance(item, Problem) else _take_known(session, item, context, new, lookups)
+        )
+        if isinstance(outcome, Outcome):
+            report.count(outcome)
+        else:
+            problems.append(outcome)
+    _flush(session)
+    for problem in problems:
+        _report_problem(session, report, problem, context, quarantine=quarantine)
+    finish_patients(session, new, context)
+    return report
+
+
+def _import_one_by_one(
+    session: Session, items: list[Parsed], context: ImportContext, *, quarantine: bool
+) -> ImportReport:
+    """Each item in its own savepoint, reading what it needs as it goes."""
     report = ImportReport()
     new = NewResults()
     checked = context.config.import_.identity_check
@@ -141,16 +191,64 @@ def import_items(
         )
         if isinstance(outcome, Outcome):
             report.count(outcome)
-            continue
-        report.problems.append(outcome.reason)
-        report.rejected = report.rejected or outcome.whole_message
-        report.quarantined += 1
-        if quarantine:
-            report.quarantine_ids.append(quarantine_problem(session, outcome, context.now))
         else:
-            report.held.append(outcome)
+            _report_problem(session, report, outcome, context, quarantine=quarantine)
     finish_patients(session, new, context)
     return report
+
+
+def _report_problem(
+    session: Session,
+    report: ImportReport,
+    problem: Problem,
+    context: ImportContext,
+    *,
+    quarantine: bool,
+) -> None:
+    report.problems.append(problem.reason)
+    report.rejected = report.rejected or problem.whole_message
+    report.quarantined += 1
+    if quarantine:
+        report.quarantine_ids.append(quarantine_problem(session, problem, context.now))
+    else:
+        report.held.append(problem)
+
+
+class _Refused(Exception):
+    """The database (or a column type on the way to it) refused a row written with others."""
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except (InvalidInput, ValueError, ArithmeticError) as error:
+        raise _Refused from error
+
+
+class ChunkLookups:
+    """What `_take_known` reads for a chunk: its patients (`PatientDirectory`) and the stored
+    results its items may repeat (`KnownResults`), each in a few queries."""
+
+    def __init__(self, session: Session, items: Sequence[Parsed], context: ImportContext):
+        fallback = _fallback(context)
+        incoming = [item for item in items if isinstance(item, Incoming)]
+        stated = [item.stated for item in items if not isinstance(item, Skipped) and item.stated]
+        mrn_sets = [item.mrns or fallback for item in incoming]
+        mrn_sets += [who.mrns or fallback for who in stated]
+        self.patients = PatientDirectory(session, mrn_sets)
+        ids = {patient.id for patient in self.patients.by_mrn.values()}
+        self.known = KnownResults(session, ids, _days(incoming, context.config.clinic.timezone))
+
+
+def _days(items: Iterable[Incoming], timezone: str) -> set[date]:
+    """The collection days of the items that have a readable one."""
+    days = set()
+    for item in items:
+        try:
+            days.add(_collected_on(item, timezone))
+        except InvalidInput:
+            continue
+    return days
 
 
 def finish_patients(session: Session, new: NewResults, context: ImportContext) -> None:
@@ -158,17 +256,10 @@ def finish_patients(session: Session, new: NewResults, context: ImportContext) -
     all the others, as `add_results` does for a batch), alert staff. The slots are re-matched
     once per patient when the unit of work commits."""
     config = context.config
-    flags: list[Flag] = []
-    for patient_id, patient in new.patients.items():
-        mine = new.results[patient_id]
-        flags += raise_flags(
-            session,
-            patient,
-            mine,
-            config.rule_settings,
-            context.now,
-            analytes=config.analyte_catalogue,
-        )
+    batch = [(patient, new.results[patient_id]) for patient_id, patient in new.patients.items()]
+    flags = raise_flags_for(
+        session, batch, config.rule_settings, context.now, analytes=config.analyte_catalogue
+    )
     queue_flag_alerts(session, flags, config=config, now=context.now)
 
 
@@ -187,11 +278,67 @@ def take(session: Session, item: Incoming, context: ImportContext, new: NewResul
     """Validate and store one result, or recognise it as a repeat, correction or withdrawal.
     A new result is only stored: its slots and rules wait in `new` for `finish_patients`."""
     patient = _patient_for(session, item.mrns or _fallback(context), new)
+    given = _given(item, patient, context)
+    current = current_result(session, patient.id, given)
+    actor = f"import:{item.source}"
+    if given.status is ResultStatus.ENTERED_IN_ERROR:
+        if current is None or current.status is ResultStatus.ENTERED_IN_ERROR:
+            return Outcome.SKIPPED if current is None else Outcome.DUPLICATE
+        withdraw_result(session, current, context.now, actor)
+        return Outcome.STORED
+    if current is not None and is_repeat(current, given):
+        return Outcome.DUPLICATE
+    if current is None:
+        result = _store_new(session, patient, given, context)
+        session.flush()  # a database refusal is this item's, inside its savepoint
+        new.add(patient, result)
+        return Outcome.STORED
+    previous = current.status
+    current.status = ResultStatus.REPLACED  # out of the rules' history before the new value
+    session.flush()
+    recorded = record_results(
+        session, [given], today=context.today, now=context.now, config=context.config
+    )
+    replace_result(session, current, recorded.results[0], previous, context.now, actor)
+    return Outcome.STORED
+
+
+def _take_known(
+    session: Session, item: Incoming, context: ImportContext, new: NewResults, lookups: ChunkLookups
+) -> Outcome | Problem:
+    """`take` from the chunk's lookups, writing nothing yet: a new result is added to the
+    session (and to the lookups, for the items after it), a repeat is counted. A withdrawal or
+    a correction, rare, is taken by `take` in its own savepoint once the rows before it are
+    written, and its results are read again."""
+    try:
+        patient = lookups.patients.resolve(item.mrns or _fallback(context))
+        given = _given(item, patient, context)
+        current = lookups.known.current(patient.id, given)
+        if given.status is ResultStatus.ENTERED_IN_ERROR:
+            if current is None or current.status is ResultStatus.ENTERED_IN_ERROR:
+                return Outcome.SKIPPED if current is None else Outcome.DUPLICATE
+        elif current is None:
+            result = _store_new(session, patient, given, context)
+            new.add(patient, result)  # written with the chunk's others, or redone one by one
+            lookups.known.add(result)
+            return Outcome.STORED
+        elif is_repeat(current, given):
+            return Outcome.DUPLICATE
+    except (InvalidInput, ValueError, ArithmeticError) as error:
+        return Problem(str(error), item.source, item.format, item.raw)
+    _flush(session)
+    outcome = _take_in_savepoint(session, item, context, new)
+    lookups.known.read_again(session, patient.id, given)
+    return outcome
+
+
+def _given(item: Incoming, patient: Patient, context: ImportContext) -> ResultIn:
+    """The item as a result to store, its code mapped and its fields in the columns' limits."""
     found = context.config.code_map.analyte_for(item.codes, item.source)
     if found is None:
         raise InvalidInput(_unknown_code(item))
     analyte, code = found
-    given = ResultIn(
+    return ResultIn(
         mrn=patient.mrn,
         analyte=analyte,
         value=_fits(item.value, 64, "value"),
@@ -206,35 +353,19 @@ def take(session: Session, item: Incoming, context: ImportContext, new: NewResul
         code=_fits(code.code, 64, "code"),
         lab_flag=item.lab_flag and clean_text(item.lab_flag)[:16],
     )
-    current = current_result(session, patient.id, given)
-    actor = f"import:{item.source}"
-    if given.status is ResultStatus.ENTERED_IN_ERROR:
-        if current is None or current.status is ResultStatus.ENTERED_IN_ERROR:
-            return Outcome.SKIPPED if current is None else Outcome.DUPLICATE
-        withdraw_result(session, current, context.now, actor)
-        return Outcome.STORED
-    if current is not None and is_repeat(current, given):
-        return Outcome.DUPLICATE
-    if current is None:
-        result = store_result(
-            session,
-            patient,
-            given,
-            today=context.today,
-            now=context.now,
-            analytes=context.config.analyte_catalogue,
-        )
-        session.flush()  # a database refusal is this item's, inside its savepoint
-        new.add(patient, result)
-        return Outcome.STORED
-    previous = current.status
-    current.status = ResultStatus.REPLACED  # out of the rules' history before the new value
-    session.flush()
-    recorded = record_results(
-        session, [given], today=context.today, now=context.now, config=context.config
+
+
+def _store_new(
+    session: Session, patient: Patient, given: ResultIn, context: ImportContext
+) -> Result:
+    return store_result(
+        session,
+        patient,
+        given,
+        today=context.today,
+        now=context.now,
+        analytes=context.config.analyte_catalogue,
     )
-    replace_result(session, current, recorded.results[0], previous, context.now, actor)
-    return Outcome.STORED
 
 
 def _patient_for(session: Session, mrns: tuple[str, ...], new: NewResults) -> Patient:

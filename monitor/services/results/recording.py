@@ -13,7 +13,7 @@ from monitor.domain.rules import RuleSettings
 from monitor.domain.units import DEFAULT_CATALOGUE, AnalyteCatalogue, measure
 from monitor.domain.vocabulary import ResultStatus
 from monitor.errors import Field, FieldError, InvalidInput
-from monitor.services.results.flags import raise_flags
+from monitor.services.results.flags import raise_flags_for
 from monitor.store.models import Flag, Patient, Result
 from monitor.store.queries import find_patient
 
@@ -76,11 +76,8 @@ def add_results(
         for given in batch
     ]
     session.flush()
-    flags: list[Flag] = []
-    for patient in patients.values():
-        mine = [row for row in stored if row.patient_id == patient.id]
-        flags.extend(raise_flags(session, patient, mine, rules, now, analytes=analytes))
-    return Recorded(stored, flags)
+    mine = [(p, [row for row in stored if row.patient_id == p.id]) for p in patients.values()]
+    return Recorded(stored, raise_flags_for(session, mine, rules, now, analytes=analytes))
 
 
 def store_result(

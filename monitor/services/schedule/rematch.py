@@ -2,7 +2,7 @@
 
 A lab feed's message is new final results and nothing else; rebuilding the patient's ~300 slots
 for it cost most of an import. The unit of work (`services.schedule.upkeep`) calls
-`update_for_results` for a patient whose only changes in the transaction are new results: it
+`update_for_patients` for the patients whose only changes in the transaction are new results: it
 reads the stored slots those results can change and the patient's results of their analytes
 from the first of their windows on (`ix_results_patient_analyte`), re-matches them
 (`domain.rematch`), and writes the slots whose dates moved. Anything else (a course, a
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import date
 from functools import cache
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import Catalogue
@@ -37,27 +37,32 @@ from monitor.store.models import Result, Slot, Treatment
 SLOTS: Table = Slot.__table__  # type: ignore[assignment]
 
 
-def update_for_results(
+def update_for_patients(
     session: Session,
-    patient_id: int,
-    changes: Iterable[CountedResult],
+    changes: dict[int, list[CountedResult]],
     catalogue: Catalogue,
     today: date,
-) -> bool:
-    """Re-match the slots the new results (analyte, collection date) can change; False when the
-    stored slots are not today's plan and the patient needs the full rebuild instead."""
-    if not _slots_are_current(session, patient_id, catalogue, today):
-        return False
-    changes = list(changes)
-    if not changes:
-        return True
+) -> set[int]:
+    """Re-match the slots the patients' new results (analyte, collection date) can change, in a
+    few queries for all of them (a lab file's chunk has hundreds, issue 15); the patients whose
+    stored slots are not today's plan, left for the full rebuild."""
+    stale = _not_current(session, list(changes), catalogue, today)
+    changes = {
+        patient: found for patient, found in changes.items() if found and patient not in stale
+    }
     required = _required(catalogue)
-    touched = touched_slots(_candidates(session, patient_id, changes), required, changes)
-    if not touched:
-        return True
-    analytes = {a for slot in touched for a in required(slot.protocol, slot.panel)}
-    since = min(slot.window_start for slot in touched)
-    changed = rematch(touched, required, _results(session, patient_id, analytes, since))
+    candidates = _candidates(session, changes)
+    touched = {
+        patient: slots
+        for patient, found in changes.items()
+        if (slots := touched_slots(candidates.get(patient, []), required, found))
+    }
+    results = _results(session, touched, required)
+    changed = [
+        change
+        for patient, slots in touched.items()
+        for change in rematch(slots, required, results.get(patient, []))
+    ]
     if changed:
         statement = (
             update(SLOTS)
@@ -69,70 +74,107 @@ def update_for_results(
             for c in changed
         ]
         session.connection().execute(statement, rows)
-    return True
+    return stale
 
 
-def _slots_are_current(
-    session: Session, patient_id: int, catalogue: Catalogue, today: date
-) -> bool:
-    """Every treatment planned from these protocols, none running out of plan."""
-    rows = session.execute(
-        select(
-            Treatment.protocol, Treatment.schedule_fingerprint, Treatment.planned_until_on
-        ).where(Treatment.patient_id == patient_id)
-    )
+BATCH = 100  # patients in one query (each brings a few bound values)
+
+
+def _batches(patients: Iterable[int]) -> list[list[int]]:
+    ordered = sorted(patients)
+    return [ordered[start : start + BATCH] for start in range(0, len(ordered), BATCH)]
+
+
+def _not_current(
+    session: Session, patients: list[int], catalogue: Catalogue, today: date
+) -> set[int]:
+    """The patients with a treatment not planned from these protocols, or running out of plan."""
     keep_until = add_months(today, KEEP_AHEAD_MONTHS)
     fingerprints = catalogue.fingerprints()
-    for protocol, fingerprint, planned_until_on in rows:
-        if fingerprint is None or fingerprint != fingerprints.get(protocol):
-            return False
-        if planned_until_on is not None and planned_until_on < keep_until:
-            return False
-    return True
+    stale = set()
+    for part in _batches(patients):
+        rows = session.execute(
+            select(
+                Treatment.patient_id,
+                Treatment.protocol,
+                Treatment.schedule_fingerprint,
+                Treatment.planned_until_on,
+            ).where(Treatment.patient_id.in_(part))
+        )
+        for patient, protocol, fingerprint, planned_until_on in rows:
+            if fingerprint is None or fingerprint != fingerprints.get(protocol):
+                stale.add(patient)
+            elif planned_until_on is not None and planned_until_on < keep_until:
+                stale.add(patient)
+    return stale
 
 
 def _candidates(
-    session: Session, patient_id: int, changes: list[CountedResult]
-) -> list[MatchedSlot]:
-    """The patient's slots that can count a result on or after the earliest change (a superset
-    of what `touched_slots` keeps, read through the patient's slots)."""
-    first = min(c.collected_on for c in changes)
-    last = max(c.collected_on for c in changes)
-    rows = session.execute(
-        select(
-            Slot.id,
-            Slot.protocol,
-            Slot.panel,
-            Slot.window_start,
-            Slot.window_end,
-            Slot.next_window_start,
-            Slot.done_on,
-            Slot.completed_on,
-        ).where(
-            Slot.patient_id == patient_id,
-            Slot.window_start <= last,
-            or_(
-                Slot.window_end >= first,
-                Slot.next_window_start.is_(None),
-                Slot.next_window_start > first,
-            ),
+    session: Session, changes: dict[int, list[CountedResult]]
+) -> dict[int, list[MatchedSlot]]:
+    """Each patient's slots that can count a result on or after their earliest change (a
+    superset of what `touched_slots` keeps, read through the patient's slots)."""
+    found: dict[int, list[MatchedSlot]] = {}
+    for part in _batches(changes):
+        mine = []
+        for patient in part:
+            first = min(c.collected_on for c in changes[patient])
+            last = max(c.collected_on for c in changes[patient])
+            mine.append(
+                and_(
+                    Slot.patient_id == patient,
+                    Slot.window_start <= last,
+                    or_(
+                        Slot.window_end >= first,
+                        Slot.next_window_start.is_(None),
+                        Slot.next_window_start > first,
+                    ),
+                )
+            )
+        rows = session.execute(
+            select(
+                Slot.patient_id,
+                Slot.id,
+                Slot.protocol,
+                Slot.panel,
+                Slot.window_start,
+                Slot.window_end,
+                Slot.next_window_start,
+                Slot.done_on,
+                Slot.completed_on,
+            ).where(or_(*mine))
         )
-    )
-    return [MatchedSlot(*row) for row in rows]
+        for patient, *slot in rows:
+            found.setdefault(patient, []).append(MatchedSlot(*slot))  # type: ignore[arg-type]
+    return found
 
 
 def _results(
-    session: Session, patient_id: int, analytes: set[str], since: date
-) -> list[CountedResult]:
-    rows = session.execute(
-        select(Result.analyte, Result.collected_on).where(
-            Result.patient_id == patient_id,
-            Result.analyte.in_(sorted(analytes)),
-            Result.collected_on >= since,
-            Result.status.in_(COUNTING_STATUSES),
+    session: Session, touched: dict[int, list[MatchedSlot]], required: Required
+) -> dict[int, list[CountedResult]]:
+    """Each patient's counting results of the touched slots' analytes since the earliest of
+    their windows (`ix_results_patient_analyte`)."""
+    found: dict[int, list[CountedResult]] = {}
+    for part in _batches(touched):
+        mine = []
+        for patient in part:
+            slots = touched[patient]
+            analytes = {a for slot in slots for a in required(slot.protocol, slot.panel)}
+            mine.append(
+                and_(
+                    Result.patient_id == patient,
+                    Result.analyte.in_(sorted(analytes)),
+                    Result.collected_on >= min(slot.window_start for slot in slots),
+                )
+            )
+        rows = session.execute(
+            select(Result.patient_id, Result.analyte, Result.collected_on).where(
+                or_(*mine), Result.status.in_(COUNTING_STATUSES)
+            )
         )
-    )
-    return [CountedResult(analyte, collected_on) for analyte, collected_on in rows]
+        for patient, analyte, collected_on in rows:
+            found.setdefault(patient, []).append(CountedResult(analyte, collected_on))
+    return found
 
 
 def _required(catalogue: Catalogue) -> Required:

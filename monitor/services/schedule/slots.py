@@ -224,6 +224,21 @@ def running_out(session: Session, today: date) -> list[int]:
     return list(session.scalars(query))
 
 
+def lock_patients(session: Session, patient_ids: Sequence[int], batch: int = 500) -> set[int]:
+    """`lock_patient` for several patients, in id order; the ids that exist."""
+    ordered = sorted(patient_ids)
+    found: set[int] = set()
+    for start in range(0, len(ordered), batch):
+        query = (
+            select(models.Patient.id)
+            .where(models.Patient.id.in_(ordered[start : start + batch]))
+            .order_by(models.Patient.id)
+            .with_for_update(key_share=True)
+        )
+        found.update(session.scalars(query))
+    return found
+
+
 def lock_patient(session: Session, patient_id: int) -> None:
     """FOR NO KEY UPDATE on the patient's row (foreign-key checks of other rows still pass)."""
     session.execute(

@@ -55,10 +55,11 @@ from monitor.domain.catalogue import Catalogue
 from monitor.domain.schedule import add_months
 from monitor.domain.status import CountedResult
 from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
-from monitor.services.schedule.rematch import update_for_results
+from monitor.services.schedule.rematch import update_for_patients
 from monitor.services.schedule.slots import (
     PLAN_AHEAD_MONTHS,
     lock_patient,
+    lock_patients,
     patient_slot_rows,
     replace_slots,
     stamp_treatments,
@@ -164,10 +165,9 @@ def _rebuild_pending(session: Session, upkeep: Upkeep) -> None:
         if everyone:
             catalogue = _catalogue(session, len(everyone))
             today = _planning_day(session)
+            stale = _update_fresh(session, upkeep, everyone, (pending, fresh), catalogue, today)
             for patient_id in everyone:
-                if patient_id in pending or not _update_one(
-                    session, upkeep, patient_id, fresh[patient_id], catalogue, today
-                ):
+                if patient_id in pending or patient_id in stale:
                     _rebuild_one(session, upkeep, patient_id, catalogue, today)
         session.flush()  # the fingerprints; touches nothing
 
@@ -214,23 +214,23 @@ def store_new_schedules(session: Session, patients: Sequence[Patient], batch: in
     return stored
 
 
-def _update_one(
+def _update_fresh(
     session: Session,
     upkeep: Upkeep,
-    patient_id: int,
-    results: list[CountedResult],
+    everyone: list[int],
+    touched: tuple[set[int], dict[int, list[CountedResult]]],
     catalogue: Catalogue,
     today: date,
-) -> bool:
-    """Lock, then re-match only the slots the new results can change (`services.schedule.
-    rematch`); False when the patient's slots are not today's plan and need the rebuild."""
-    lock_patient(session, patient_id)
-    if session.get(Patient, patient_id) is None:  # added in a savepoint that was rolled back
-        return True
-    if not update_for_results(session, patient_id, results, catalogue, today):
-        return False
-    upkeep.rebuilt.add(patient_id)  # recorded like a rebuild; a rolled-back savepoint redoes it
-    return True
+) -> set[int]:
+    """Lock every patient (one statement, in id order), then re-match only the slots the new
+    results of those with nothing else pending can change (`services.schedule.rematch`, all of
+    them at once); the patients whose slots are not today's plan and need the rebuild."""
+    pending, fresh = touched
+    existing = lock_patients(session, everyone)  # one added in a rolled-back savepoint is gone
+    only_new = {p: fresh[p] for p in everyone if p not in pending and p in existing}
+    stale = update_for_patients(session, only_new, catalogue, today)
+    upkeep.rebuilt |= only_new.keys() - stale  # recorded like a rebuild; a rollback redoes it
+    return stale
 
 
 def plan_from(session: Session, day: date) -> None:
