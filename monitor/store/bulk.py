@@ -16,19 +16,36 @@ from datetime import date
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, Date, DateTime, TypeEngine
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys: columns of `table`)."""
+    """Insert `rows` (dicts with the same keys: columns of `table`) in the session's
+    transaction."""
+    insert_rows_on(session.connection(), table, rows)
+
+
+def insert_rows_on(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows` on `connection`, in its transaction (a bulk rebuild's, a loader's)."""
     if not rows:
         return
     columns = list(rows[0])
     get = itemgetter(*columns)
-    connection = session.connection()
+    insert_tuples_on(connection, table, columns, [get(row) for row in rows])
+
+
+def insert_tuples_on(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert `rows`, each the values of `columns` in that order, on `connection`."""
+    if not rows:
+        return
     driver = connection.connection.driver_connection
     assert driver is not None
     names = ", ".join(columns)
@@ -38,9 +55,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
             cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row(get(row))
+                copy.write_row(row)
         return
-    by_column = zip(*map(get, rows), strict=True)
+    by_column = zip(*rows, strict=True)
     converted = [
         _stored(table.c[name].type, list(values), connection.dialect)
         for name, values in zip(columns, by_column, strict=True)

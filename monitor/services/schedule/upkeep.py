@@ -233,6 +233,21 @@ def _update_one(
     return True
 
 
+def record_rebuilt(session: Session, patient_ids: Iterable[int]) -> None:
+    """The patients whose slots a bulk rebuild replaced in this transaction: recorded at commit
+    like the unit of work's own rebuilds (`slot_changes`), and not rebuilt again unless touched
+    anew."""
+    upkeep = upkeep_of(session)
+    ids = set(patient_ids)
+    upkeep.pending -= ids
+    upkeep.rebuilt |= ids
+
+
+def planning_horizon(session: Session) -> date:
+    """How far ahead this transaction's rebuilds plan open-ended series."""
+    return add_months(_planning_day(session), PLAN_AHEAD_MONTHS)
+
+
 def plan_from(session: Session, day: date) -> None:
     """Plan open-ended series ahead of `day` in this transaction's rebuilds, when it is later
     than today (a daily cycle for a clinic date ahead of the wall clock's, as a catch-up or a
