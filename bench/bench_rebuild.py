@@ -244,7 +244,23 @@ def run_full(engine: Engine, args: argparse.Namespace, label: str) -> None:
     print(f"{label}: full rebuild; {uptime()}", flush=True)
     started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = rebuild_schedules(engine, OLD, only_stale=False)
+    chunk_times: list[float] = []
+    last = [started]
+
+    def tick(progress: RebuildProgress) -> None:
+        now = time.perf_counter()
+        chunk_times.append(now - last[0])
+        last[0] = now
+        if len(chunk_times) % 20 == 0:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"  {progress.done:,} of {progress.total:,} patients, {now - started:.0f} s, "
+                f"peak RSS {rss:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    done = rebuild_schedules(engine, OLD, only_stale=False, on_chunk=tick)
     wall = time.perf_counter() - started
     own, pool = (
         resource.getrusage(resource.RUSAGE_SELF),
@@ -257,7 +273,8 @@ def run_full(engine: Engine, args: argparse.Namespace, label: str) -> None:
     print(
         f"| {label} | {done.done:,} | {slots:,} | {wall:.0f} s | CPU {own_cpu:.0f} s + pool "
         f"{pool_cpu:.0f} s | peak RSS {own.ru_maxrss / 1024:.0f} MB (pool worker "
-        f"{pool.ru_maxrss / 1024:.0f} MB) |; {uptime()}",
+        f"{pool.ru_maxrss / 1024:.0f} MB) | longest chunk of {REBUILD_CHUNK} "
+        f"{max(chunk_times, default=0.0):.1f} s |; {uptime()}",
         flush=True,
     )
 

@@ -1,8 +1,8 @@
-"""Inserting many rows at the speed of the driver (the onboarding's slots: hundreds of thousands
-in one transaction).
+"""Inserting many rows at the speed of the driver (the onboarding's and the bulk rebuild's slots:
+hundreds of thousands in one transaction; the benchmarks' synthetic clinics).
 
 SQLAlchemy's executemany spends most of its time per parameter (type processing, compiling
-parameter sets). Here the rows go to the driver in one call, on the session's connection inside
+parameter sets). Here the rows go to the driver in one call, on the caller's connection inside
 its transaction: `COPY ... FROM STDIN` on PostgreSQL (psycopg adapts the values), `executemany`
 on SQLite with the values converted column by column as the column's SQLite type stores them:
 a date as its ISO text (SQLite's DATE storage format, `YYYY-MM-DD`), a boolean as 0 or 1, any
@@ -18,14 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, Date, DateTime, TypeEngine
-
-
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys: columns of `table`) in the session's
-    transaction."""
-    insert_rows_on(session.connection(), table, rows)
 
 
 def insert_rows_on(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

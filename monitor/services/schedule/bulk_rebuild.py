@@ -86,6 +86,23 @@ def _plan_in_worker(inputs: list[PatientInputs], horizon_on: date) -> list[Plann
     return plan_patients(inputs, _CATALOGUE[0], horizon_on)
 
 
+Planned = Future[list[PlannedPatient]] | list[PlannedPatient]
+
+
+def plan_part(
+    pool: Executor | None, inputs: list[PatientInputs], catalogue: Catalogue, horizon_on: date
+) -> Planned:
+    """Plan `inputs` in the pool (a future), or here and now without one."""
+    if pool is None:
+        return plan_patients(inputs, catalogue, horizon_on)
+    return pool.submit(_plan_in_worker, inputs, horizon_on)
+
+
+def planned_of(planned: Planned) -> list[PlannedPatient]:
+    """`plan_part`'s patients, waiting for the worker if need be."""
+    return planned if isinstance(planned, list) else planned.result()
+
+
 def rebuild_chunk(
     session: Session,
     patient_ids: Sequence[int],
@@ -97,16 +114,9 @@ def rebuild_chunk(
     in the session's transaction; the ids rebuilt. The caller records them as rebuilt."""
     ids = _lock(session, sorted(patient_ids))
     parts = [ids[at : at + PART] for at in range(0, len(ids), PART)]
-    pending: list[Future[list[PlannedPatient]] | list[PlannedPatient]] = []
-    for part in parts:
-        inputs = read_inputs(session, part)
-        if pool is None:
-            pending.append(plan_patients(inputs, catalogue, horizon_on))
-        else:
-            pending.append(pool.submit(_plan_in_worker, inputs, horizon_on))
+    pending = [plan_part(pool, read_inputs(session, part), catalogue, horizon_on) for part in parts]
     for part, planned in zip(parts, pending, strict=True):
-        done = planned if isinstance(planned, list) else planned.result()
-        _write(session, part, done, catalogue, horizon_on)
+        _write(session, part, planned_of(planned), catalogue, horizon_on)
     return ids
 
 

@@ -146,6 +146,15 @@ class PlannedPatient:
     stamps: tuple[tuple[int, str, bool], ...]
 
 
+def new_patient_inputs(patient: models.Patient) -> PatientInputs:
+    """A patient added in this transaction, as planning needs them: no results, waivers or
+    repeats yet (the onboarding's bulk store)."""
+    treatments = tuple((row.id, domain_treatment(row)) for row in patient.treatments)
+    return PatientInputs(
+        patient.id, patient.sex, patient.stopped_on, treatments, (), frozenset(), ()
+    )
+
+
 def plan_patients(
     patients: Sequence[PatientInputs], catalogue: Catalogue, horizon_on: date
 ) -> list[PlannedPatient]:
