@@ -139,7 +139,15 @@ def test_a_full_rebuild_of_a_current_clinic_changes_nothing(engine: Engine) -> N
         flagged = session.scalar(select(func.count()).select_from(Flag))
     assert flagged, "the clinic has flags"
 
+    ids = slot_ids(engine)
+
     done = rebuild_schedules(engine, CATALOGUE, only_stale=False, chunk_size=2, workers=0)
 
     assert done.done == 5
     assert stored(engine) == expected
+    assert slot_ids(engine) == ids, "a slot the rebuild plans as stored is left alone"
+
+
+def slot_ids(engine: Engine) -> set[int]:
+    with engine.connect() as connection:
+        return set(connection.scalars(select(Slot.id)))

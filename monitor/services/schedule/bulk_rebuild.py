@@ -45,6 +45,7 @@ from monitor.store.models import Course, Flag, Infusion, Patient, Result, Slot, 
 
 PART = 100  # patients per task sent to a worker: small enough to keep every worker busy
 SLOTS: Table = Slot.__table__  # type: ignore[assignment]
+DELETE_BATCH = 5000  # slot ids per DELETE (SQLite's limit on parameters is 32,766)
 POOL_FROM = 400  # patients: fewer are planned in the main process (a pool takes a second)
 
 
@@ -222,6 +223,23 @@ def _repeats(session: Session, ids: list[int]) -> dict[int, list[RepeatRequest]]
     return found
 
 
+def _changes(
+    session: Session, ids: list[int], rows: list[tuple[Any, ...]]
+) -> tuple[list[int], list[tuple[Any, ...]]]:
+    """The stored slots of `ids` that `rows` no longer hold (their ids), and the rows not stored
+    yet. A rebuild mostly plans what is stored (a protocol change moves a panel or two; a
+    rebuild of a current clinic moves nothing), and a row left alone costs no write to the
+    table and its five indexes; comparing costs one read."""
+    columns = [SLOTS.c[name] for name in SLOT_COLUMNS]
+    query = select(SLOTS.c.id, *columns).where(SLOTS.c.patient_id.in_(ids))
+    stored = {tuple(row[1:]): row[0] for row in session.connection().execute(query)}
+    if not stored:
+        return [], rows
+    new = [row for row in rows if row not in stored]
+    kept = set(rows)
+    return [slot_id for row, slot_id in stored.items() if row not in kept], new
+
+
 def _write(
     session: Session,
     ids: list[int],
@@ -231,9 +249,10 @@ def _write(
 ) -> None:
     """Replace the slots of `ids` by `planned`'s rows and stamp their treatments."""
     connection = session.connection()
-    connection.execute(delete(Slot).where(Slot.patient_id.in_(ids)))
-    rows = [row for patient in planned for row in patient.rows]
-    insert_tuples_on(connection, SLOTS, SLOT_COLUMNS, rows)
+    gone, new = _changes(session, ids, [row for patient in planned for row in patient.rows])
+    for at in range(0, len(gone), DELETE_BATCH):
+        connection.execute(delete(Slot).where(Slot.id.in_(gone[at : at + DELETE_BATCH])))
+    insert_tuples_on(connection, SLOTS, SLOT_COLUMNS, new)
     stamps: list[dict[str, Any]] = [
         {
             "treatment_id": treatment_id,
