@@ -60,7 +60,7 @@ def db_rebuild(
 ) -> None:
     """Recompute every patient's schedule (run after changing [protocol] in config.toml).
 
-    Commits every 500 patients: if it is stopped, what is done stays done and the rest stays
+    Commits every 200 patients: if it is stopped, what is done stays done and the rest stays
     stale (commands that read schedules refuse until a rebuild finishes).
     """
     app_state = state(ctx)

@@ -5,6 +5,10 @@ records every patient it rebuilt for the web cache (issue 15 item 3)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -151,3 +155,44 @@ def test_a_full_rebuild_of_a_current_clinic_changes_nothing(engine: Engine) -> N
 def slot_ids(engine: Engine) -> set[int]:
     with engine.connect() as connection:
         return set(connection.scalars(select(Slot.id)))
+
+
+WORKER_OF_A_KILLED_PARENT = """
+import os, sys, time
+from monitor.config import Config
+from monitor.services.schedule.bulk_rebuild import planner
+
+if __name__ == "__main__":
+    with planner(Config().catalogue, 1) as pool:
+        print(pool.submit(os.getpid).result(), flush=True)
+        time.sleep(600)
+"""
+
+
+def test_the_workers_of_a_killed_rebuild_end_too(tmp_path) -> None:
+    """kill -9 of the process running a rebuild (no shutdown of its pool) ends its workers."""
+    script = tmp_path / "rebuild.py"
+    script.write_text(WORKER_OF_A_KILLED_PARENT)
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True
+    ) as parent:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        assert is_running(worker)
+
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+
+    deadline = time.monotonic() + 120  # a generous bound on a loaded machine, not a timing
+    while is_running(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not is_running(worker), "the worker outlived its killed parent"
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's reaper may be slow)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:\tZ") for line in status)
+    except FileNotFoundError:
+        return False

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -43,7 +45,7 @@ from monitor.services.schedule.slots import (
 from monitor.store.bulk import insert_tuples_on
 from monitor.store.models import Course, Flag, Infusion, Patient, Result, Slot, Treatment, Waiver
 
-PART = 100  # patients per task sent to a worker: small enough to keep every worker busy
+PART = 50  # patients per task sent to a worker: small enough to keep every worker busy
 SLOTS: Table = Slot.__table__  # type: ignore[assignment]
 DELETE_BATCH = 5000  # slot ids per DELETE (SQLite's limit on parameters is 32,766)
 POOL_FROM = 400  # patients: fewer are planned in the main process (a pool takes a second)
@@ -81,6 +83,17 @@ _CATALOGUE: list[Catalogue] = []  # a worker's catalogue, set once by the pool's
 
 def _know_catalogue(catalogue: Catalogue) -> None:
     _CATALOGUE[:] = [catalogue]
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the process that started it is gone: a killed rebuild (kill -9,
+    the daemon stopped hard) never shuts its pool down, and its idle workers would wait on
+    their queue for ever."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _plan_in_worker(inputs: list[PatientInputs], horizon_on: date) -> list[PlannedPatient]:

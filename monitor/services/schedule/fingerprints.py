@@ -30,7 +30,7 @@ from monitor.services.schedule.upkeep import planning_horizon, record_rebuilt
 from monitor.store.db import unit_of_work
 from monitor.store.models import Patient, Treatment
 
-REBUILD_CHUNK = 500  # patients per transaction: about a second of SQLite write lock
+REBUILD_CHUNK = 200  # patients per transaction: a short SQLite write lock, 4 parts for the pool
 
 
 class StaleSchedules(MonitorError):
