@@ -167,6 +167,8 @@ def kept_engine(args: argparse.Namespace) -> Engine:
     counts = load_clinic(engine, load)
     if engine.dialect.name == "postgresql":
         advance_sequences(engine)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))  # fresh statistics before the first rebuild
     print(
         f"loaded {counts} in {time.perf_counter() - started:.0f} s "
         f"(CPU {time.process_time() - cpu:.0f} s); {uptime()}",
