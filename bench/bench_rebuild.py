@@ -16,7 +16,9 @@ write lock). A script, not a timed test: nothing here fails.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -130,6 +132,68 @@ def run(engine: Engine, args: argparse.Namespace, label: str) -> None:
     print(f"  check, none stale: current? {current_s * 1000:.1f} ms, count {count_s * 1000:.1f} ms")
 
 
+def kept_engine(args: argparse.Namespace) -> Engine:
+    """The kept clinic's engine: `--sqlite-file`, or `--pg-database` beside `--pg-url`
+    (created when missing); migrated, and loaded with `load_clinic` when it holds no patient."""
+    if args.database == "sqlite":
+        Path(args.sqlite_file).parent.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(f"sqlite:///{Path(args.sqlite_file).resolve()}")
+    else:
+        admin = make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            found = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": args.pg_database}
+            )
+            if not found:
+                connection.execute(text(f"CREATE DATABASE {args.pg_database}"))
+        admin.dispose()
+        url = make_url(args.pg_url).set(database=args.pg_database)
+        engine = make_engine(url.render_as_string(hide_password=False))
+    upgrade(engine)
+    with engine.connect() as connection:
+        patients = connection.scalar(text("SELECT count(*) FROM patients"))
+    if patients:
+        print(f"reusing the kept clinic: {patients:,} patients", flush=True)
+        return engine
+    load = argparse.Namespace(
+        patients=args.patients,
+        chunk=args.load_chunk,
+        seed=args.seed,
+        today=args.today,
+        mix=args.mix,
+        progress=True,
+    )
+    started, cpu = time.perf_counter(), time.process_time()
+    counts = load_clinic(engine, load)
+    if engine.dialect.name == "postgresql":
+        advance_sequences(engine)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))  # fresh statistics before the first rebuild
+    print(
+        f"loaded {counts} in {time.perf_counter() - started:.0f} s "
+        f"(CPU {time.process_time() - cpu:.0f} s); {uptime()}",
+        flush=True,
+    )
+    return engine
+
+
+def advance_sequences(engine: Engine) -> None:
+    """The loader gives ids explicitly: move each id sequence past them, so a later insert
+    (another bench's new patient) does not collide."""
+    with engine.begin() as connection:
+        for name in ("patients", "treatments", "courses", "infusions", "results", "waivers"):
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"coalesce((SELECT max(id) FROM {name}), 0) + 1, false)"
+                )
+            )
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=2000)
@@ -140,15 +204,27 @@ def main() -> None:
     parser.add_argument(
         "--mix", choices=("alemtuzumab", "mixed"), default="alemtuzumab", help="bench_schedule's"
     )
+    parser.add_argument("--sqlite-file", help="keep the SQLite clinic in this file (reused)")
+    parser.add_argument("--pg-database", help="keep the PostgreSQL clinic in this database")
+    parser.add_argument("--load-chunk", type=int, default=500, help="patients per load batch")
+    parser.add_argument("--load-only", action="store_true", help="load the kept clinic, stop")
     args = parser.parse_args()
+    if args.database == "postgresql" and not args.pg_url:
+        parser.error("--pg-url is required with --database postgresql")
+    if args.sqlite_file or args.pg_database:
+        engine = kept_engine(args)
+        try:
+            if not args.load_only:
+                run_full(engine, args, "SQLite" if args.database == "sqlite" else "PostgreSQL")
+        finally:
+            engine.dispose()
+        return
     if args.database == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
             engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
             run(engine, args, "SQLite")
             engine.dispose()
         return
-    if not args.pg_url:
-        parser.error("--pg-url is required with --database postgresql")
     admin = make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
@@ -162,6 +238,47 @@ def main() -> None:
         with admin.connect() as connection:
             connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
         admin.dispose()
+
+
+def run_full(engine: Engine, args: argparse.Namespace, label: str) -> None:
+    """Time `monitor db rebuild`'s work (every patient, the shipped protocols) on the kept clinic;
+    it ends as it began: every schedule current."""
+    print(f"{label}: full rebuild; {uptime()}", flush=True)
+    started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    chunk_times: list[float] = []
+    last = [started]
+
+    def tick(progress: RebuildProgress) -> None:
+        now = time.perf_counter()
+        chunk_times.append(now - last[0])
+        last[0] = now
+        if len(chunk_times) % 20 == 0:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"  {progress.done:,} of {progress.total:,} patients, {now - started:.0f} s, "
+                f"peak RSS {rss:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    done = rebuild_schedules(engine, OLD, only_stale=False, on_chunk=tick)
+    wall = time.perf_counter() - started
+    own, pool = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    own_cpu = own.ru_utime + own.ru_stime - cpu.ru_utime - cpu.ru_stime
+    pool_cpu = pool.ru_utime + pool.ru_stime - children.ru_utime - children.ru_stime
+    with engine.connect() as connection:
+        slots = connection.scalar(text("SELECT count(*) FROM slots"))
+    print(
+        f"| {label} | {done.done:,} | {slots:,} | {wall:.0f} s | CPU {own_cpu:.0f} s + pool "
+        f"{pool_cpu:.0f} s | peak RSS {own.ru_maxrss / 1024:.0f} MB (pool worker "
+        f"{pool.ru_maxrss / 1024:.0f} MB) | longest chunk of {REBUILD_CHUNK} "
+        f"{max(chunk_times, default=0.0):.1f} s |; {uptime()}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ This is a script, not a timed test: the figures depend on the machine, so nothin
 from __future__ import annotations
 
 import argparse
+import enum
 import os
 import random
 import re
@@ -33,7 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Table, select, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
@@ -49,6 +50,7 @@ from monitor.services.mail.daily import run_daily
 from monitor.services.schedule.slots import PLAN_AHEAD_MONTHS, plan_slots, slot_rows
 from monitor.services.schedule.view import patient_schedule
 from monitor.store import models
+from monitor.store.bulk import insert_rows_on
 from monitor.store.db import make_engine
 from monitor.store.migrate import upgrade
 from monitor.store.queries import overdue_list
@@ -355,9 +357,30 @@ def load_clinic(
         with engine.begin() as connection:
             for name in ("patients", "treatments", "courses", "infusions", "results", "waivers"):
                 if rows[name]:
-                    connection.execute(models.Base.metadata.tables[name].insert(), rows[name])
+                    table = models.Base.metadata.tables[name]
+                    insert_rows_on(connection, table, with_defaults(table, rows[name]))
                     counts[name] += len(rows[name])
+        if getattr(args, "progress", False):
+            print(f"  loaded {numbers.stop - 1:,} patients", file=sys.stderr, flush=True)
     return dict(counts)
+
+
+def with_defaults(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with the columns' scalar Python-side defaults filled in (the bulk insert, COPY on
+    PostgreSQL, does not apply them as a Core insert would)."""
+    missing = {
+        column.name: _stored_value(column.default.arg)
+        for column in table.columns
+        if column.name not in rows[0] and column.default is not None and column.default.is_scalar
+    }
+    if not missing:
+        return rows
+    return [{**missing, **row} for row in rows]
+
+
+def _stored_value(value: Any) -> Any:
+    """An enum default as the value the column stores (COPY would otherwise get its name)."""
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _treatment_row(

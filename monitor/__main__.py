@@ -1,3 +1,4 @@
 from monitor.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned worker process imports it (bulk rebuild's pool)
+    main()

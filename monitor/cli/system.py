@@ -50,10 +50,18 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 @db_app.command("rebuild")
 @reports_errors
-def db_rebuild(ctx: typer.Context) -> None:
+def db_rebuild(
+    ctx: typer.Context,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0, metavar="<int>", help="processes planning slots (default: one per CPU)"
+        ),
+    ] = None,
+) -> None:
     """Recompute every patient's schedule (run after changing [protocol] in config.toml).
 
-    Commits every few patients: if it is stopped, what is done stays done and the rest stays
+    Commits every 200 patients: if it is stopped, what is done stays done and the rest stays
     stale (commands that read schedules refuse until a rebuild finishes).
     """
     app_state = state(ctx)
@@ -66,7 +74,7 @@ def db_rebuild(ctx: typer.Context) -> None:
             progress.update(task, completed=done.done, total=done.total)
 
         result = rebuild_schedules(
-            engine, app_state.config.catalogue, only_stale=False, on_chunk=advance
+            engine, app_state.config.catalogue, only_stale=False, on_chunk=advance, workers=workers
         )
     typer.echo(f"rebuilt the schedules of {result.done} patient(s)")
 

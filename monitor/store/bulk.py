@@ -1,8 +1,8 @@
-"""Inserting many rows at the speed of the driver (the onboarding's slots: hundreds of thousands
-in one transaction).
+"""Inserting many rows at the speed of the driver (the onboarding's and the bulk rebuild's slots:
+hundreds of thousands in one transaction; the benchmarks' synthetic clinics).
 
 SQLAlchemy's executemany spends most of its time per parameter (type processing, compiling
-parameter sets). Here the rows go to the driver in one call, on the session's connection inside
+parameter sets). Here the rows go to the driver in one call, on the caller's connection inside
 its transaction: `COPY ... FROM STDIN` on PostgreSQL (psycopg adapts the values), `executemany`
 on SQLite with the values converted column by column as the column's SQLite type stores them:
 a date as its ISO text (SQLite's DATE storage format, `YYYY-MM-DD`), a boolean as 0 or 1, any
@@ -16,19 +16,29 @@ from datetime import date
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, Date, DateTime, TypeEngine
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys: columns of `table`)."""
+def insert_rows_on(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows` on `connection`, in its transaction (a bulk rebuild's, a loader's)."""
     if not rows:
         return
     columns = list(rows[0])
     get = itemgetter(*columns)
-    connection = session.connection()
+    insert_tuples_on(connection, table, columns, [get(row) for row in rows])
+
+
+def insert_tuples_on(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert `rows`, each the values of `columns` in that order, on `connection`."""
+    if not rows:
+        return
     driver = connection.connection.driver_connection
     assert driver is not None
     names = ", ".join(columns)
@@ -38,9 +48,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
             cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row(get(row))
+                copy.write_row(row)
         return
-    by_column = zip(*map(get, rows), strict=True)
+    by_column = zip(*rows, strict=True)
     converted = [
         _stored(table.c[name].type, list(values), connection.dialect)
         for name, values in zip(columns, by_column, strict=True)

@@ -138,3 +138,24 @@ def test_slots_stored_before_fingerprints_are_stale_and_patients_without_slots_a
 
     cli.ok("schedule", "A1")
     assert REBUILD not in cli.ok("db", "upgrade")
+
+
+def test_a_rebuild_with_worker_processes_plans_the_new_protocol(cli, engine, tmp_path):
+    """`--workers 2` plans in two spawned processes (issue 15): the same new schedule."""
+    add_patient(engine, "A1", date(2024, 1, 8))
+    add_patient(engine, "B1", date(2024, 2, 5))
+    (tmp_path / "config.toml").write_text(TSH_EVERY_TWO_MONTHS)
+
+    assert cli.ok("db", "rebuild", "--workers", "2").strip() == (
+        "rebuilt the schedules of 2 patient(s)"
+    )
+
+    assert tsh_due_dates(cli, "A1")[:2] == ["2024-03-12", "2024-05-12"]
+    assert tsh_due_dates(cli, "B1")[:2] == ["2024-04-09", "2024-06-09"]
+    assert json.loads(cli("status", "--json").out)["schedules"] == {"stale_patients": 0}
+
+
+def test_a_negative_worker_count_is_refused(cli, engine):
+    result = cli("db", "rebuild", "--workers", "-1")
+    assert result.code == 2
+    assert "--workers" in result.err

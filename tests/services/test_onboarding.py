@@ -86,11 +86,15 @@ def stamps(engine: Engine) -> list[tuple[object, ...]]:
         return sorted(tuple(row) for row in connection.execute(query))
 
 
-def test_the_bulk_slots_are_the_schedule_a_rebuild_computes(engine: Engine) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_bulk_slots_are_the_schedule_a_rebuild_computes(engine: Engine, workers: int) -> None:
+    """Planned in the main process and in a pool of two worker processes (issue 15)."""
     plan = plan_of(engine, caseload(12))
     assert not plan.errors
 
-    outcome = write_caseload(engine, PROTOCOL, plan, actor="test", now=NOW, chunk=5)
+    outcome = write_caseload(
+        engine, PROTOCOL, plan, actor="test", now=NOW, chunk=5, workers=workers
+    )
 
     bulk, bulk_stamps = stored_slots(engine), stamps(engine)
     assert outcome.patients == 12 and outcome.slots == len(bulk) > 0

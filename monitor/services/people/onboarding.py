@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -52,6 +53,7 @@ from monitor.services.people.treatments import (
     start_treatment,
     stop_treatment,
 )
+from monitor.services.schedule.bulk_rebuild import planner, workers_for
 from monitor.services.schedule.slots import domain_courses
 from monitor.services.schedule.upkeep import store_new_schedules
 from monitor.store import models
@@ -488,24 +490,27 @@ def write_caseload(
     now: datetime,
     chunk: int = CHUNK_PATIENTS,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> WriteOutcome:
     """Write the plan's new and updated patients, `chunk` per transaction (one unit of work
-    each); `progress` is told how many patients each committed chunk held."""
+    each); `progress` is told how many patients each committed chunk held. `workers`: processes
+    planning the new patients' slots (None: one per CPU for a large caseload, 0: none)."""
     todo = [change for change in plan.changes if change.state != "unchanged"]
     outcome = WriteOutcome()
-    for start in range(0, len(todo), chunk):
-        part = todo[start : start + chunk]
-        try:
-            with _collector_paused(), unit_of_work(engine, catalogue) as session:
-                slots = _write_chunk(session, part, actor, now)
-        except SQLAlchemyError as error:
-            last = max((line for c in todo[:start] for line in c.lines), default=None)
-            fault = str(describe_fault(error, None))
-            raise PartlyWritten(outcome.patients, len(todo), last, fault) from error
-        outcome.patients += len(part)
-        outcome.slots += slots
-        if progress is not None:
-            progress(len(part))
+    with planner(catalogue, workers_for(len(todo), workers)) as pool:
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            try:
+                with _collector_paused(), unit_of_work(engine, catalogue) as session:
+                    slots = _write_chunk(session, part, actor, now, pool)
+            except SQLAlchemyError as error:
+                last = max((line for c in todo[:start] for line in c.lines), default=None)
+                fault = str(describe_fault(error, None))
+                raise PartlyWritten(outcome.patients, len(todo), last, fault) from error
+            outcome.patients += len(part)
+            outcome.slots += slots
+            if progress is not None:
+                progress(len(part))
     return outcome
 
 
@@ -523,13 +528,19 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _write_chunk(session: Session, part: Sequence[PatientChange], actor: str, now: datetime) -> int:
+def _write_chunk(
+    session: Session,
+    part: Sequence[PatientChange],
+    actor: str,
+    now: datetime,
+    pool: Executor | None,
+) -> int:
     added = [(change, _new_rows(change, now)) for change in part if not change.existing]
     session.add_all(patient for _, patient in added)
     session.flush()
     for change, patient in added:
         _audit_new(session, change, patient, actor, now)
-    slots = store_new_schedules(session, [patient for _, patient in added])
+    slots = store_new_schedules(session, [patient for _, patient in added], pool)
     for change in part:
         if change.existing:
             _update(session, change, actor, now)

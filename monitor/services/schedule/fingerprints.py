@@ -10,9 +10,9 @@ with the current protocols stamps that patient fresh, whatever the others hold.
 
 `rebuild_schedules` works in chunks of patients, one transaction each, so a long rebuild keeps
 what it has done if it is stopped or killed, and leaves the rest stale (a restart continues).
-It only names each chunk's patients to the unit of work (`services.schedule.upkeep.touch`), which
-locks each one, reads their record as last committed, rebuilds them and records the change
-before the chunk commits (so the web cache sees a rebuild too).
+Each chunk is rebuilt in bulk (`services.schedule.bulk_rebuild`: its patients locked, read as
+last committed with one query per table, planned in a process pool, written with COPY on
+PostgreSQL) and recorded as rebuilt in the chunk's own transaction (so the web cache sees it).
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import Catalogue
 from monitor.errors import MonitorError
-from monitor.services.schedule.upkeep import touch
+from monitor.services.schedule.bulk_rebuild import planner, rebuild_chunk, workers_for
+from monitor.services.schedule.upkeep import planning_horizon, record_rebuilt
 from monitor.store.db import unit_of_work
 from monitor.store.models import Patient, Treatment
 
-REBUILD_CHUNK = 50  # patients per transaction: under 2 s of SQLite write lock on a busy machine
+REBUILD_CHUNK = 200  # patients per transaction: a short SQLite write lock, 4 parts for the pool
 
 
 class StaleSchedules(MonitorError):
@@ -89,9 +90,11 @@ def rebuild_schedules(
     chunk_size: int = REBUILD_CHUNK,
     on_chunk: Callable[[RebuildProgress], None] = lambda _progress: None,
     should_stop: Callable[[], bool] = lambda: False,
+    workers: int | None = None,
 ) -> RebuildProgress:
     """Rebuild the slots of every patient (or only the stale ones) from `catalogue`, committing
     after each chunk and reporting progress; stops between chunks when `should_stop()`.
+    `workers`: processes planning the slots (None: one per CPU for a large rebuild, 0: none).
 
     Patients are taken in id order after the last one done, so patients added meanwhile are
     taken too, and a patient changed meanwhile is rebuilt by that change with its writer's
@@ -102,18 +105,20 @@ def rebuild_schedules(
     with unit_of_work(engine) as session:
         total = session.scalar(select(func.count(Patient.id)).where(wanted)) or 0
     done, last_id = 0, 0
-    while not should_stop():
-        with unit_of_work(engine, catalogue) as session:
-            ids = session.scalars(
-                select(Patient.id)
-                .where(wanted, Patient.id > last_id)
-                .order_by(Patient.id)
-                .limit(chunk_size)
-            ).all()
-            touch(session, ids)  # each locked, then read as last committed, at commit
-        if not ids:
-            break
-        done, last_id = done + len(ids), ids[-1]
-        total = max(total, done)
-        on_chunk(RebuildProgress(done, total))
+    with planner(catalogue, workers_for(total, workers)) as pool:
+        while not should_stop():
+            with unit_of_work(engine, catalogue) as session:
+                ids = session.scalars(
+                    select(Patient.id)
+                    .where(wanted, Patient.id > last_id)
+                    .order_by(Patient.id)
+                    .limit(chunk_size)
+                ).all()
+                horizon_on = planning_horizon(session)
+                record_rebuilt(session, rebuild_chunk(session, ids, catalogue, horizon_on, pool))
+            if not ids:
+                break
+            done, last_id = done + len(ids), ids[-1]
+            total = max(total, done)
+            on_chunk(RebuildProgress(done, total))
     return RebuildProgress(done, total)

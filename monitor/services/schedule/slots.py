@@ -17,6 +17,7 @@ show up to 12 months ahead (SPEC §10.4).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -58,35 +59,130 @@ def plan_slots(
     return match_results(slots, results, catalogue)
 
 
+SLOT_COLUMNS = (
+    "patient_id",
+    "protocol",
+    "treatment",
+    "panel",
+    "due_on",
+    "window_start",
+    "window_end",
+    "course",
+    "kind",
+    "next_window_start",
+    "done_on",
+    "completed_on",
+    "is_waived",
+    "is_cancelled",
+)  # the values of `slot_tuples`, in this order
+
+
 def slot_rows(
     patient_id: int,
     progress: Iterable[SlotProgress],
-    waived: set[WaivedKey],
+    waived: set[WaivedKey] | frozenset[WaivedKey],
     stopped_on: date | None,
 ) -> list[dict[str, Any]]:
     """Rows for the slots table (also used by the benchmark's bulk load)."""
+    return [
+        dict(zip(SLOT_COLUMNS, row, strict=True))
+        for row in slot_tuples(patient_id, progress, waived, stopped_on)
+    ]
+
+
+def slot_tuples(
+    patient_id: int,
+    progress: Iterable[SlotProgress],
+    waived: set[WaivedKey] | frozenset[WaivedKey],
+    stopped_on: date | None,
+) -> list[tuple[Any, ...]]:
+    """`slot_rows` as tuples of `SLOT_COLUMNS` (what a bulk rebuild writes and a worker
+    process sends back: a tuple pickles smaller and faster than a dict)."""
     rows = []
     for item in progress:
         slot = item.slot
         rows.append(
-            {
-                "patient_id": patient_id,
-                "protocol": slot.protocol,
-                "treatment": slot.treatment,
-                "panel": slot.panel,
-                "due_on": slot.due_on,
-                "window_start": slot.window_start,
-                "window_end": slot.window_end,
-                "course": slot.course,
-                "kind": str(slot.kind),
-                "next_window_start": item.next_window_start,
-                "done_on": item.done_on,
-                "completed_on": item.completed_on,
-                "is_waived": bool(waived) and (slot.protocol, slot.panel, slot.due_on) in waived,
-                "is_cancelled": is_cancelled_by_stop(slot.due_on, stopped_on),
-            }
+            (
+                patient_id,
+                slot.protocol,
+                slot.treatment,
+                slot.panel,
+                slot.due_on,
+                slot.window_start,
+                slot.window_end,
+                slot.course,
+                str(slot.kind),
+                item.next_window_start,
+                item.done_on,
+                item.completed_on,
+                bool(waived) and (slot.protocol, slot.panel, slot.due_on) in waived,
+                is_cancelled_by_stop(slot.due_on, stopped_on),
+            )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class PatientInputs:
+    """Everything planning one patient's slots needs, read from the database (a bulk rebuild
+    sends it to a worker process): their treatments (id, domain treatment) in number order,
+    counted results, waived slots and the repeats their flags ask for."""
+
+    patient_id: int
+    sex: str | None
+    stopped_on: date | None
+    treatments: tuple[tuple[int, Treatment], ...]
+    results: tuple[CountedResult, ...]
+    waived: frozenset[WaivedKey]
+    repeats: tuple[RepeatRequest, ...]
+
+
+@dataclass(frozen=True)
+class PlannedPatient:
+    """One patient's slot rows (`SLOT_COLUMNS`) and each treatment's stamp: (treatment id,
+    protocol, whether it has an open-ended series; see `stamp_treatments`)."""
+
+    rows: list[tuple[Any, ...]]
+    stamps: tuple[tuple[int, str, bool], ...]
+
+
+def new_patient_inputs(patient: models.Patient) -> PatientInputs:
+    """A patient added in this transaction, as planning needs them: no results, waivers or
+    repeats yet (the onboarding's bulk store)."""
+    treatments = tuple((row.id, domain_treatment(row)) for row in patient.treatments)
+    return PatientInputs(
+        patient.id, patient.sex, patient.stopped_on, treatments, (), frozenset(), ()
+    )
+
+
+def plan_patients(
+    patients: Sequence[PatientInputs], catalogue: Catalogue, horizon_on: date
+) -> list[PlannedPatient]:
+    """`patient_slot_rows` and `stamp_treatments` for patients read in bulk: pure, so a process
+    pool can run it."""
+    planned = []
+    for inputs in patients:
+        treatments = order_treatments([treatment for _, treatment in inputs.treatments])
+        progress = plan_slots(
+            treatments,
+            inputs.results,
+            catalogue,
+            sex=inputs.sex,
+            stopped_on=inputs.stopped_on,
+            horizon_on=horizon_on,
+            repeats=inputs.repeats,
+        )
+        stamps = tuple(
+            (
+                treatment_id,
+                treatment.protocol,
+                has_open_series(treatment, catalogue.plan(treatment.protocol), inputs.sex),
+            )
+            for treatment_id, treatment in inputs.treatments
+        )
+        rows = slot_tuples(inputs.patient_id, progress, inputs.waived, inputs.stopped_on)
+        planned.append(PlannedPatient(rows, stamps))
+    return planned
 
 
 def domain_courses(treatment: models.Treatment) -> tuple[Course, ...]:

@@ -41,6 +41,7 @@ keeps the recent past readable for a person and the table small. SQLite never gi
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -55,16 +56,18 @@ from monitor.domain.catalogue import Catalogue
 from monitor.domain.schedule import add_months
 from monitor.domain.status import CountedResult
 from monitor.domain.vocabulary import COUNTING_STATUSES, FlagStatus
+from monitor.services.schedule.bulk_rebuild import PART, plan_part, planned_of
 from monitor.services.schedule.rematch import update_for_patients
 from monitor.services.schedule.slots import (
     PLAN_AHEAD_MONTHS,
+    SLOT_COLUMNS,
     lock_patient,
     lock_patients,
-    patient_slot_rows,
+    new_patient_inputs,
     replace_slots,
     stamp_treatments,
 )
-from monitor.store.bulk import insert_rows
+from monitor.store.bulk import insert_tuples_on
 from monitor.store.db import session_catalogue
 from monitor.store.models import (
     Course,
@@ -184,26 +187,32 @@ def _rebuild_one(
     upkeep.rebuilt.add(patient_id)
 
 
-def store_new_schedules(session: Session, patients: Sequence[Patient], batch: int = 5000) -> int:
+def store_new_schedules(
+    session: Session, patients: Sequence[Patient], pool: Executor | None = None
+) -> int:
     """Build and store, in a few bulk inserts, the slots of patients added in this transaction
     (the onboarding of a caseload); how many slot rows. The same plan as a rebuild
-    (`slots.patient_slot_rows`, `stamp_treatments`) without its per-patient reads: a new patient
-    has no results, waivers or slots yet. They count as rebuilt (a `slot_changes` row each), so
-    the commit does not rebuild them again; a later change in the transaction pends them anew."""
+    (`slots.plan_patients`, `stamp_treatments`) without its per-patient reads: a new patient
+    has no results, waivers or slots yet. `pool` (`bulk_rebuild.planner`) plans them in worker
+    processes while the rows already planned are written. They count as rebuilt (a
+    `slot_changes` row each), so the commit does not rebuild them again; a later change in the
+    transaction pends them anew."""
     session.flush()
     upkeep = upkeep_of(session)
     catalogue = _catalogue(session, len(patients))
     horizon_on = add_months(_planning_day(session), PLAN_AHEAD_MONTHS)
-    rows: list[dict[str, Any]] = []
+    parts = [patients[at : at + PART] for at in range(0, len(patients), PART)]
+    pending = [
+        plan_part(pool, [new_patient_inputs(p) for p in part], catalogue, horizon_on)
+        for part in parts
+    ]
     stored = 0
-    for patient in patients:
-        rows.extend(patient_slot_rows(patient, catalogue, horizon_on, (), set(), ()))
-        stamp_treatments(patient, catalogue, horizon_on)
-        if len(rows) >= batch:
-            insert_rows(session, SLOTS, rows)
-            stored, rows = stored + len(rows), []
-    insert_rows(session, SLOTS, rows)
-    stored += len(rows)
+    for part, planned in zip(parts, pending, strict=True):
+        rows = [row for patient in planned_of(planned) for row in patient.rows]
+        insert_tuples_on(session.connection(), SLOTS, SLOT_COLUMNS, rows)
+        stored += len(rows)
+        for patient in part:
+            stamp_treatments(patient, catalogue, horizon_on)
     ids = {patient.id for patient in patients}
     upkeep.pending -= ids
     for patient_id in ids:
@@ -231,6 +240,21 @@ def _update_fresh(
     stale = update_for_patients(session, only_new, catalogue, today)
     upkeep.rebuilt |= only_new.keys() - stale  # recorded like a rebuild; a rollback redoes it
     return stale
+
+
+def record_rebuilt(session: Session, patient_ids: Iterable[int]) -> None:
+    """The patients whose slots a bulk rebuild replaced in this transaction: recorded at commit
+    like the unit of work's own rebuilds (`slot_changes`), and not rebuilt again unless touched
+    anew."""
+    upkeep = upkeep_of(session)
+    ids = set(patient_ids)
+    upkeep.pending -= ids
+    upkeep.rebuilt |= ids
+
+
+def planning_horizon(session: Session) -> date:
+    """How far ahead this transaction's rebuilds plan open-ended series."""
+    return add_months(_planning_day(session), PLAN_AHEAD_MONTHS)
 
 
 def plan_from(session: Session, day: date) -> None:
