@@ -190,6 +190,23 @@ def queue_other_channel(
     )
 
 
+KEYS_PER_QUERY = 500
+
+
+def queued_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of `keys` are already in the outbox (any status): a message under one of them
+    need not be built or rendered again, as its insert would do nothing."""
+    found: set[str] = set()
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = list(keys[start : start + KEYS_PER_QUERY])
+        found.update(
+            session.scalars(
+                select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))
+            )
+        )
+    return found
+
+
 def _insert_once(session: Session, **values: Any) -> OutboxMessage | None:
     values.update(attempts=0, next_attempt_at=None, claimed_until=None, claimed_by=None)
     dialect = session.get_bind().dialect.name
