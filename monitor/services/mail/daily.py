@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -278,15 +278,17 @@ def _queue_for_patient(
         else:
             not_sent[(decision.message, decision.reason or "not sent")].append(decision)
     route = reminder_route(patient, on, config)
-    skipped = _record_not_sent(session, patient, route, not_sent, on, now)
+    notices: list[dict[str, object]] = []
+    skipped = _record_not_sent(session, patient, route, not_sent, on, now, notices)
     for message, group in by_message.items():
         tests = tests_due(group, config.catalogue)
         row_id, why = _queue_patient_reminder(
             session, patient, route, message, tests, on, config, now
         )
-        for decision in group:
-            _record_notice(session, patient.id, decision, on, row_id, why)
+        notices.extend(_notice(patient.id, decision, on, row_id, why) for decision in group)
         queued, skipped = (queued + 1, skipped) if why is None else (queued, skipped + 1)
+    if notices:  # one executemany: the ORM's unit of work cost more than the insert itself
+        session.execute(insert(Notice), notices)
     return queued, skipped
 
 
@@ -306,8 +308,10 @@ def _record_not_sent(
     not_sent: dict[tuple[str, str], list[Decision]],
     on: date,
     now: datetime,
+    notices: list[dict[str, object]],
 ) -> int:
-    """One skipped row per (message, reason), linked from each slot's notice; returns how many."""
+    """One skipped row per (message, reason), linked from each slot's notice (added to
+    `notices`); returns how many."""
     for (message, reason), group in not_sent.items():
         row = queue_message(
             session,
@@ -317,8 +321,8 @@ def _record_not_sent(
             skip=reason,
             tag=_slug(reason),
         )
-        for decision in group:
-            _record_notice(session, patient.id, decision, on, row.id if row else None, reason)
+        row_id = row.id if row else None
+        notices.extend(_notice(patient.id, decision, on, row_id, reason) for decision in group)
     return len(not_sent)
 
 
@@ -378,24 +382,18 @@ def _slug(reason: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", reason.lower()).strip("-")[:80]
 
 
-def _record_notice(
-    session: Session,
-    patient_id: int,
-    decision: Decision,
-    on: date,
-    outbox_id: int | None,
-    reason: str | None,
-) -> None:
-    session.add(
-        Notice(
-            patient_id=patient_id,
-            protocol=decision.protocol,
-            panel=decision.panel,
-            due_on=decision.due_on,
-            message=decision.message,
-            step=decision.step,
-            run_on=on,
-            outbox_id=outbox_id,
-            reason=reason,
-        )
-    )
+def _notice(
+    patient_id: int, decision: Decision, on: date, outbox_id: int | None, reason: str | None
+) -> dict[str, object]:
+    """A `notices` row: this decision about this slot was made on `on`."""
+    return {
+        "patient_id": patient_id,
+        "protocol": decision.protocol,
+        "panel": decision.panel,
+        "due_on": decision.due_on,
+        "message": decision.message,
+        "step": decision.step,
+        "run_on": on,
+        "outbox_id": outbox_id,
+        "reason": reason,
+    }

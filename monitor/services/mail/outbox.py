@@ -28,6 +28,7 @@ Logs carry outbox ids and reply codes only, never addresses, names or bodies.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -207,18 +208,24 @@ def queued_keys(session: Session, keys: Sequence[str]) -> set[str]:
     return found
 
 
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING, its values given at execution:
+    one statement for every row, compiled once (values built into the statement made each
+    insert compile its own, which was most of the cost of queueing a message)."""
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    return (
+        insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage)
+    )
+
+
 def _insert_once(session: Session, **values: Any) -> OutboxMessage | None:
     values.update(attempts=0, next_attempt_at=None, claimed_until=None, claimed_by=None)
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        statement = (
-            insert(OutboxMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(OutboxMessage)
-        )
-        return session.scalars(statement).one_or_none()
+        return session.scalars(_insert_statement(dialect), values).one_or_none()
     row = OutboxMessage(**values)
     try:
         with session.begin_nested():

@@ -19,12 +19,7 @@ from monitor.notify.letters import LETTER_SUBJECT, render_letter
 from monitor.notify.registry import Draft, Message
 from monitor.notify.render import render_email
 from monitor.notify.sms import new_sms_reference, render_sms
-from monitor.services.mail.outbox import (
-    queue_email,
-    queue_other_channel,
-    queued_keys,
-    record_skipped,
-)
+from monitor.services.mail.outbox import queue_email, queue_other_channel, record_skipped
 from monitor.store.models import OutboxMessage
 
 
@@ -88,9 +83,8 @@ def queue_message(
     Its dedupe key takes the registered parts from `to` and `key` (for example the flag id), so
     a decision made twice queues one row; None when that key was already there. A skip stands in
     for the message under the same key, unless a `tag` files it beside the message (a later
-    cycle for the same day may still send the real one). A message whose key is already queued
-    is not rendered at all. A bare `Message` can only be skipped: there are no values to build
-    it from.
+    cycle for the same day may still send the real one). A bare `Message` can only be skipped:
+    there are no values to build it from.
     """
     entry = message.message if isinstance(message, Draft) else message
     dedupe_key = entry.dedupe_key(to.key_parts(key or {}), tag)
@@ -98,8 +92,6 @@ def queue_message(
         return _record_skip(session, entry.name, to, skip, dedupe_key, now)
     if not isinstance(message, Draft) or mail_domain is None:
         raise TypeError(f"{entry.name}: only a draft with a mail domain can be queued")
-    if queued_keys(session, [dedupe_key]):
-        return None  # queued by an earlier cycle: its insert would do nothing, so not rendered
     return _queue_draft(session, message, to, dedupe_key, now, mail_domain)
 
 
