@@ -135,8 +135,8 @@ def _queue_digest(
         site,
         on,
         overdue=[_overdue_row(r) for r in day.overdue if r.site == site],
-        alerts=_alerts(alert for alert in day.alerts if alert.site == site),
-        unreachable=[DigestUnreachable(u.mrn, u.why) for u in day.unreachable if u.site == site],
+        alerts=_digest_alerts(alert for alert in day.alerts if alert.site == site),
+        unreachable=_digest_unreachable(u for u in day.unreachable if u.site == site),
         mail_problem=day.mail_problem,
         late_feeds=[feed.describe() for feed in day.late_feeds],
         on_hold=held_line(config, held),
@@ -168,7 +168,12 @@ def _overdue_row(r: OverdueSlot) -> DigestOverdue:
     )
 
 
-def _alerts(alerts: Iterable[FlaggedResult]) -> list[DigestAlert]:
+def _alerts(session: Session, site: str) -> list[DigestAlert]:
+    """The site's open urgent and emergency flags, as its digest lists them."""
+    return _digest_alerts(open_alerts(session, site))
+
+
+def _digest_alerts(alerts: Iterable[FlaggedResult]) -> list[DigestAlert]:
     """Open urgent and emergency flags one by one, newest first (the digest lists flags, not
     results: the alert email goes out per flag when it is raised)."""
     flags = [
@@ -192,6 +197,15 @@ def _alert(flag: FlagView, mrn: str) -> DigestAlert:
         result.collected_on,
         flag.message,
     )
+
+
+def _unreachable(session: Session, on: date, site: str) -> list[DigestUnreachable]:
+    """Patients whose reminders could not go out in the last week, and why."""
+    return _digest_unreachable(unreachable(session, on, site))
+
+
+def _digest_unreachable(rows: Iterable[Unreachable]) -> list[DigestUnreachable]:
+    return [DigestUnreachable(row.mrn, row.why) for row in rows]
 
 
 def mail_problem(session: Session, now: datetime) -> str | None:
