@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,7 @@ from monitor.notify import registry
 from monitor.notify.messages import Clinic, TestDue
 from monitor.services.access.calendars import calendar_link
 from monitor.services.mail.digest import queue_digests
-from monitor.services.mail.escalation import queue_escalations
+from monitor.services.mail.escalation import due_escalations, queue_escalations
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import reminders_hold
 from monitor.services.schedule.fingerprints import require_current_schedules
@@ -52,6 +52,8 @@ from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.slot_predicates import overdue_on, pending_on
 
 log = logging.getLogger("monitor.daily")
+
+IDS_PER_QUERY = 1000
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,11 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
         touch(session, running_out(session, on))  # rebuilt before the slots are read
         run, already_ran_at = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
-        digests = queue_digests(session, on=on, config=config, now=now, held=tally.held)
-        queued = tally.queued + digests
-        queued += queue_escalations(session, on=on, config=config, now=now)
+        due = due_escalations(session, on, config)  # read once: the digests list them too
+        queued = tally.queued + queue_digests(
+            session, on=on, config=config, now=now, held=tally.held, escalations=due
+        )
+        queued += queue_escalations(session, on=on, config=config, now=now, due=due)
         run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
         run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
         prune_changes(session, now)  # the web cache's record of slot changes: a week is kept
@@ -127,16 +131,19 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
     configuration holds placeholders nothing is decided, only counted (`Tally.held`).
     """
     reminders = config.reminders
-    slots_by_patient = _candidate_slots(
-        session, on, reminders.days_before_due, reminders.overdue_days
-    )
-    already = _notices(session, list(slots_by_patient))
+    days_before, steps = reminders.days_before_due, reminders.overdue_days
+    slots_by_patient = _candidate_slots(session, on, days_before, steps)
+    already = _notices(session, _candidate_condition(on, days_before, steps))
+    decided = {
+        patient_id: decisions
+        for patient_id, states in slots_by_patient.items()
+        if (decisions := _decide(states, on, reminders, already[patient_id]))
+    }
     on_hold = reminders_hold(config) is not None
+    if not on_hold:
+        _load_patients(session, list(decided))
     tally = Tally()
-    for patient_id, states in slots_by_patient.items():
-        decisions = _decide(states, on, reminders, already[patient_id])
-        if not decisions:
-            continue
+    for patient_id, decisions in decided.items():
         if on_hold:
             tally.held += any(decision.send for decision in decisions)
             continue
@@ -166,7 +173,9 @@ def patient_decisions(
     """What the daily cycle for `on` decides about one patient's slots, as if no earlier cycle
     had decided anything: the same candidate slots and the same rules (`monitor preview`)."""
     reminders = config.reminders
-    slots = _candidate_slots(session, on, reminders.days_before_due, reminders.overdue_days)
+    slots = _candidate_slots(
+        session, on, reminders.days_before_due, reminders.overdue_days, patient_id
+    )
     return _decide(slots.get(patient_id, []), on, reminders, set())
 
 
@@ -182,40 +191,72 @@ def _decide(
     )
 
 
-def _candidate_slots(
-    session: Session, on: date, days_before_due: int, overdue_days: Sequence[int]
-) -> dict[int, list[SlotState]]:
+def _candidate_condition(
+    on: date, days_before_due: int, overdue_days: Sequence[int]
+) -> ColumnElement[bool]:
     """Slots that may need a reminder (or a skipped one) on `on`: due soon, in their window
-    after the due date, or overdue. Stopped patients too: their skips are recorded."""
+    after the due date, or overdue (`store.slot_predicates`). Stopped patients too: their
+    skips are recorded."""
     first_step = timedelta(days=min(overdue_days, default=0))
     due_soon = and_(pending_on(Slot, on), Slot.due_on <= on + timedelta(days=days_before_due))
     overdue = and_(overdue_on(Slot, on), Slot.window_end <= on - first_step)
-    condition = or_(due_soon, overdue) if overdue_days else due_soon
-    rows = session.scalars(select(Slot).where(condition))
+    return or_(due_soon, overdue) if overdue_days else due_soon
+
+
+_STATE_COLUMNS = (
+    Slot.patient_id, Slot.protocol, Slot.panel, Slot.due_on, Slot.window_start, Slot.window_end,
+    Slot.next_window_start, Slot.done_on, Slot.completed_on, Slot.is_waived, Slot.is_cancelled,
+)  # fmt: skip
+
+
+def _candidate_slots(
+    session: Session,
+    on: date,
+    days_before_due: int,
+    overdue_days: Sequence[int],
+    patient_id: int | None = None,
+) -> dict[int, list[SlotState]]:
+    """The candidate slots of every patient (or one), by patient: only the columns the rules
+    read, as rows, not ORM objects (a clinic's first cycle reads tens of thousands)."""
+    condition = _candidate_condition(on, days_before_due, overdue_days)
+    if patient_id is not None:
+        condition = and_(Slot.patient_id == patient_id, condition)
     grouped: dict[int, list[SlotState]] = defaultdict(list)
-    for slot in rows:
-        grouped[slot.patient_id].append(_state(slot, on))
+    for slot in session.execute(select(*_STATE_COLUMNS).where(condition)):
+        status = stored_status(slot, on)
+        grouped[slot.patient_id].append(
+            SlotState(slot.panel, slot.due_on, slot.window_end, status, slot.protocol)
+        )
     return grouped
 
 
-def _state(slot: Slot, on: date) -> SlotState:
-    status = stored_status(slot, on)
-    return SlotState(slot.panel, slot.due_on, slot.window_end, status, slot.protocol)
-
-
-def _notices(session: Session, patient_ids: list[int]) -> dict[int, set[NoticeKey]]:
+def _notices(session: Session, condition: ColumnElement[bool]) -> dict[int, set[NoticeKey]]:
+    """The notices already decided for the candidate slots (`condition`), by patient: only
+    those can stop a reminder, and a patient's older notices grow with every cycle."""
     found: dict[int, set[NoticeKey]] = defaultdict(set)
-    if not patient_ids:
-        return found
+    slot_of_notice = and_(
+        Slot.patient_id == Notice.patient_id,
+        Slot.protocol == Notice.protocol,
+        Slot.panel == Notice.panel,
+        Slot.due_on == Notice.due_on,
+    )
     rows = session.execute(
         select(
             Notice.patient_id, Notice.message, Notice.protocol, Notice.panel, Notice.due_on,
             Notice.step,
-        ).where(Notice.patient_id.in_(patient_ids))
+        ).distinct().join(Slot, slot_of_notice).where(condition)
     )  # fmt: skip
     for patient_id, message, protocol, panel, due_on, step in rows:
         found[patient_id].add((message, protocol, panel, due_on, step))
     return found
+
+
+def _load_patients(session: Session, patient_ids: Sequence[int]) -> None:
+    """Load these patients into the session at once (a query per thousand, not one each)."""
+    for start in range(0, len(patient_ids), IDS_PER_QUERY):
+        session.scalars(
+            select(Patient).where(Patient.id.in_(patient_ids[start : start + IDS_PER_QUERY]))
+        ).all()
 
 
 def _queue_for_patient(
@@ -237,15 +278,17 @@ def _queue_for_patient(
         else:
             not_sent[(decision.message, decision.reason or "not sent")].append(decision)
     route = reminder_route(patient, on, config)
-    skipped = _record_not_sent(session, patient, route, not_sent, on, now)
+    notices: list[dict[str, object]] = []
+    skipped = _record_not_sent(session, patient, route, not_sent, on, now, notices)
     for message, group in by_message.items():
         tests = tests_due(group, config.catalogue)
         row_id, why = _queue_patient_reminder(
             session, patient, route, message, tests, on, config, now
         )
-        for decision in group:
-            _record_notice(session, patient.id, decision, on, row_id, why)
+        notices.extend(_notice(patient.id, decision, on, row_id, why) for decision in group)
         queued, skipped = (queued + 1, skipped) if why is None else (queued, skipped + 1)
+    if notices:  # one executemany: the ORM's unit of work cost more than the insert itself
+        session.execute(insert(Notice), notices)
     return queued, skipped
 
 
@@ -265,8 +308,10 @@ def _record_not_sent(
     not_sent: dict[tuple[str, str], list[Decision]],
     on: date,
     now: datetime,
+    notices: list[dict[str, object]],
 ) -> int:
-    """One skipped row per (message, reason), linked from each slot's notice; returns how many."""
+    """One skipped row per (message, reason), linked from each slot's notice (added to
+    `notices`); returns how many."""
     for (message, reason), group in not_sent.items():
         row = queue_message(
             session,
@@ -276,8 +321,8 @@ def _record_not_sent(
             skip=reason,
             tag=_slug(reason),
         )
-        for decision in group:
-            _record_notice(session, patient.id, decision, on, row.id if row else None, reason)
+        row_id = row.id if row else None
+        notices.extend(_notice(patient.id, decision, on, row_id, reason) for decision in group)
     return len(not_sent)
 
 
@@ -337,24 +382,18 @@ def _slug(reason: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", reason.lower()).strip("-")[:80]
 
 
-def _record_notice(
-    session: Session,
-    patient_id: int,
-    decision: Decision,
-    on: date,
-    outbox_id: int | None,
-    reason: str | None,
-) -> None:
-    session.add(
-        Notice(
-            patient_id=patient_id,
-            protocol=decision.protocol,
-            panel=decision.panel,
-            due_on=decision.due_on,
-            message=decision.message,
-            step=decision.step,
-            run_on=on,
-            outbox_id=outbox_id,
-            reason=reason,
-        )
-    )
+def _notice(
+    patient_id: int, decision: Decision, on: date, outbox_id: int | None, reason: str | None
+) -> dict[str, object]:
+    """A `notices` row: this decision about this slot was made on `on`."""
+    return {
+        "patient_id": patient_id,
+        "protocol": decision.protocol,
+        "panel": decision.panel,
+        "due_on": decision.due_on,
+        "message": decision.message,
+        "step": decision.step,
+        "run_on": on,
+        "outbox_id": outbox_id,
+        "reason": reason,
+    }

@@ -8,8 +8,8 @@ same day can still queue the real one) and `monitor status` pages on it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,21 +20,22 @@ from monitor.config import Config
 from monitor.notify.messages import (
     Clinic,
     DigestAlert,
-    DigestEscalation,
     DigestOverdue,
     DigestUnreachable,
 )
 from monitor.notify.registry import STAFF_DAILY_DIGEST, STAFF_URGENT_FLAG
 from monitor.services.mail.escalation import digest_row, due_escalations
 from monitor.services.mail.health import mail_health
+from monitor.services.mail.outbox import queued_keys
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import held_line, staff_hold
-from monitor.services.mail.unreachable import unreachable
+from monitor.services.mail.unreachable import Unreachable, unreachable
 from monitor.services.people.record import sites
 from monitor.services.results.alerts import ALERTING, open_alerts
-from monitor.services.results.feeds import late_feeds, patients_served_by
-from monitor.services.results.flagged import FlagView, flag_view
-from monitor.services.schedule.worklist import overdue_slots
+from monitor.services.results.feeds import LateFeed, late_feeds, patients_served_by
+from monitor.services.results.flagged import FlaggedResult, FlagView, flag_view
+from monitor.services.schedule.chasing import Escalation
+from monitor.services.schedule.worklist import OverdueSlot, overdue_slots
 from monitor.store.models import Flag, Patient, Result
 
 log = logging.getLogger("monitor.daily")
@@ -48,22 +49,71 @@ def digest_key(site: str, on: date) -> str:
     return STAFF_DAILY_DIGEST.dedupe_key({"site": site, "run_on": on})
 
 
+@dataclass(frozen=True)
+class ClinicDay:
+    """What every site's digest of one day reads, read once for the whole clinic: each site's
+    digest takes its own patients' rows (every list is ordered by patient-level keys, so a
+    site's rows keep their order). Reading these per site cost the cycle an overdue list, the
+    open alerts and the escalations per site, besides the cycle's own."""
+
+    overdue: list[OverdueSlot]
+    alerts: list[FlaggedResult]
+    unreachable: list[Unreachable]
+    escalations: Sequence[Escalation]
+    late_feeds: list[LateFeed]
+    mail_problem: str | None
+
+
+def read_clinic_day(
+    session: Session,
+    on: date,
+    config: Config,
+    now: datetime,
+    escalations: Sequence[Escalation] | None = None,
+) -> ClinicDay:
+    quiet = late_feeds(session, config, now)
+    feed_late = patients_served_by(session, [feed.source for feed in quiet])
+    return ClinicDay(
+        overdue=overdue_slots(session, on, config.catalogue, None, feed_late),
+        alerts=open_alerts(session),
+        unreachable=unreachable(session, on, None),
+        escalations=due_escalations(session, on, config) if escalations is None else escalations,
+        late_feeds=quiet,
+        mail_problem=mail_problem(session, now),
+    )
+
+
 def queue_digests(
-    session: Session, *, on: date, config: Config, now: datetime, held: int = 0
+    session: Session,
+    *,
+    on: date,
+    config: Config,
+    now: datetime,
+    held: int = 0,
+    escalations: Sequence[Escalation] | None = None,
 ) -> int:
     """Queue one digest per site for `on` (none twice); returns how many were queued.
 
     `held` is how many patients' reminders wait for the configuration (the digest says why).
+    `escalations` is `due_escalations` for `on` when the caller has read it already. A site
+    whose digest for `on` is queued already is passed over before anything is read for it.
     """
-    queued = 0
-    for site in sites(session):
-        hold = staff_hold(config, "staff.digest_to")
-        if hold is not None:
+    every_site = sites(session)
+    hold = staff_hold(config, "staff.digest_to")
+    if hold is not None:
+        for site in every_site:
             _skip_digest(session, site, on, now, hold, "unconfigured")
+        return 0
+    sent = queued_keys(session, [digest_key(site, on) for site in every_site])
+    day: ClinicDay | None = None
+    queued = 0
+    for site in every_site:
+        if digest_key(site, on) in sent:
             continue
         try:
             with session.begin_nested():
-                queued += _queue_digest(session, site, on, config, now, held)
+                day = day or read_clinic_day(session, on, config, now, escalations)
+                queued += _queue_digest(session, site, on, config, now, held, day)
         except OperationalError:
             raise  # the database itself failed (disk full, read-only, gone): stop the cycle whole
         except Exception as error:
@@ -77,21 +127,20 @@ def queue_digests(
 
 
 def _queue_digest(
-    session: Session, site: str, on: date, config: Config, now: datetime, held: int
+    session: Session, site: str, on: date, config: Config, now: datetime, held: int, day: ClinicDay
 ) -> int:
-    quiet = late_feeds(session, config, now)
-    feed_late = patients_served_by(session, [feed.source for feed in quiet])
+    zone = ZoneInfo(config.clinic.timezone)
     draft = STAFF_DAILY_DIGEST.draft(
         Clinic(config.clinic.name, config.clinic.phone),
         site,
         on,
-        overdue=_overdue(session, on, site, config, feed_late),
-        alerts=_alerts(session, site),
-        unreachable=_unreachable(session, on, site),
-        mail_problem=mail_problem(session, now),
-        late_feeds=[feed.describe() for feed in quiet],
+        overdue=[_overdue_row(r) for r in day.overdue if r.site == site],
+        alerts=_digest_alerts(alert for alert in day.alerts if alert.site == site),
+        unreachable=_digest_unreachable(u for u in day.unreachable if u.site == site),
+        mail_problem=day.mail_problem,
+        late_feeds=[feed.describe() for feed in day.late_feeds],
         on_hold=held_line(config, held),
-        escalations=_escalations(session, on, site, config),
+        escalations=[digest_row(e, zone) for e in day.escalations if e.site == site],
         escalate_after_days=config.chasing.escalate_after_days,
     )
     to = Envelope(", ".join(config.staff.digest_to), site=site, run_on=on)
@@ -106,36 +155,30 @@ def _skip_digest(
     queue_message(session, STAFF_DAILY_DIGEST, to=to, now=now, skip=reason, tag=tag)
 
 
-def _overdue(
-    session: Session, on: date, site: str, config: Config, feed_late: set[int]
-) -> list[DigestOverdue]:
-    rows = overdue_slots(session, on, config.catalogue, site, feed_late)
-    return [
-        DigestOverdue(
-            r.mrn,
-            r.panel,
-            r.due_on,
-            r.days_overdue,
-            r.missed,
-            r.open_alert,
-            feed_late=r.feed_late,
-            protocol=r.protocol,
-        )
-        for r in rows
-    ]
-
-
-def _escalations(session: Session, on: date, site: str, config: Config) -> list[DigestEscalation]:
-    zone = ZoneInfo(config.clinic.timezone)
-    return [digest_row(row, zone) for row in due_escalations(session, on, config, site)]
+def _overdue_row(r: OverdueSlot) -> DigestOverdue:
+    return DigestOverdue(
+        r.mrn,
+        r.panel,
+        r.due_on,
+        r.days_overdue,
+        r.missed,
+        r.open_alert,
+        feed_late=r.feed_late,
+        protocol=r.protocol,
+    )
 
 
 def _alerts(session: Session, site: str) -> list[DigestAlert]:
-    """The site's open urgent and emergency flags one by one, newest first (the digest lists
-    flags, not results: the alert email goes out per flag when it is raised)."""
+    """The site's open urgent and emergency flags, as its digest lists them."""
+    return _digest_alerts(open_alerts(session, site))
+
+
+def _digest_alerts(alerts: Iterable[FlaggedResult]) -> list[DigestAlert]:
+    """Open urgent and emergency flags one by one, newest first (the digest lists flags, not
+    results: the alert email goes out per flag when it is raised)."""
     flags = [
         (flag, alert.mrn)
-        for alert in open_alerts(session, site)
+        for alert in alerts
         for flag in alert.group.flags
         if flag.severity in ALERTING
     ]
@@ -158,7 +201,11 @@ def _alert(flag: FlagView, mrn: str) -> DigestAlert:
 
 def _unreachable(session: Session, on: date, site: str) -> list[DigestUnreachable]:
     """Patients whose reminders could not go out in the last week, and why."""
-    return [DigestUnreachable(row.mrn, row.why) for row in unreachable(session, on, site)]
+    return _digest_unreachable(unreachable(session, on, site))
+
+
+def _digest_unreachable(rows: Iterable[Unreachable]) -> list[DigestUnreachable]:
+    return [DigestUnreachable(row.mrn, row.why) for row in rows]
 
 
 def mail_problem(session: Session, now: datetime) -> str | None:

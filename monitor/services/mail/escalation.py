@@ -12,6 +12,7 @@ beside its key, so the real one goes out once the clinic sets its own addresses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from monitor.config import Config
 from monitor.notify.messages import Clinic, DigestEscalation
 from monitor.notify.registry import STAFF_ESCALATION
+from monitor.services.mail.outbox import queued_keys
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import staff_hold
 from monitor.services.schedule.chasing import Escalation, escalations
@@ -55,13 +57,29 @@ def digest_row(escalation: Escalation, zone: ZoneInfo) -> DigestEscalation:
     )
 
 
-def queue_escalations(session: Session, *, on: date, config: Config, now: datetime) -> int:
-    """Queue one `staff-escalation` per patient and episode not sent yet; how many queued."""
+def queue_escalations(
+    session: Session,
+    *,
+    on: date,
+    config: Config,
+    now: datetime,
+    due: Sequence[Escalation] | None = None,
+) -> int:
+    """Queue one `staff-escalation` per patient and episode not sent yet; how many queued.
+
+    `due` is `due_escalations` for `on` when the caller has read it already (the daily cycle
+    reads it once for the digests and for this). An episode already queued is passed over
+    before its email is built: most escalations of a day were sent on an earlier day.
+    """
     clinic = Clinic(config.clinic.name, config.clinic.phone)
     zone = ZoneInfo(config.clinic.timezone)
     hold = staff_hold(config, "staff.urgent_to")
+    found = due_escalations(session, on, config) if due is None else due
+    sent = set() if hold is not None else queued_keys(session, [_key(e) for e in found])
     queued = 0
-    for escalation in due_escalations(session, on, config):
+    for escalation in found:
+        if _key(escalation) in sent:
+            continue
         to = Envelope("", patient_id=escalation.patient_id, site=escalation.site, run_on=on)
         key = {"overdue_since": escalation.overdue_since}
         if hold is not None:
@@ -87,3 +105,9 @@ def queue_escalations(session: Session, *, on: date, config: Config, now: dateti
         )
         queued += row is not None
     return queued
+
+
+def _key(escalation: Escalation) -> str:
+    """The dedupe key `queue_message` gives this episode's email."""
+    parts = {"patient_id": escalation.patient_id, "overdue_since": escalation.overdue_since}
+    return STAFF_ESCALATION.dedupe_key(parts)

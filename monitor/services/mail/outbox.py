@@ -28,6 +28,7 @@ Logs carry outbox ids and reply codes only, never addresses, names or bodies.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -190,18 +191,41 @@ def queue_other_channel(
     )
 
 
+KEYS_PER_QUERY = 500
+
+
+def queued_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of `keys` are already in the outbox (any status): a message under one of them
+    need not be built or rendered again, as its insert would do nothing."""
+    found: set[str] = set()
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = list(keys[start : start + KEYS_PER_QUERY])
+        found.update(
+            session.scalars(
+                select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))
+            )
+        )
+    return found
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING, its values given at execution:
+    one statement for every row, compiled once (values built into the statement made each
+    insert compile its own, which was most of the cost of queueing a message)."""
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    return (
+        insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage)
+    )
+
+
 def _insert_once(session: Session, **values: Any) -> OutboxMessage | None:
     values.update(attempts=0, next_attempt_at=None, claimed_until=None, claimed_by=None)
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        statement = (
-            insert(OutboxMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(OutboxMessage)
-        )
-        return session.scalars(statement).one_or_none()
+        return session.scalars(_insert_statement(dialect), values).one_or_none()
     row = OutboxMessage(**values)
     try:
         with session.begin_nested():
