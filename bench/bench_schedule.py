@@ -47,7 +47,12 @@ from monitor.domain.status import CountedResult
 from monitor.domain.treatments import Treatment, has_open_series
 from monitor.domain.vocabulary import COUNTING_STATUSES, STOPPED_STATUSES
 from monitor.services.mail.daily import run_daily
-from monitor.services.schedule.slots import PLAN_AHEAD_MONTHS, plan_slots, slot_rows
+from monitor.services.schedule.slots import (
+    PLAN_AHEAD_MONTHS,
+    SLOT_COLUMNS,
+    plan_slots,
+    slot_rows,
+)
 from monitor.services.schedule.view import patient_schedule
 from monitor.store import models
 from monitor.store.bulk import insert_rows_on
@@ -73,22 +78,6 @@ urgent_to = ["clinicians@clinic.example"]
 PG_BENCH_DATABASE = "monitor_bench"  # the default of --pg-database
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
-SLOT_COLUMNS = (
-    "patient_id",
-    "protocol",
-    "treatment",
-    "panel",
-    "due_on",
-    "window_start",
-    "window_end",
-    "course",
-    "kind",
-    "next_window_start",
-    "done_on",
-    "completed_on",
-    "is_waived",
-    "is_cancelled",
-)
 
 # Analytes drawn together at one visit; tsh every 3rd month, the skin exam every 12th.
 MONTHLY = (
