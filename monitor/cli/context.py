@@ -44,7 +44,7 @@ MAX_ROW_ID = 2**31 - 1
 
 @dataclass
 class AppState:
-    """Set by the global options; commands ask it for the config and the engine."""
+    """Made from the global options by `state`; commands ask it for the config and the engine."""
 
     config_path: Path | None = None
     database_url: str | None = None
