@@ -5,7 +5,7 @@ findings to store as flags. Thresholds live in `RuleSettings`; see settings.py f
 names, which are also the keys of the `[rules.<analyte>]` config tables.
 """
 
-from .engine import RULES, evaluate
+from .engine import RULES, analytes_read, evaluate
 from .model import Finding, PatientContext, ResultFact, Severity, highest
 from .protocols import evaluate_for_protocols
 from .settings import (
@@ -42,6 +42,7 @@ __all__ = [
     "Severity",
     "TshSettings",
     "UrineRbcSettings",
+    "analytes_read",
     "evaluate",
     "evaluate_for_protocols",
     "highest",

@@ -7,7 +7,7 @@ because refusing bad input is the job of units.measure before a result is stored
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .blood import (
     hemoglobin_findings,
@@ -59,6 +59,22 @@ RULES: dict[str, Rule] = {
 }
 
 
+def analytes_read(analytes: Iterable[str]) -> frozenset[str]:
+    """The analytes whose results on any date `evaluate` may read when judging new results of
+    `analytes`; beside them it reads only results collected on a new result's own date (the
+    same-draw partners of the combined rules). A rule compares a result with earlier ones of its
+    own analyte (previous, baseline); a urinalysis also with the previous urinalysis, either
+    measure, and with a same-day creatinine's own history (the rise that makes haematuria an
+    emergency). So a caller may read only these from a history of hundreds (issue 15); a
+    property test holds this to the whole-history answer."""
+    read: set[str] = set()
+    for analyte in analytes:
+        read.add(analyte)
+        if analyte in URINE_ANALYTES:
+            read.update((*URINE_ANALYTES, "creatinine"))
+    return frozenset(read)
+
+
 def evaluate(
     new: ResultFact,
     history: Sequence[ResultFact],
@@ -67,7 +83,8 @@ def evaluate(
 ) -> list[Finding]:
     """Findings for a newly stored result, one per rule that fires at its highest tier.
 
-    `history` is every other stored result of the patient (any analyte, any date). Besides the
+    `history` is every other stored result of the patient (any analyte, any date; or only those
+    of `analytes_read` and of the new result's date, which give the same findings). Besides the
     new result's own findings, combined rules of same-day partners are checked again when the new
     result completes them (SPEC §9): haematuria arriving after a risen creatinine, bilirubin after
     a high ALT/AST. Those findings carry the partner's key; the caller drops any already stored.

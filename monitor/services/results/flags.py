@@ -9,10 +9,11 @@ same-day partner arrives only ever adds a new, higher flag (SPEC §9).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.domain.catalogue import Catalogue
@@ -23,6 +24,7 @@ from monitor.domain.rules import (
     ResultFact,
     RuleSettings,
     Severity,
+    analytes_read,
     evaluate_for_protocols,
 )
 from monitor.domain.treatments import active_plans_on
@@ -64,7 +66,8 @@ def raise_flags_for(
     of patients, and a query each was most of an import, issue 15)."""
     session.flush()
     ids = [patient.id for patient, _ in batch]
-    histories = _patient_results(session, ids)
+    new = [result for _, results in batch for result in results]
+    histories = _patient_results(session, ids, _HistoryRead.of(new))
     pregnancies = _pregnancies(session, ids)
     catalogue = session_catalogue(session)
     found: list[tuple[int, list[Finding], dict[int | str, date]]] = []
@@ -190,19 +193,47 @@ def _facts(rows: Sequence[Row[*tuple[Any, ...]]], analytes: AnalyteCatalogue) ->
     return facts
 
 
+@dataclass(frozen=True)
+class _HistoryRead:
+    """Which stored results the rules read to judge new ones: those of the analytes they compare
+    with on any date (`domain.rules.analytes_read`) and those collected on a new result's date
+    (the combined rules' same-draw partners). A patient has hundreds of results and a lab file's
+    chunk names hundreds of patients: reading them all was most of an import (issue 15)."""
+
+    analytes: frozenset[str]
+    days: frozenset[date]
+
+    @classmethod
+    def of(cls, new_results: Iterable[Result]) -> _HistoryRead:
+        new_results = list(new_results)
+        return cls(
+            analytes_read(result.analyte for result in new_results),
+            frozenset(result.collected_on for result in new_results),
+        )
+
+    def condition(self) -> ColumnElement[bool]:
+        return or_(
+            Result.analyte.in_(sorted(self.analytes)), Result.collected_on.in_(sorted(self.days))
+        )
+
+
 def _patient_results(
-    session: Session, patient_ids: Sequence[int]
+    session: Session, patient_ids: Sequence[int], wanted: _HistoryRead
 ) -> dict[int, list[Row[*tuple[Any, ...]]]]:
-    """The results the rules may look at: final and corrected ones (SPEC §4, issue 5), as rows
-    of the columns a fact needs (a patient has hundreds: whole ORM objects cost most of an
-    import, issue 15), by patient, each patient's in (analyte, collection date, id) order (the
-    order of the index they are read through; "several on that date: the last one wins")."""
+    """The results the rules may look at: final and corrected ones (SPEC §4, issue 5) of
+    `wanted`, as rows of the columns a fact needs (whole ORM objects cost most of an import,
+    issue 15), by patient, each patient's in (analyte, collection date, id) order (the order of
+    the index they are read through; "several on that date: the last one wins")."""
     found: dict[int, list[Row[*tuple[Any, ...]]]] = {}
     for start in range(0, len(patient_ids), BATCH):
         part = sorted(set(patient_ids[start : start + BATCH]))
         rows = session.connection().execute(  # plain rows: no ORM bookkeeping per row
             select(Result.patient_id, *FACT_COLUMNS)
-            .where(Result.patient_id.in_(part), Result.status.in_(COUNTING_STATUSES))
+            .where(
+                Result.patient_id.in_(part),
+                Result.status.in_(COUNTING_STATUSES),
+                wanted.condition(),
+            )
             .order_by(Result.patient_id, Result.analyte, Result.collected_on, Result.id)
         )
         for row in rows:

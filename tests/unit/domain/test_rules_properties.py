@@ -1,15 +1,27 @@
-"""Property tests: the rules never raise on valid input and severity is monotone in the value."""
+"""Property tests: the rules never raise on valid input, severity is monotone in the value, and
+the history they read (`analytes_read` and the same date) gives the whole history's answer."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.domain.courses import make_course
-from monitor.domain.rules import Finding, PatientContext, ResultFact, Severity, evaluate
+from monitor.domain.rules import (
+    DEFAULT_SETTINGS,
+    Finding,
+    LymphocyteSettings,
+    PatientContext,
+    ResultFact,
+    RuleSettings,
+    Severity,
+    analytes_read,
+    evaluate,
+)
 from monitor.domain.units import ANALYTES, ORDINAL_SCALES, UNITS, measure
 
 DAY0 = date(2024, 1, 1)
@@ -160,3 +172,75 @@ test_higher_alt_never_lower_severity = _monotone("alt", lower_is_worse=False)
 test_higher_ast_never_lower_severity = _monotone("ast", lower_is_worse=False)
 test_higher_bilirubin_never_lower_severity = _monotone("bilirubin", lower_is_worse=False)
 test_higher_tsh_above_range_never_lower_severity = _monotone("tsh", False, floor=4.0)
+
+
+# lymphocytes are judged only under a cut-off a clinic or protocol sets: set one, so that rule runs
+WITH_LYMPHOCYTES = replace(
+    DEFAULT_SETTINGS, lymphocytes=LymphocyteSettings(review_below=1.0, urgent_below=0.5)
+)
+# canonical values from well below to well above each analyte's usual range, so rises, falls,
+# drops from baseline, haematuria and the combined findings all occur (0 to 3x the high end)
+TYPICAL_HIGH = {
+    "platelets": 400.0,
+    "neutrophils": 8.0,
+    "lymphocytes": 4.0,
+    "wbc": 11.0,
+    "hemoglobin": 170.0,
+    "creatinine": 120.0,
+    "urine_rbc": 5.0,
+    "upcr": 30.0,
+    "tsh": 4.0,
+    "free_t4": 22.0,
+    "alt": 40.0,
+    "ast": 40.0,
+    "bilirubin": 21.0,
+}
+
+
+@st.composite
+def clinical_facts(draw: st.DrawFn, key: int, on_days: st.SearchStrategy[int]) -> ResultFact:
+    """A stored result with a value near its analyte's range (or a word of its scale)."""
+    name = draw(st.sampled_from(ANALYTES))
+    on = DAY0 + timedelta(days=draw(on_days))
+    low, high = draw(st.sampled_from([(None, None), (None, 3.0), (1.0, 2.0)]))
+    menstruating = draw(st.booleans())
+    if name in ORDINAL_SCALES:
+        word = draw(st.sampled_from(ORDINAL_SCALES[name]))
+        return ResultFact(key, name, on, None, word, low, high, menstruating)
+    value = draw(st.floats(min_value=0, max_value=3 * TYPICAL_HIGH[name]))
+    return ResultFact(key, name, on, value, None, low, high, menstruating)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    data=st.data(),
+    size=st.integers(0, 24),
+    patient=patients(),
+    rule_settings=st.sampled_from([DEFAULT_SETTINGS, WITH_LYMPHOCYTES]),
+)
+def test_the_history_read_gives_the_whole_historys_findings(
+    data: st.DataObject, size: int, patient: PatientContext, rule_settings: RuleSettings
+) -> None:
+    """Judged against only the results of `analytes_read` and of the new result's date (and any
+    others a query happens to bring, in the same order), a new result gets exactly the findings
+    the patient's whole history gives it: what lets an import read a few analytes, not hundreds
+    of rows a patient (issue 15)."""
+    new = data.draw(clinical_facts(1, st.just(100)))
+    history = [data.draw(clinical_facts(key, NEAR)) for key in range(100, 100 + size)]
+    read = analytes_read([new.analyte])
+    extra = data.draw(st.lists(st.booleans(), min_size=size, max_size=size))
+    kept = [
+        fact
+        for fact, also in zip(history, extra, strict=True)
+        if fact.analyte in read or fact.collected_on == new.collected_on or also
+    ]
+    assert evaluate(new, kept, patient, rule_settings) == evaluate(
+        new, history, patient, rule_settings
+    )
+
+
+def test_analytes_read_adds_the_urinalysis_and_its_creatinine_partner() -> None:
+    assert analytes_read(["platelets"]) == {"platelets"}
+    assert analytes_read(["urine_blood"]) == {"urine_blood", "urine_rbc", "creatinine"}
+    assert analytes_read(["tsh", "creatinine"]) == {"tsh", "creatinine"}
+    assert analytes_read([]) == frozenset()
