@@ -117,6 +117,8 @@ def build_postgresql(args: argparse.Namespace) -> Clinic:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {PG_RUN} WITH (FORCE)")
             admin.execute(f"CREATE DATABASE {PG_RUN} TEMPLATE {PG_BASE}")
+        with psycopg.connect(f"{server}/{PG_RUN}", autocommit=True) as copy:
+            copy.execute("ANALYZE")  # a clinic's database has statistics (autovacuum); a copy not
 
     return Clinic("postgresql", f"{server}/{PG_RUN}", restore)
 
