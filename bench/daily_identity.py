@@ -1,4 +1,4 @@
-"""Check: the daily cycle's outbox and notices are the same, byte for byte, before and after a change.
+"""Check: the daily cycle's outbox and notices, byte for byte, before and after a change.
 
     python bench/daily_identity.py --write /tmp/identity.json            # on the code before
     python bench/daily_identity.py --check /tmp/identity.json            # on the code after
@@ -14,9 +14,9 @@ later. Every outbox row (every column), every notice and every run record is dum
 order, as JSON. `--write` stores the dump; `--check` compares and prints the first difference.
 
 The only randomness in a cycle's output is each email's Message-ID (`make_msgid`), each SMS's
-reference (`uuid4`) and the calendar key; all are made deterministic here (counters, a fixed key), so the dumps of two
-runs of the same code are identical. The SQLite file (or the PostgreSQL database, emptied
-first) is this script's own.
+reference (`uuid4`) and the calendar key; all are made deterministic here (counters, a fixed
+key), so the dumps of two runs of the same code are identical. The SQLite file (or the
+PostgreSQL database, emptied first) is this script's own.
 """
 
 from __future__ import annotations
