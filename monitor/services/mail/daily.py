@@ -49,6 +49,7 @@ from monitor.services.schedule.slots import running_out
 from monitor.services.schedule.upkeep import plan_from, prune_changes, touch
 from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
+from monitor.store.queries import overdue_list
 from monitor.store.slot_predicates import overdue_on, pending_on
 
 log = logging.getLogger("monitor.daily")
@@ -78,10 +79,13 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
         touch(session, running_out(session, on))  # rebuilt before the slots are read
         run, already_ran_at = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
-        due = due_escalations(session, on, config)  # read once: the digests list them too
+        # The overdue list and the escalations are read once: the digests list them too.
+        overdue = overdue_list(session, on, config.catalogue.panel_ranks())
+        due = due_escalations(session, on, config, overdue=overdue)
         queued = tally.queued + queue_digests(
-            session, on=on, config=config, now=now, held=tally.held, escalations=due
-        )
+            session, on=on, config=config, now=now, held=tally.held, escalations=due,
+            overdue=overdue,
+        )  # fmt: skip
         queued += queue_escalations(session, on=on, config=config, now=now, due=due)
         run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
         run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
@@ -140,8 +144,9 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
         if (decisions := _decide(states, on, reminders, already[patient_id]))
     }
     on_hold = reminders_hold(config) is not None
-    if not on_hold:
-        _load_patients(session, list(decided))
+    # Held here: the session's identity map keeps only weak references, so patients loaded and
+    # let go would be read again one query each by `get_one` below.
+    loaded = [] if on_hold else _load_patients(session, list(decided))
     tally = Tally()
     for patient_id, decisions in decided.items():
         if on_hold:
@@ -164,6 +169,7 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
             tally.set_aside.append(patient_id)
             continue
         tally.queued, tally.skipped = tally.queued + sent, tally.skipped + held
+    del loaded
     return tally
 
 
@@ -251,12 +257,17 @@ def _notices(session: Session, condition: ColumnElement[bool]) -> dict[int, set[
     return found
 
 
-def _load_patients(session: Session, patient_ids: Sequence[int]) -> None:
-    """Load these patients into the session at once (a query per thousand, not one each)."""
+def _load_patients(session: Session, patient_ids: Sequence[int]) -> list[Patient]:
+    """Load these patients into the session at once (a query per thousand, not one each); the
+    caller holds the list for as long as it asks the session for them."""
+    loaded: list[Patient] = []
     for start in range(0, len(patient_ids), IDS_PER_QUERY):
-        session.scalars(
-            select(Patient).where(Patient.id.in_(patient_ids[start : start + IDS_PER_QUERY]))
-        ).all()
+        loaded.extend(
+            session.scalars(
+                select(Patient).where(Patient.id.in_(patient_ids[start : start + IDS_PER_QUERY]))
+            )
+        )
+    return loaded
 
 
 def _queue_for_patient(
