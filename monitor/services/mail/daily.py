@@ -135,9 +135,8 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
     configuration holds placeholders nothing is decided, only counted (`Tally.held`).
     """
     reminders = config.reminders
-    days_before, steps = reminders.days_before_due, reminders.overdue_days
-    slots_by_patient = _candidate_slots(session, on, days_before, steps)
-    already = _notices(session, _candidate_condition(on, days_before, steps))
+    slots_by_patient = _candidate_slots(session, on, config)
+    already = _notices(session, _candidate_condition(on, config))
     decided = {
         patient_id: decisions
         for patient_id, states in slots_by_patient.items()
@@ -178,11 +177,8 @@ def patient_decisions(
 ) -> list[Decision]:
     """What the daily cycle for `on` decides about one patient's slots, as if no earlier cycle
     had decided anything: the same candidate slots and the same rules (`monitor preview`)."""
-    reminders = config.reminders
-    slots = _candidate_slots(
-        session, on, reminders.days_before_due, reminders.overdue_days, patient_id
-    )
-    return _decide(slots.get(patient_id, []), on, reminders, set())
+    slots = _candidate_slots(session, on, config, patient_id)
+    return _decide(slots.get(patient_id, []), on, config.reminders, set())
 
 
 def _decide(
@@ -197,14 +193,19 @@ def _decide(
     )
 
 
-def _candidate_condition(
-    on: date, days_before_due: int, overdue_days: Sequence[int]
-) -> ColumnElement[bool]:
+def _candidate_condition(on: date, config: Config) -> ColumnElement[bool]:
     """Slots that may need a reminder (or a skipped one) on `on`: due soon, in their window
     after the due date, or overdue (`store.slot_predicates`). Stopped patients too: their
-    skips are recorded."""
+    skips are recorded.
+
+    A slot's window ends at most the catalogue's longest `window_after_days` after its due
+    date, so a slot due soon has its window end bounded as well (as `worklist.week_lines`):
+    a short range of the open-slots index, not every future slot of the clinic."""
+    overdue_days = config.reminders.overdue_days
     first_step = timedelta(days=min(overdue_days, default=0))
-    due_soon = and_(pending_on(Slot, on), Slot.due_on <= on + timedelta(days=days_before_due))
+    soon = on + timedelta(days=config.reminders.days_before_due)
+    latest_end = soon + timedelta(days=config.catalogue.longest_window_after)
+    due_soon = and_(pending_on(Slot, on), Slot.due_on <= soon, Slot.window_end <= latest_end)
     overdue = and_(overdue_on(Slot, on), Slot.window_end <= on - first_step)
     return or_(due_soon, overdue) if overdue_days else due_soon
 
@@ -216,15 +217,11 @@ _STATE_COLUMNS = (
 
 
 def _candidate_slots(
-    session: Session,
-    on: date,
-    days_before_due: int,
-    overdue_days: Sequence[int],
-    patient_id: int | None = None,
+    session: Session, on: date, config: Config, patient_id: int | None = None
 ) -> dict[int, list[SlotState]]:
     """The candidate slots of every patient (or one), by patient: only the columns the rules
     read, as rows, not ORM objects (a clinic's first cycle reads tens of thousands)."""
-    condition = _candidate_condition(on, days_before_due, overdue_days)
+    condition = _candidate_condition(on, config)
     if patient_id is not None:
         condition = and_(Slot.patient_id == patient_id, condition)
     grouped: dict[int, list[SlotState]] = defaultdict(list)
