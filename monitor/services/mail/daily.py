@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, insert, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ from monitor.store.slot_predicates import overdue_on, pending_on
 log = logging.getLogger("monitor.daily")
 
 IDS_PER_QUERY = 1000
+NOTICES: Table = Notice.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -295,8 +296,8 @@ def _queue_for_patient(
         )
         notices.extend(_notice(patient.id, decision, on, row_id, why) for decision in group)
         queued, skipped = (queued + 1, skipped) if why is None else (queued, skipped + 1)
-    if notices:  # one executemany: the ORM's unit of work cost more than the insert itself
-        session.execute(insert(Notice), notices)
+    if notices:  # one Core executemany: the ORM's insert, even in bulk, cost twice as much
+        session.execute(insert(NOTICES), notices)
     return queued, skipped
 
 
