@@ -236,7 +236,9 @@ def _candidate_slots(
 
 def _notices(session: Session, condition: ColumnElement[bool]) -> dict[int, set[NoticeKey]]:
     """The notices already decided for the candidate slots (`condition`), by patient: only
-    those can stop a reminder, and a patient's older notices grow with every cycle."""
+    those can stop a reminder, and a patient's older notices grow with every cycle. No
+    DISTINCT: the columns read are the notices' unique key and each joins at most one slot
+    (the slots' own unique key), so there is nothing to remove but a sort of every row."""
     found: dict[int, set[NoticeKey]] = defaultdict(set)
     slot_of_notice = and_(
         Slot.patient_id == Notice.patient_id,
@@ -248,7 +250,7 @@ def _notices(session: Session, condition: ColumnElement[bool]) -> dict[int, set[
         select(
             Notice.patient_id, Notice.message, Notice.protocol, Notice.panel, Notice.due_on,
             Notice.step,
-        ).distinct().join(Slot, slot_of_notice).where(condition)
+        ).join(Slot, slot_of_notice).where(condition)
     )  # fmt: skip
     for patient_id, message, protocol, panel, due_on, step in rows:
         found[patient_id].add((message, protocol, panel, due_on, step))
