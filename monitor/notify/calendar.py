@@ -8,6 +8,8 @@ due-by date, the clinic's name and phone. No drug, no diagnosis, no identifier.
   event is "Book your tests" on the day after the email: a nudge for a patient who has not booked
   yet (docs/decisions.md, "Overdue reminders' calendar entry").
 
+Both are pure, so the files are kept by their inputs (`CALENDARS_KEPT`) and built once each.
+
 The UID is derived from the clinic, the due date and the panels, so every reminder about the same
 tests carries the same UID. The overdue event has a SEQUENCE that grows with each later reminder
 (days from the due date to the booking day), so a calendar that honours updates moves the entry
@@ -16,6 +18,7 @@ from the due date to the booking day instead of adding a second one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -34,12 +37,21 @@ if TYPE_CHECKING:
     from icalendar import Calendar, Event
 
 PRODID = "-//monitor//Clinic reminders//EN"
+# The files built last, by their inputs: a cycle's reminders about the same tests on the same
+# days carry the same file (a clinic's day has a few dozen distinct ones for hundreds of
+# emails), and building one with icalendar costs about as much as rendering the email.
+CALENDARS_KEPT = 256
 UID_DOMAIN = "reminders.invalid"
 BOOK_AFTER_EMAIL = timedelta(days=1)
 
 
 def build_calendar(clinic: Clinic, tests: Sequence[TestDue], *, stamp: datetime) -> str:
     """The serialized VCALENDAR; `stamp` (aware) becomes every event's DTSTAMP, in UTC."""
+    return _due_calendar(clinic, tuple(tests), stamp)
+
+
+@functools.lru_cache(maxsize=CALENDARS_KEPT)
+def _due_calendar(clinic: Clinic, tests: tuple[TestDue, ...], stamp: datetime) -> str:
     calendar = _calendar(stamp, tests)
     for due_on, phrases in group_by_date(tests).items():
         words = join_words(phrases)
@@ -54,6 +66,13 @@ def build_overdue_calendar(
     clinic: Clinic, tests: Sequence[TestDue], *, emailed_on: date, stamp: datetime
 ) -> str:
     """The VCALENDAR for an overdue reminder queued on `emailed_on`: "book" on the day after."""
+    return _overdue_calendar(clinic, tuple(tests), emailed_on, stamp)
+
+
+@functools.lru_cache(maxsize=CALENDARS_KEPT)
+def _overdue_calendar(
+    clinic: Clinic, tests: tuple[TestDue, ...], emailed_on: date, stamp: datetime
+) -> str:
     calendar = _calendar(stamp, tests)
     book_on = emailed_on + BOOK_AFTER_EMAIL
     for due_on, phrases in group_by_date(tests).items():

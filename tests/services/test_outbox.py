@@ -14,6 +14,7 @@ from monitor.notify.transports import DeliveryError, DeliveryUnconfirmed
 from monitor.services.mail.outbox import (
     MAX_ATTEMPTS,
     DeliveryCounts,
+    Queued,
     claim_batch,
     deliver_claimed,
     drain_outbox,
@@ -41,7 +42,7 @@ class Recording:
         self.sent.append(message)
 
 
-def queue(engine: Engine, key: str, **overrides: object) -> OutboxMessage | None:
+def queue(engine: Engine, key: str, **overrides: object) -> Queued | None:
     values: dict[str, object] = {
         "message": "patient-tests-due",
         "recipient": "pat@example.org",

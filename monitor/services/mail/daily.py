@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, insert, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -49,11 +49,13 @@ from monitor.services.schedule.slots import running_out
 from monitor.services.schedule.upkeep import plan_from, prune_changes, touch
 from monitor.store.db import dialect_insert, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
+from monitor.store.queries import overdue_list
 from monitor.store.slot_predicates import overdue_on, pending_on
 
 log = logging.getLogger("monitor.daily")
 
 IDS_PER_QUERY = 1000
+NOTICES: Table = Notice.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,13 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
         touch(session, running_out(session, on))  # rebuilt before the slots are read
         run, already_ran_at = _start_run(session, on, now)
         tally = queue_patient_reminders(session, on=on, config=config, now=now)
-        due = due_escalations(session, on, config)  # read once: the digests list them too
+        # The overdue list and the escalations are read once: the digests list them too.
+        overdue = overdue_list(session, on, config.catalogue.panel_ranks())
+        due = due_escalations(session, on, config, overdue=overdue)
         queued = tally.queued + queue_digests(
-            session, on=on, config=config, now=now, held=tally.held, escalations=due
-        )
+            session, on=on, config=config, now=now, held=tally.held, escalations=due,
+            overdue=overdue,
+        )  # fmt: skip
         queued += queue_escalations(session, on=on, config=config, now=now, due=due)
         run.queued, run.skipped, run.finished_at = queued, tally.skipped, now
         run.errors, run.set_aside = len(tally.set_aside), tally.set_aside
@@ -131,17 +136,17 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
     configuration holds placeholders nothing is decided, only counted (`Tally.held`).
     """
     reminders = config.reminders
-    days_before, steps = reminders.days_before_due, reminders.overdue_days
-    slots_by_patient = _candidate_slots(session, on, days_before, steps)
-    already = _notices(session, _candidate_condition(on, days_before, steps))
+    slots_by_patient = _candidate_slots(session, on, config)
+    already = _notices(session, _candidate_condition(on, config))
     decided = {
         patient_id: decisions
         for patient_id, states in slots_by_patient.items()
         if (decisions := _decide(states, on, reminders, already[patient_id]))
     }
     on_hold = reminders_hold(config) is not None
-    if not on_hold:
-        _load_patients(session, list(decided))
+    # Held here: the session's identity map keeps only weak references, so patients loaded and
+    # let go would be read again one query each by `get_one` below.
+    loaded = [] if on_hold else _load_patients(session, list(decided))
     tally = Tally()
     for patient_id, decisions in decided.items():
         if on_hold:
@@ -164,6 +169,7 @@ def queue_patient_reminders(session: Session, *, on: date, config: Config, now: 
             tally.set_aside.append(patient_id)
             continue
         tally.queued, tally.skipped = tally.queued + sent, tally.skipped + held
+    del loaded
     return tally
 
 
@@ -172,11 +178,8 @@ def patient_decisions(
 ) -> list[Decision]:
     """What the daily cycle for `on` decides about one patient's slots, as if no earlier cycle
     had decided anything: the same candidate slots and the same rules (`monitor preview`)."""
-    reminders = config.reminders
-    slots = _candidate_slots(
-        session, on, reminders.days_before_due, reminders.overdue_days, patient_id
-    )
-    return _decide(slots.get(patient_id, []), on, reminders, set())
+    slots = _candidate_slots(session, on, config, patient_id)
+    return _decide(slots.get(patient_id, []), on, config.reminders, set())
 
 
 def _decide(
@@ -191,14 +194,19 @@ def _decide(
     )
 
 
-def _candidate_condition(
-    on: date, days_before_due: int, overdue_days: Sequence[int]
-) -> ColumnElement[bool]:
+def _candidate_condition(on: date, config: Config) -> ColumnElement[bool]:
     """Slots that may need a reminder (or a skipped one) on `on`: due soon, in their window
     after the due date, or overdue (`store.slot_predicates`). Stopped patients too: their
-    skips are recorded."""
+    skips are recorded.
+
+    A slot's window ends at most the catalogue's longest `window_after_days` after its due
+    date, so a slot due soon has its window end bounded as well (as `worklist.week_lines`):
+    a short range of the open-slots index, not every future slot of the clinic."""
+    overdue_days = config.reminders.overdue_days
     first_step = timedelta(days=min(overdue_days, default=0))
-    due_soon = and_(pending_on(Slot, on), Slot.due_on <= on + timedelta(days=days_before_due))
+    soon = on + timedelta(days=config.reminders.days_before_due)
+    latest_end = soon + timedelta(days=config.catalogue.longest_window_after)
+    due_soon = and_(pending_on(Slot, on), Slot.due_on <= soon, Slot.window_end <= latest_end)
     overdue = and_(overdue_on(Slot, on), Slot.window_end <= on - first_step)
     return or_(due_soon, overdue) if overdue_days else due_soon
 
@@ -210,15 +218,11 @@ _STATE_COLUMNS = (
 
 
 def _candidate_slots(
-    session: Session,
-    on: date,
-    days_before_due: int,
-    overdue_days: Sequence[int],
-    patient_id: int | None = None,
+    session: Session, on: date, config: Config, patient_id: int | None = None
 ) -> dict[int, list[SlotState]]:
     """The candidate slots of every patient (or one), by patient: only the columns the rules
     read, as rows, not ORM objects (a clinic's first cycle reads tens of thousands)."""
-    condition = _candidate_condition(on, days_before_due, overdue_days)
+    condition = _candidate_condition(on, config)
     if patient_id is not None:
         condition = and_(Slot.patient_id == patient_id, condition)
     grouped: dict[int, list[SlotState]] = defaultdict(list)
@@ -232,7 +236,9 @@ def _candidate_slots(
 
 def _notices(session: Session, condition: ColumnElement[bool]) -> dict[int, set[NoticeKey]]:
     """The notices already decided for the candidate slots (`condition`), by patient: only
-    those can stop a reminder, and a patient's older notices grow with every cycle."""
+    those can stop a reminder, and a patient's older notices grow with every cycle. No
+    DISTINCT: the columns read are the notices' unique key and each joins at most one slot
+    (the slots' own unique key), so there is nothing to remove but a sort of every row."""
     found: dict[int, set[NoticeKey]] = defaultdict(set)
     slot_of_notice = and_(
         Slot.patient_id == Notice.patient_id,
@@ -244,19 +250,24 @@ def _notices(session: Session, condition: ColumnElement[bool]) -> dict[int, set[
         select(
             Notice.patient_id, Notice.message, Notice.protocol, Notice.panel, Notice.due_on,
             Notice.step,
-        ).distinct().join(Slot, slot_of_notice).where(condition)
+        ).join(Slot, slot_of_notice).where(condition)
     )  # fmt: skip
     for patient_id, message, protocol, panel, due_on, step in rows:
         found[patient_id].add((message, protocol, panel, due_on, step))
     return found
 
 
-def _load_patients(session: Session, patient_ids: Sequence[int]) -> None:
-    """Load these patients into the session at once (a query per thousand, not one each)."""
+def _load_patients(session: Session, patient_ids: Sequence[int]) -> list[Patient]:
+    """Load these patients into the session at once (a query per thousand, not one each); the
+    caller holds the list for as long as it asks the session for them."""
+    loaded: list[Patient] = []
     for start in range(0, len(patient_ids), IDS_PER_QUERY):
-        session.scalars(
-            select(Patient).where(Patient.id.in_(patient_ids[start : start + IDS_PER_QUERY]))
-        ).all()
+        loaded.extend(
+            session.scalars(
+                select(Patient).where(Patient.id.in_(patient_ids[start : start + IDS_PER_QUERY]))
+            )
+        )
+    return loaded
 
 
 def _queue_for_patient(
@@ -287,8 +298,8 @@ def _queue_for_patient(
         )
         notices.extend(_notice(patient.id, decision, on, row_id, why) for decision in group)
         queued, skipped = (queued + 1, skipped) if why is None else (queued, skipped + 1)
-    if notices:  # one executemany: the ORM's unit of work cost more than the insert itself
-        session.execute(insert(Notice), notices)
+    if notices:  # one Core executemany: the ORM's insert, even in bulk, cost twice as much
+        session.execute(insert(NOTICES), notices)
     return queued, skipped
 
 

@@ -37,6 +37,7 @@ from monitor.services.results.flagged import FlaggedResult, FlagView, flag_view
 from monitor.services.schedule.chasing import Escalation
 from monitor.services.schedule.worklist import OverdueSlot, overdue_slots
 from monitor.store.models import Flag, Patient, Result
+from monitor.store.queries import OverdueRow
 
 log = logging.getLogger("monitor.daily")
 
@@ -70,11 +71,14 @@ def read_clinic_day(
     config: Config,
     now: datetime,
     escalations: Sequence[Escalation] | None = None,
+    overdue: Sequence[OverdueRow] | None = None,
 ) -> ClinicDay:
+    """`escalations` and `overdue` (`store.queries.overdue_list` for `on`, the whole clinic)
+    when the caller has read them already."""
     quiet = late_feeds(session, config, now)
     feed_late = patients_served_by(session, [feed.source for feed in quiet])
     return ClinicDay(
-        overdue=overdue_slots(session, on, config.catalogue, None, feed_late),
+        overdue=overdue_slots(session, on, config.catalogue, None, feed_late, rows=overdue),
         alerts=open_alerts(session),
         unreachable=unreachable(session, on, None),
         escalations=due_escalations(session, on, config) if escalations is None else escalations,
@@ -91,12 +95,14 @@ def queue_digests(
     now: datetime,
     held: int = 0,
     escalations: Sequence[Escalation] | None = None,
+    overdue: Sequence[OverdueRow] | None = None,
 ) -> int:
     """Queue one digest per site for `on` (none twice); returns how many were queued.
 
     `held` is how many patients' reminders wait for the configuration (the digest says why).
-    `escalations` is `due_escalations` for `on` when the caller has read it already. A site
-    whose digest for `on` is queued already is passed over before anything is read for it.
+    `escalations` is `due_escalations` for `on` and `overdue` the clinic's overdue list for
+    `on` when the caller has read them already. A site whose digest for `on` is queued
+    already is passed over before anything is read for it.
     """
     every_site = sites(session)
     hold = staff_hold(config, "staff.digest_to")
@@ -112,7 +118,7 @@ def queue_digests(
             continue
         try:
             with session.begin_nested():
-                day = day or read_clinic_day(session, on, config, now, escalations)
+                day = day or read_clinic_day(session, on, config, now, escalations, overdue)
                 queued += _queue_digest(session, site, on, config, now, held, day)
         except OperationalError:
             raise  # the database itself failed (disk full, read-only, gone): stop the cycle whole

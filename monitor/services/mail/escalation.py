@@ -25,14 +25,20 @@ from monitor.services.mail.outbox import queued_keys
 from monitor.services.mail.queueing import Envelope, queue_message
 from monitor.services.mail.readiness import staff_hold
 from monitor.services.schedule.chasing import Escalation, escalations
+from monitor.store.queries import OverdueRow
 
 UNCONFIGURED = "unconfigured"
 
 
 def due_escalations(
-    session: Session, on: date, config: Config, site: str | None = None
+    session: Session,
+    on: date,
+    config: Config,
+    site: str | None = None,
+    overdue: Sequence[OverdueRow] | None = None,
 ) -> list[Escalation]:
-    """The patients to escalate as of `on` under this configuration (one site's, or all)."""
+    """The patients to escalate as of `on` under this configuration (one site's, or all);
+    `overdue` is that overdue list when the caller has read it already."""
     return escalations(
         session,
         on,
@@ -40,6 +46,7 @@ def due_escalations(
         after_days=config.chasing.escalate_after_days,
         zone=ZoneInfo(config.clinic.timezone),
         site=site,
+        rows=overdue,
     )
 
 

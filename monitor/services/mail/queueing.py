@@ -19,8 +19,12 @@ from monitor.notify.letters import LETTER_SUBJECT, render_letter
 from monitor.notify.registry import Draft, Message
 from monitor.notify.render import render_email
 from monitor.notify.sms import new_sms_reference, render_sms
-from monitor.services.mail.outbox import queue_email, queue_other_channel, record_skipped
-from monitor.store.models import OutboxMessage
+from monitor.services.mail.outbox import (
+    Queued,
+    queue_email,
+    queue_other_channel,
+    record_skipped,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def queue_message(
     skip: str | None = None,
     tag: str | None = None,
     key: Mapping[str, object] | None = None,
-) -> OutboxMessage | None: ...
+) -> Queued | None: ...
 
 
 @overload
@@ -64,7 +68,7 @@ def queue_message(
     skip: str,
     tag: str | None = None,
     key: Mapping[str, object] | None = None,
-) -> OutboxMessage | None: ...
+) -> Queued | None: ...
 
 
 def queue_message(
@@ -77,7 +81,7 @@ def queue_message(
     skip: str | None = None,
     tag: str | None = None,
     key: Mapping[str, object] | None = None,
-) -> OutboxMessage | None:
+) -> Queued | None:
     """Queue `message` for `to`, or record it as skipped for the reason `skip`.
 
     Its dedupe key takes the registered parts from `to` and `key` (for example the flag id), so
@@ -102,7 +106,7 @@ def _queue_draft(
     dedupe_key: str,
     now: datetime,
     mail_domain: str,
-) -> OutboxMessage | None:
+) -> Queued | None:
     name = draft.message.name
     if to.channel is not Channel.EMAIL:
         return _queue_other(session, draft, to, dedupe_key, now)
@@ -126,7 +130,7 @@ def _queue_draft(
 
 def _queue_other(
     session: Session, draft: Draft, to: Envelope, dedupe_key: str, now: datetime
-) -> OutboxMessage | None:
+) -> Queued | None:
     """A letter, rendered now and dated by its cycle; or an SMS, its text and reference."""
     name = draft.message.name
     if to.channel is Channel.LETTER:
@@ -156,7 +160,7 @@ def _queue_other(
 
 def _record_skip(
     session: Session, name: str, to: Envelope, reason: str, dedupe_key: str, now: datetime
-) -> OutboxMessage | None:
+) -> Queued | None:
     return record_skipped(
         session,
         message=name,

@@ -37,10 +37,15 @@ def unreachable(session: Session, on: date, site: str | None) -> list[Unreachabl
     newest reason each, by MRN.
 
     A skip the reminder rules chose (a superseded step, a due date passed) is left out: the
-    patient was reminded by another message.
+    patient was reminded by another message. Only the columns the reason is made of are read,
+    not the rows (a clinic's first week has thousands of skips).
     """
+    outcome = (
+        OutboxMessage.status, OutboxMessage.reason, OutboxMessage.channel,
+        OutboxMessage.last_error, OutboxMessage.run_on,
+    )  # fmt: skip
     query = (
-        select(Patient.id, Patient.mrn, Patient.name, Patient.site, OutboxMessage)
+        select(Patient.id, Patient.mrn, Patient.name, Patient.site, *outcome)
         .join(Patient, Patient.id == OutboxMessage.patient_id)
         .where(
             OutboxMessage.message.in_(PATIENT_MESSAGES),
@@ -51,19 +56,21 @@ def unreachable(session: Session, on: date, site: str | None) -> list[Unreachabl
         .order_by(OutboxMessage.id.desc())
     )
     seen: dict[int, Unreachable] = {}
-    for pid, mrn, name, row_site, message in session.execute(
-        where_equal(query, Patient.site, site)
-    ):
-        if message.status is OutboxStatus.SKIPPED and is_timing_skip(message.reason):
+    rows = session.execute(where_equal(query, Patient.site, site))
+    for pid, mrn, name, row_site, status, reason, channel, last_error, run_on in rows:
+        if status is OutboxStatus.SKIPPED and is_timing_skip(reason):
             continue
         if pid not in seen:
-            seen[pid] = Unreachable(pid, mrn, name, row_site, why_not_sent(message), message.run_on)
+            why = why_not_sent(status, reason, channel, last_error)
+            seen[pid] = Unreachable(pid, mrn, name, row_site, why, run_on)
     return sorted(seen.values(), key=lambda u: u.mrn)
 
 
-def why_not_sent(message: OutboxMessage) -> str:
+def why_not_sent(
+    status: OutboxStatus, reason: str | None, channel: Channel, last_error: str | None
+) -> str:
     """The skip's reason ("no postal address", ...), or the failure and its channel's word."""
-    if message.status is OutboxStatus.SKIPPED:
-        return message.reason or "skipped"
-    what = "SMS delivery" if message.channel is Channel.SMS else "delivery"
-    return f"{what} failed: {message.last_error or 'unknown error'}"
+    if status is OutboxStatus.SKIPPED:
+        return reason or "skipped"
+    what = "SMS delivery" if channel is Channel.SMS else "delivery"
+    return f"{what} failed: {last_error or 'unknown error'}"

@@ -33,7 +33,7 @@ from monitor.services.people.contacts import (
 )
 from monitor.services.schedule.worklist import OverdueSlot, overdue_slots
 from monitor.store.models import Patient
-from monitor.store.queries import overdue_list
+from monitor.store.queries import OverdueRow, overdue_list
 
 IDS_PER_QUERY = 1000
 
@@ -145,12 +145,17 @@ def escalations(
     after_days: int,
     zone: ZoneInfo,
     site: str | None = None,
+    rows: Sequence[OverdueRow] | None = None,
 ) -> list[Escalation]:
     """Patients overdue as of `on` for more than `after_days` (the list's `days_overdue` of
     their oldest overdue test) with no `reached` or `booked` contact since that test fell due
     (from the start of that day in the clinic's zone), most overdue first. A patient booked
-    ahead is left out while hidden from the overdue list."""
-    rows = overdue_list(session, on, catalogue.panel_ranks(), site)
+    ahead is left out while hidden from the overdue list.
+
+    `rows` is `store.queries.overdue_list` for `on` and `site` when the caller has read it
+    already (the daily cycle: the digests list the same rows)."""
+    if rows is None:
+        rows = overdue_list(session, on, catalogue.panel_ranks(), site)
     oldest: dict[int, tuple[str, str, date, list[str]]] = {}
     for row in rows:  # most overdue first: a patient's first row is their oldest test
         entry = oldest.setdefault(row.patient_id, (row.mrn, row.site, row.due_on, []))

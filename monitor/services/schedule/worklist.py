@@ -9,7 +9,7 @@ that computed the whole list.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -67,10 +67,20 @@ class OverdueSlot(OverdueRow):
 
 
 def overdue_slots(
-    session: Session, on: date, catalogue: Catalogue, site: str | None, feed_late: Collection[int]
+    session: Session,
+    on: date,
+    catalogue: Catalogue,
+    site: str | None,
+    feed_late: Collection[int],
+    *,
+    rows: Sequence[OverdueRow] | None = None,
 ) -> list[OverdueSlot]:
-    """Every overdue slot as of `on` (one site's, or all), most overdue first, with alerts."""
-    rows = overdue_list(session, on, catalogue.panel_ranks(), site)
+    """Every overdue slot as of `on` (one site's, or all), most overdue first, with alerts.
+
+    `rows` is `store.queries.overdue_list` for `on` and `site` when the caller has read it
+    already (the daily cycle reads it once for the digests and the escalations)."""
+    if rows is None:
+        rows = overdue_list(session, on, catalogue.panel_ranks(), site)
     alerts = alert_levels(open_alerts(session, site))
     return [
         OverdueSlot(
