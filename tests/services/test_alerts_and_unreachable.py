@@ -7,14 +7,16 @@ from dataclasses import FrozenInstanceError
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, not_, select
 
+from monitor.domain.reminders import DUE_DATE_PASSED, SUPERSEDED, SUPERSEDED_PREFIX, is_timing_skip
 from monitor.domain.rules import Severity
 from monitor.domain.vocabulary import OutboxStatus
 from monitor.services.mail.digest import _alerts, _unreachable
-from monitor.services.mail.unreachable import UNREACHABLE_DAYS, unreachable
+from monitor.services.mail.unreachable import UNREACHABLE_DAYS, timing_skip, unreachable
 from monitor.services.results.alerts import alert_levels, open_alerts
 from monitor.store.db import unit_of_work
+from monitor.store.models import OutboxMessage
 from tests.services.reading import TODAY, add_outbox, build
 
 
@@ -94,3 +96,45 @@ def test_unreachable_leaves_out_the_rules_own_skips_old_rows_and_sent_mail(engin
         main = unreachable(session, TODAY, "main")
     assert [(u.mrn, u.why) for u in found] == [("B2", "no email address")]
     assert main == []
+
+
+REASONS = [
+    *(SUPERSEDED.format(step=step) for step in (1, 7, 14, 30)),
+    DUE_DATE_PASSED,
+    SUPERSEDED_PREFIX,
+    "no email address",
+    "opted out of email",
+    "no postal address",
+    None,
+    "",
+    SUPERSEDED_PREFIX.upper(),
+    SUPERSEDED_PREFIX.replace(" ", "_"),  # LIKE's one-character wildcard, which must not match
+    "x" + SUPERSEDED_PREFIX,
+    DUE_DATE_PASSED + ".",
+    DUE_DATE_PASSED[:-1],
+]
+
+
+def test_the_sql_timing_skip_answers_as_the_domains_for_every_reason(engine: Engine) -> None:
+    """`unreachable` leaves the rules' own skips out in SQL; the rule's home is
+    `domain.reminders.is_timing_skip`, and the two agree on every reason, failed rows never."""
+    build(engine)
+    with unit_of_work(engine) as session:
+        ids = [
+            add_outbox(session, mrn, status, reason=reason, error="x")
+            for reason in REASONS
+            for mrn, status in (("A1", OutboxStatus.SKIPPED), ("B2", OutboxStatus.FAILED))
+        ]
+        rows = session.execute(
+            select(
+                OutboxMessage.status, OutboxMessage.reason, timing_skip(), not_(timing_skip())
+            ).where(OutboxMessage.id.in_(ids))
+        ).all()
+    assert len(rows) == 2 * len(REASONS)
+    for status, reason, in_sql, kept in rows:  # `kept`: what unreachable's WHERE keeps (no NULL)
+        expected = status is OutboxStatus.SKIPPED and is_timing_skip(reason)
+        assert bool(in_sql) is expected and kept is not None and bool(kept) is not expected, (
+            status,
+            reason,
+        )
+    assert sum(bool(row[2]) for row in rows) == 6
