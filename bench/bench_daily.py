@@ -9,7 +9,9 @@ first day: every reminder already due; timed once, as a process) and marks that 
 sent, as `monitor send` would have. That is the pristine clinic, kept in `--workdir` (SQLite: a
 file and the copy each repeat writes to) and in a PostgreSQL database used as a template;
 `--keep` reuses both on the next run. `--sqlite-base FILE` / `--pg-base NAME` take a clinic
-built elsewhere as the pristine one instead (never written to: each repeat runs on a copy).
+built elsewhere as the pristine one instead (never written to: each repeat runs on a copy),
+except that `--catch-up` first runs its first cycle (D-1) on it and marks that mail sent, when
+its outbox is empty (a clinic loaded and rebuilt by `bench_rebuild.py`, which has no cycle yet).
 
 Each repeat restores the clinic, then times three cycles, each `python -m monitor daily --as-of
 DAY --json` as a new process (start-up, configuration, the schema and freshness checks, the
@@ -124,6 +126,24 @@ def build(url: str, args: argparse.Namespace) -> str:
     return line
 
 
+def catch_up_base(url: str, args: argparse.Namespace) -> str:
+    """`--catch-up`: the first cycle (D-1) of a clinic built elsewhere, on that clinic itself,
+    its mail marked sent; skipped (and said) when its outbox already holds mail."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        queued = connection.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+    if queued:
+        engine.dispose()
+        return f"already run ({queued} messages in the outbox)"
+    print(f"  catch-up (D-1) on the base clinic; load {load_average()}", flush=True)
+    catch_up = cycle(url, args.today - timedelta(days=1), args)
+    mark_sent(engine)
+    engine.dispose()
+    line = f"{catch_up.wall:.1f} s wall, {catch_up.cpu:.1f} s CPU, {catch_up.queued} queued"
+    print(f"  first cycle (catch-up, D-1): {line}; load {load_average()}", flush=True)
+    return line
+
+
 def mark_sent(engine: Engine) -> None:
     """What `monitor send` would have done with the catch-up's mail (so the next cycles see a
     healthy outbox, as a clinic's would be)."""
@@ -145,6 +165,8 @@ def sqlite_clinic(args: argparse.Namespace) -> Clinic:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{base}{suffix}").unlink(missing_ok=True)
         catch_up = build(f"sqlite:///{base}", args)
+    elif args.sqlite_base and args.catch_up:
+        catch_up = catch_up_base(f"sqlite:///{base}", args)
 
     def restore() -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -178,6 +200,8 @@ def postgresql_clinic(args: argparse.Namespace) -> Clinic:
         copy_clinic(f"sqlite:///{args.pg_from_sqlite}", f"{server}/{base}")
     elif built:
         catch_up = build(f"{server}/{base}", args)
+    elif args.pg_base and args.catch_up:
+        catch_up = catch_up_base(f"{server}/{base}", args)
 
     def restore() -> None:
         with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -361,6 +385,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pg-database", default="bench_daily", help="prefix of the databases")
     parser.add_argument("--sqlite-base", help="a clinic built elsewhere (only copied)")
     parser.add_argument("--pg-base", help="a PostgreSQL clinic built elsewhere (a template)")
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="run the first cycle (D-1) on the --sqlite-base / --pg-base clinic when it has none",
+    )
     parser.add_argument(
         "--pg-from-sqlite", help="build the PostgreSQL clinic by copying this SQLite clinic"
     )
