@@ -135,8 +135,13 @@ def catch_up_base(url: str, args: argparse.Namespace) -> str:
     if queued:
         engine.dispose()
         return f"already run ({queued} messages in the outbox)"
-    print(f"  catch-up (D-1) on the base clinic; load {load_average()}", flush=True)
-    catch_up = cycle(url, args.today - timedelta(days=1), args)
+    # One transaction queues the whole clinic's first mail (95,000 emails at 100,000 patients);
+    # on PostgreSQL the foreign-key check of each notice on `outbox` keeps the plan it was given
+    # while `outbox` was empty, a sequential scan, so the catch-up grows with the square of its
+    # emails (BENCHMARKS.md, "100,000 patients"). Custom plans for that one process avoid it.
+    env = {"PGOPTIONS": "-c plan_cache_mode=force_custom_plan"} if "postgresql" in url else {}
+    print(f"  catch-up (D-1) on the base clinic {env}; load {load_average()}", flush=True)
+    catch_up = cycle(url, args.today - timedelta(days=1), args, env)
     mark_sent(engine)
     engine.dispose()
     line = f"{catch_up.wall:.1f} s wall, {catch_up.cpu:.1f} s CPU, {catch_up.queued} queued"
@@ -254,7 +259,9 @@ def copy_clinic(source_url: str, target_url: str) -> None:
 # ---------------------------------------------------------------- the cycles
 
 
-def cycle(url: str, day: date, args: argparse.Namespace) -> Run:
+def cycle(
+    url: str, day: date, args: argparse.Namespace, extra: dict[str, str] | None = None
+) -> Run:
     """`monitor daily --as-of DAY --json` as a new process: wall and CPU time, what it queued."""
     command = [
         sys.executable,
@@ -271,7 +278,7 @@ def cycle(url: str, day: date, args: argparse.Namespace) -> Run:
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    env = {**os.environ, "PYTHONPATH": args.source}
+    env = {**os.environ, "PYTHONPATH": args.source, **(extra or {})}
     done = subprocess.run(command, capture_output=True, text=True, cwd=args.source, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
