@@ -11,7 +11,8 @@ file and the copy each repeat writes to) and in a PostgreSQL database used as a 
 `--keep` reuses both on the next run. `--sqlite-base FILE` / `--pg-base NAME` take a clinic
 built elsewhere as the pristine one instead (never written to: each repeat runs on a copy),
 except that `--catch-up` first runs its first cycle (D-1) on it and marks that mail sent, when
-its outbox is empty (a clinic loaded and rebuilt by `bench_rebuild.py`, which has no cycle yet).
+its outbox is empty (a clinic loaded and rebuilt by `bench_rebuild.py`, which has no cycle yet),
+and `--in-place` runs one repeat on the SQLite base itself (a disk too small for a copy).
 
 Each repeat restores the clinic, then times three cycles, each `python -m monitor daily --as-of
 DAY --json` as a new process (start-up, configuration, the schema and freshness checks, the
@@ -172,6 +173,9 @@ def sqlite_clinic(args: argparse.Namespace) -> Clinic:
         catch_up = build(f"sqlite:///{base}", args)
     elif args.sqlite_base and args.catch_up:
         catch_up = catch_up_base(f"sqlite:///{base}", args)
+
+    if args.in_place:  # no copy: the cycles write to the base itself (one repeat)
+        return Clinic("sqlite", f"sqlite:///{base}", os.sync, catch_up)
 
     def restore() -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -400,6 +404,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pg-from-sqlite", help="build the PostgreSQL clinic by copying this SQLite clinic"
     )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="with --sqlite-base: run the cycles on it, not a copy (a disk too small to copy it)",
+    )
     parser.add_argument("--profile", help="also write a cProfile of the cycle of D here")
     parser.add_argument("--no-timing", action="store_true", help="only --profile")
     parser.add_argument(
@@ -407,7 +416,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("MONITOR_BENCH_SOURCE", str(ROOT)),
         help="the checkout whose `monitor` the processes run (default: this one)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.in_place and (not args.sqlite_base or args.repeat != 1 or args.profile):
+        parser.error("--in-place needs --sqlite-base and --repeat 1, without --profile")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
