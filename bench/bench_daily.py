@@ -9,7 +9,10 @@ first day: every reminder already due; timed once, as a process) and marks that 
 sent, as `monitor send` would have. That is the pristine clinic, kept in `--workdir` (SQLite: a
 file and the copy each repeat writes to) and in a PostgreSQL database used as a template;
 `--keep` reuses both on the next run. `--sqlite-base FILE` / `--pg-base NAME` take a clinic
-built elsewhere as the pristine one instead (never written to: each repeat runs on a copy).
+built elsewhere as the pristine one instead (never written to: each repeat runs on a copy),
+except that `--catch-up` first runs its first cycle (D-1) on it and marks that mail sent, when
+its outbox is empty (a clinic loaded and rebuilt by `bench_rebuild.py`, which has no cycle yet),
+and `--in-place` runs one repeat on the SQLite base itself (a disk too small for a copy).
 
 Each repeat restores the clinic, then times three cycles, each `python -m monitor daily --as-of
 DAY --json` as a new process (start-up, configuration, the schema and freshness checks, the
@@ -124,6 +127,29 @@ def build(url: str, args: argparse.Namespace) -> str:
     return line
 
 
+def catch_up_base(url: str, args: argparse.Namespace) -> str:
+    """`--catch-up`: the first cycle (D-1) of a clinic built elsewhere, on that clinic itself,
+    its mail marked sent; skipped (and said) when its outbox already holds mail."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        queued = connection.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+    if queued:
+        engine.dispose()
+        return f"already run ({queued} messages in the outbox)"
+    # One transaction queues the whole clinic's first mail (95,000 emails at 100,000 patients);
+    # on PostgreSQL the foreign-key check of each notice on `outbox` keeps the plan it was given
+    # while `outbox` was empty, a sequential scan, so the catch-up grows with the square of its
+    # emails (BENCHMARKS.md, "100,000 patients"). Custom plans for that one process avoid it.
+    env = {"PGOPTIONS": "-c plan_cache_mode=force_custom_plan"} if "postgresql" in url else {}
+    print(f"  catch-up (D-1) on the base clinic {env}; load {load_average()}", flush=True)
+    catch_up = cycle(url, args.today - timedelta(days=1), args, env)
+    mark_sent(engine)
+    engine.dispose()
+    line = f"{catch_up.wall:.1f} s wall, {catch_up.cpu:.1f} s CPU, {catch_up.queued} queued"
+    print(f"  first cycle (catch-up, D-1): {line}; load {load_average()}", flush=True)
+    return line
+
+
 def mark_sent(engine: Engine) -> None:
     """What `monitor send` would have done with the catch-up's mail (so the next cycles see a
     healthy outbox, as a clinic's would be)."""
@@ -145,6 +171,11 @@ def sqlite_clinic(args: argparse.Namespace) -> Clinic:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{base}{suffix}").unlink(missing_ok=True)
         catch_up = build(f"sqlite:///{base}", args)
+    elif args.sqlite_base and args.catch_up:
+        catch_up = catch_up_base(f"sqlite:///{base}", args)
+
+    if args.in_place:  # no copy: the cycles write to the base itself (one repeat)
+        return Clinic("sqlite", f"sqlite:///{base}", os.sync, catch_up)
 
     def restore() -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -178,6 +209,8 @@ def postgresql_clinic(args: argparse.Namespace) -> Clinic:
         copy_clinic(f"sqlite:///{args.pg_from_sqlite}", f"{server}/{base}")
     elif built:
         catch_up = build(f"{server}/{base}", args)
+    elif args.pg_base and args.catch_up:
+        catch_up = catch_up_base(f"{server}/{base}", args)
 
     def restore() -> None:
         with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -230,7 +263,9 @@ def copy_clinic(source_url: str, target_url: str) -> None:
 # ---------------------------------------------------------------- the cycles
 
 
-def cycle(url: str, day: date, args: argparse.Namespace) -> Run:
+def cycle(
+    url: str, day: date, args: argparse.Namespace, extra: dict[str, str] | None = None
+) -> Run:
     """`monitor daily --as-of DAY --json` as a new process: wall and CPU time, what it queued."""
     command = [
         sys.executable,
@@ -247,7 +282,7 @@ def cycle(url: str, day: date, args: argparse.Namespace) -> Run:
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    env = {**os.environ, "PYTHONPATH": args.source}
+    env = {**os.environ, "PYTHONPATH": args.source, **(extra or {})}
     done = subprocess.run(command, capture_output=True, text=True, cwd=args.source, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -362,7 +397,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sqlite-base", help="a clinic built elsewhere (only copied)")
     parser.add_argument("--pg-base", help="a PostgreSQL clinic built elsewhere (a template)")
     parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="run the first cycle (D-1) on the --sqlite-base / --pg-base clinic when it has none",
+    )
+    parser.add_argument(
         "--pg-from-sqlite", help="build the PostgreSQL clinic by copying this SQLite clinic"
+    )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="with --sqlite-base: run the cycles on it, not a copy (a disk too small to copy it)",
     )
     parser.add_argument("--profile", help="also write a cProfile of the cycle of D here")
     parser.add_argument("--no-timing", action="store_true", help="only --profile")
@@ -371,7 +416,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("MONITOR_BENCH_SOURCE", str(ROOT)),
         help="the checkout whose `monitor` the processes run (default: this one)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.in_place and (not args.sqlite_base or args.repeat != 1 or args.profile):
+        parser.error("--in-place needs --sqlite-base and --repeat 1, without --profile")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
