@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -113,6 +113,16 @@ def session_catalogue(session: Session) -> Catalogue | None:
     """The protocols the session's unit of work was opened with, if any."""
     found: Catalogue | None = session.info.get(CATALOGUE_KEY)
     return found
+
+
+def plan_each_statement(session: Session) -> None:
+    """On PostgreSQL, plan every statement of this transaction for its own values (`SET LOCAL
+    plan_cache_mode`). A long transaction that fills a table it found nearly empty (a clinic's
+    first daily cycle queues an email for every patient) otherwise keeps the plans made while
+    it was empty: the check of each notice's foreign key on `outbox` became a scan of every
+    outbox row written so far, so the cycle grew with the square of its emails (issue 15)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def dialect_insert(

@@ -47,7 +47,7 @@ from monitor.services.mail.readiness import reminders_hold
 from monitor.services.schedule.fingerprints import require_current_schedules
 from monitor.services.schedule.slots import running_out
 from monitor.services.schedule.upkeep import plan_from, prune_changes, touch
-from monitor.store.db import dialect_insert, unit_of_work
+from monitor.store.db import dialect_insert, plan_each_statement, unit_of_work
 from monitor.store.models import DailyRun, Notice, Patient, Slot
 from monitor.store.queries import overdue_list
 from monitor.store.slot_predicates import overdue_on, pending_on
@@ -75,6 +75,7 @@ def run_daily(engine: Engine, *, on: date, config: Config, now: datetime) -> Dai
     reminders decided from them would name the wrong tests and dates.
     """
     with unit_of_work(engine, config.catalogue) as session:
+        plan_each_statement(session)
         require_current_schedules(session, config.catalogue)
         plan_from(session, on)
         touch(session, running_out(session, on))  # rebuilt before the slots are read
